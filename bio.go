@@ -1,0 +1,409 @@
+package openssl
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime"
+	"unsafe"
+)
+
+// BIO wraps an OpenSSL BIO. Three kinds are offered:
+//
+//   - NewMemBIO: a memory BIO (BIO_s_mem(3)) for stream transports the Go
+//     side drives, such as TLS over a net.Conn. It has no peer address.
+//   - NewDatagramBIO: a datagram BIO on a socket descriptor (BIO_new_dgram(3)).
+//   - NewPacketBIO: a datagram BIO whose datagrams the Go side supplies and
+//     collects, for a UDP socket read by Go (one socket shared by many
+//     peers, as in package dtls). Each OpenSSL read returns exactly one
+//     pushed datagram; BIO_CTRL_DGRAM_GET_PEER reports that datagram's
+//     source; BIO_CTRL_DGRAM_QUERY_MTU answers with the MTU given here.
+//
+// After SetBIO the SSL owns the BIO: it is freed by the SSL's Close. A BIO is
+// not safe for concurrent use.
+type BIO struct {
+	ptr     *C.BIO
+	dg      *C.gossl_dgram // packet BIOs only: state in C memory, read by Go directly
+	owner   *SSL
+	cleanup runtime.Cleanup
+}
+
+func newBIO(p *C.BIO, dg *C.gossl_dgram) *BIO {
+	b := &BIO{ptr: p, dg: dg}
+	b.cleanup = runtime.AddCleanup(b, func(p *C.BIO) { C.gossl_bio_free(p) }, p)
+	return b
+}
+
+// NewMemBIO wraps BIO_new(BIO_s_mem()).
+func NewMemBIO() (*BIO, error) {
+	p := C.gossl_bio_new_mem()
+	if p == nil {
+		return nil, errors.New("openssl: BIO_new(BIO_s_mem) failed")
+	}
+	return newBIO(p, nil), nil
+}
+
+// NewDatagramBIO wraps BIO_new_dgram(3) on a UDP socket descriptor. With
+// closeFD the BIO closes the descriptor when freed (BIO_CLOSE). A
+// non-blocking descriptor makes reads return ErrWantRead (and DTLSv1Listen
+// ErrRetry) instead of blocking.
+func NewDatagramBIO(fd int, closeFD bool) (*BIO, error) {
+	if fd < 0 {
+		return nil, fmt.Errorf("openssl: NewDatagramBIO: invalid descriptor %d", fd)
+	}
+	p := C.gossl_bio_new_dgram_fd(C.int(fd), cBool(closeFD))
+	if p == nil {
+		return nil, errors.New("openssl: BIO_new_dgram failed")
+	}
+	return newBIO(p, nil), nil
+}
+
+// MinPacketBIOBuffer is the smallest buffer NewPacketBIO accepts.
+const MinPacketBIOBuffer = 512
+
+// NewPacketBIO makes a datagram BIO fed from Go. mtu is the largest datagram
+// OpenSSL may write (answered to BIO_CTRL_DGRAM_QUERY_MTU, with no IP/UDP
+// overhead to subtract); bufSize is the largest datagram it can take in.
+func NewPacketBIO(mtu, bufSize int) (*BIO, error) {
+	if bufSize < MinPacketBIOBuffer || bufSize > 1<<16 {
+		return nil, fmt.Errorf("openssl: NewPacketBIO: buffer size %d outside [%d, 65536]", bufSize, MinPacketBIOBuffer)
+	}
+	if mtu <= 0 || mtu > 1<<16 {
+		return nil, fmt.Errorf("openssl: NewPacketBIO: MTU %d outside (0, 65536]", mtu)
+	}
+	var dg *C.gossl_dgram
+	p := C.gossl_bio_new_go_dgram(C.int(bufSize), C.int(mtu), &dg)
+	if p == nil {
+		return nil, errors.New("openssl: NewPacketBIO: out of memory")
+	}
+	return newBIO(p, dg), nil
+}
+
+// release forgets the C object after its owner freed it.
+func (b *BIO) release() {
+	b.ptr, b.dg = nil, nil
+}
+
+// Close wraps BIO_free(3). A BIO owned by an SSL is freed with the SSL, so
+// Close does nothing then. Close is idempotent.
+func (b *BIO) Close() error {
+	if b.ptr == nil || b.owner != nil {
+		return nil
+	}
+	b.cleanup.Stop()
+	C.gossl_bio_free(b.ptr)
+	b.release()
+	return nil
+}
+
+// Write wraps BIO_write(3): for a memory BIO, bytes the SSL will read.
+func (b *BIO) Write(p []byte) (int, error) {
+	if b.ptr == nil {
+		return 0, ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n := C.gossl_bio_write(b.ptr, unsafe.Pointer(&p[0]), C.int(len(p)))
+	runtime.KeepAlive(b)
+	if n <= 0 {
+		return 0, fmt.Errorf("openssl: BIO_write returned %d", int(n))
+	}
+	return int(n), nil
+}
+
+// Read wraps BIO_read(3): for a memory BIO, bytes the SSL wrote. It returns
+// ErrWantRead when the BIO is empty.
+func (b *BIO) Read(p []byte) (int, error) {
+	if b.ptr == nil {
+		return 0, ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var retry C.int
+	n := C.gossl_bio_read(b.ptr, unsafe.Pointer(&p[0]), C.int(len(p)), &retry)
+	runtime.KeepAlive(b)
+	switch {
+	case n > 0:
+		return int(n), nil
+	case retry != 0:
+		return 0, ErrWantRead
+	}
+	return 0, fmt.Errorf("openssl: BIO_read returned %d", int(n))
+}
+
+// Pending wraps BIO_ctrl_pending(3): bytes waiting to be read.
+func (b *BIO) Pending() int {
+	if b.ptr == nil {
+		return 0
+	}
+	return int(C.gossl_bio_pending(b.ptr))
+}
+
+// SetMemEOFReturn wraps BIO_set_mem_eof_return(3): what reading an empty
+// memory BIO returns. The default, -1, means "retry", which SSL calls turn
+// into ErrWantRead; 0 means end of stream.
+func (b *BIO) SetMemEOFReturn(v int) error {
+	if b.ptr == nil {
+		return ErrClosed
+	}
+	C.gossl_bio_set_mem_eof_return(b.ptr, C.long(v))
+	return nil
+}
+
+// Peer wraps BIO_dgram_get_peer(3). ok is false when the BIO knows no peer
+// (a memory BIO never does).
+func (b *BIO) Peer() (addr netip.AddrPort, ok bool) {
+	if b.ptr == nil {
+		return netip.AddrPort{}, false
+	}
+	if b.dg != nil {
+		ap := addrPortFromC(&b.dg.peer)
+		return ap, ap.IsValid()
+	}
+	var a C.gossl_addr
+	if C.gossl_bio_get_peer(b.ptr, &a) != 1 {
+		return netip.AddrPort{}, false
+	}
+	ap := addrPortFromC(&a)
+	return ap, ap.IsValid()
+}
+
+// SetPeer wraps BIO_dgram_set_peer(3): where an unconnected datagram BIO
+// sends.
+func (b *BIO) SetPeer(addr netip.AddrPort) error {
+	return b.addrCtrl(addr, false)
+}
+
+// SetConnected wraps BIO_ctrl_set_connected(3): tells the BIO its socket is
+// now connected to addr (after connect(2)), or, with the zero AddrPort,
+// that it is not.
+func (b *BIO) SetConnected(addr netip.AddrPort) error {
+	return b.addrCtrl(addr, true)
+}
+
+func (b *BIO) addrCtrl(addr netip.AddrPort, connected bool) error {
+	if b.ptr == nil {
+		return ErrClosed
+	}
+	var a C.gossl_addr
+	addrPortToC(addr, &a)
+	var ok C.int
+	if connected {
+		ok = C.gossl_bio_set_connected(b.ptr, &a)
+	} else {
+		ok = C.gossl_bio_set_peer(b.ptr, &a)
+	}
+	runtime.KeepAlive(b)
+	if ok != 1 {
+		return fmt.Errorf("openssl: setting the BIO's peer to %v failed", addr)
+	}
+	return nil
+}
+
+// IsPacketBIO reports whether b was made by NewPacketBIO.
+func (b *BIO) IsPacketBIO() bool { return b.dg != nil }
+
+var errNotPacketBIO = errors.New("openssl: not a packet BIO (NewPacketBIO)")
+
+// DatagramBuffer returns the packet BIO's inbound buffer, C memory that stays
+// valid until the BIO is freed. Reading a datagram straight into it and
+// calling SetDatagram avoids a copy. nil for other BIOs.
+func (b *BIO) DatagramBuffer() []byte {
+	if b.dg == nil {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(b.dg.in)), int(b.dg.in_cap))
+}
+
+// SetDatagram marks the first n bytes of DatagramBuffer as the next
+// datagram, received from `from`. It fails with ErrDatagramPending while the
+// previous datagram is unread.
+func (b *BIO) SetDatagram(n int, from netip.AddrPort) error {
+	d := b.dg
+	if d == nil {
+		if b.ptr == nil {
+			return ErrClosed
+		}
+		return errNotPacketBIO
+	}
+	if d.in_ready != 0 {
+		return ErrDatagramPending
+	}
+	if n < 0 || n > int(d.in_cap) {
+		return fmt.Errorf("openssl: datagram of %d bytes does not fit the %d-byte buffer", n, int(d.in_cap))
+	}
+	addrPortToC(from, &d.peer)
+	d.in_len = C.int(n)
+	d.in_ready = 1
+	return nil
+}
+
+// PushDatagram copies p into the packet BIO as the next datagram from
+// `from`: one OpenSSL read will return exactly p.
+func (b *BIO) PushDatagram(p []byte, from netip.AddrPort) error {
+	d := b.dg
+	if d == nil {
+		if b.ptr == nil {
+			return ErrClosed
+		}
+		return errNotPacketBIO
+	}
+	if d.in_ready != 0 {
+		return ErrDatagramPending
+	}
+	if len(p) > int(d.in_cap) {
+		return fmt.Errorf("openssl: datagram of %d bytes does not fit the %d-byte buffer", len(p), int(d.in_cap))
+	}
+	copy(b.DatagramBuffer(), p)
+	return b.SetDatagram(len(p), from)
+}
+
+// DatagramPending reports whether the pushed datagram is still unread.
+func (b *BIO) DatagramPending() bool {
+	return b.dg != nil && b.dg.in_ready != 0
+}
+
+// DropDatagram discards the pushed datagram if OpenSSL has not read it.
+func (b *BIO) DropDatagram() {
+	if b.dg != nil {
+		b.dg.in_ready = 0
+	}
+}
+
+// SetDatagramEOF makes reads of an empty packet BIO return end of file
+// instead of "retry".
+func (b *BIO) SetDatagramEOF(eof bool) {
+	if b.dg != nil {
+		b.dg.eof = cBool(eof)
+	}
+}
+
+// SetMTU changes the MTU a packet BIO reports.
+func (b *BIO) SetMTU(mtu int) error {
+	if b.dg == nil {
+		return errNotPacketBIO
+	}
+	b.dg.mtu = C.int(mtu)
+	return nil
+}
+
+// HasOutput reports whether OpenSSL wrote datagrams not yet drained.
+func (b *BIO) HasOutput() bool {
+	return b.dg != nil && b.dg.out_len > 0
+}
+
+// DrainDatagrams calls send for each datagram OpenSSL wrote to the packet
+// BIO since the last drain, in order, then empties the BIO. p aliases C
+// memory and is valid only during the call. The first error from send is
+// returned; the remaining datagrams are still offered to send, because on a
+// datagram transport a lost datagram is the protocol's to recover.
+func (b *BIO) DrainDatagrams(send func(p []byte) error) error {
+	d := b.dg
+	if d == nil {
+		if b.ptr == nil {
+			return ErrClosed
+		}
+		return errNotPacketBIO
+	}
+	out := unsafe.Slice((*byte)(unsafe.Pointer(d.out)), int(d.out_len))
+	var first error
+	for len(out) >= 2 {
+		n := int(binary.BigEndian.Uint16(out))
+		if 2+n > len(out) {
+			break
+		}
+		if err := send(out[2 : 2+n]); err != nil && first == nil {
+			first = err
+		}
+		out = out[2+n:]
+	}
+	d.out_len = 0
+	return first
+}
+
+// BIOAddr wraps a BIO_ADDR (BIO_ADDR_new(3)), for code that speaks to
+// OpenSSL's address API. It converts to and from net.UDPAddr.
+type BIOAddr struct {
+	ptr     *C.BIO_ADDR
+	cleanup runtime.Cleanup
+}
+
+// NewBIOAddr wraps BIO_ADDR_new(3) and, if addr is not nil,
+// BIO_ADDR_rawmake(3) with it.
+func NewBIOAddr(addr *net.UDPAddr) (*BIOAddr, error) {
+	p := C.gossl_addr_new()
+	if p == nil {
+		return nil, errors.New("openssl: BIO_ADDR_new failed")
+	}
+	a := &BIOAddr{ptr: p}
+	a.cleanup = runtime.AddCleanup(a, func(p *C.BIO_ADDR) { C.gossl_addr_free(p) }, p)
+	if addr != nil {
+		if err := a.SetUDPAddr(addr); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// SetUDPAddr wraps BIO_ADDR_rawmake(3).
+func (a *BIOAddr) SetUDPAddr(addr *net.UDPAddr) error {
+	if a.ptr == nil {
+		return ErrClosed
+	}
+	if addr == nil {
+		return errors.New("openssl: SetUDPAddr: nil address")
+	}
+	ap := addr.AddrPort()
+	if !ap.IsValid() {
+		return fmt.Errorf("openssl: SetUDPAddr: %v is not an IP address", addr)
+	}
+	var c C.gossl_addr
+	addrPortToC(ap, &c)
+	if C.gossl_addr_set(a.ptr, &c) != 1 {
+		return fmt.Errorf("openssl: BIO_ADDR_rawmake(%v) failed", addr)
+	}
+	return nil
+}
+
+// UDPAddr converts with BIO_ADDR_family(3), BIO_ADDR_rawaddress(3) and
+// BIO_ADDR_rawport(3). It returns nil for AF_UNSPEC (an address a BIO could
+// not fill in) and for families other than IPv4 and IPv6.
+func (a *BIOAddr) UDPAddr() *net.UDPAddr {
+	ap := a.AddrPort()
+	if !ap.IsValid() {
+		return nil
+	}
+	return net.UDPAddrFromAddrPort(ap)
+}
+
+// AddrPort is UDPAddr as a netip.AddrPort.
+func (a *BIOAddr) AddrPort() netip.AddrPort {
+	if a.ptr == nil {
+		return netip.AddrPort{}
+	}
+	var c C.gossl_addr
+	C.gossl_addr_get(a.ptr, &c)
+	runtime.KeepAlive(a)
+	return addrPortFromC(&c)
+}
+
+// Close wraps BIO_ADDR_free(3). It is idempotent.
+func (a *BIOAddr) Close() error {
+	if a.ptr == nil {
+		return nil
+	}
+	a.cleanup.Stop()
+	C.gossl_addr_free(a.ptr)
+	a.ptr = nil
+	return nil
+}

@@ -1,0 +1,264 @@
+package openssl
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Cookie layout: version(1) | issued, Unix seconds (8) | HMAC-SHA256 (32).
+const (
+	cookieVersion  = 1
+	cookieLen      = 1 + 8 + sha256.Size
+	cookieSkew     = 2 // seconds a cookie may come from the future (clock skew between servers)
+	minSecretLen   = 16
+	defaultLife    = 60 * time.Second
+	keyDerivLabel  = "openssl-stateless cookie key v1"
+	macInputMaxLen = 1 + 8 + 1 + 16 + 2 + 64
+)
+
+// CookieSigner is a stateless cookie scheme for DTLS HelloVerifyRequest and
+// TLS 1.3 HelloRetryRequest cookies. A cookie is an HMAC-SHA256 over the
+// peer's address and port, the protocol, and the time it was issued, keyed
+// by a key derived from the secret for the current time window. Windows are
+// as long as the lifetime and keys rotate with them; cookies made with the
+// current or the previous window's key verify, so a cookie is accepted for
+// at most its lifetime. Verification runs in constant time. Servers built
+// with the same secret (and clocks within a few seconds) accept each other's
+// DTLS cookies.
+//
+// A CookieSigner is safe for concurrent use and allocates nothing per
+// cookie once warm.
+type CookieSigner struct {
+	secret   []byte
+	lifetime time.Duration
+	now      func() time.Time
+	keys     atomic.Pointer[signerKeys]
+}
+
+type signerKeys struct {
+	epoch     int64
+	cur, prev *epochKey
+}
+
+type epochKey struct {
+	epoch int64
+	pool  sync.Pool // of *macState
+}
+
+type macState struct {
+	h   hash.Hash
+	in  [macInputMaxLen]byte
+	sum [sha256.Size]byte
+}
+
+// NewCookieSigner returns a signer keyed by secret (at least 16 bytes), or
+// by 32 random bytes if secret is nil. A cookie is valid for lifetime (60s
+// if zero; at least one second).
+func NewCookieSigner(secret []byte, lifetime time.Duration) (*CookieSigner, error) {
+	if lifetime == 0 {
+		lifetime = defaultLife
+	}
+	if lifetime < time.Second {
+		return nil, fmt.Errorf("openssl: cookie lifetime %v is under one second", lifetime)
+	}
+	if secret == nil {
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, fmt.Errorf("openssl: cookie secret: %w", err)
+		}
+	} else if len(secret) < minSecretLen {
+		return nil, fmt.Errorf("openssl: cookie secret of %d bytes is too short (minimum %d)", len(secret), minSecretLen)
+	}
+	return &CookieSigner{secret: append([]byte(nil), secret...), lifetime: lifetime, now: time.Now}, nil
+}
+
+// Lifetime returns how long a cookie stays valid.
+func (c *CookieSigner) Lifetime() time.Duration { return c.lifetime }
+
+// Install registers the signer as all four cookie callbacks of ctx: DTLS
+// (SSL_CTX_set_cookie_generate_cb(3), SSL_CTX_set_cookie_verify_cb(3)) and
+// TLS 1.3 (SSL_CTX_set_stateless_cookie_generate_cb(3),
+// SSL_CTX_set_stateless_cookie_verify_cb(3)).
+func (c *CookieSigner) Install(ctx *Ctx) error {
+	for _, kind := range []int{cookieDTLS, cookieStateless} {
+		k := byte(kind)
+		if err := ctx.setGen(kind, func(s *SSL, dst []byte) (int, error) { return c.generate(s, k, dst) }); err != nil {
+			return err
+		}
+		if err := ctx.setVerify(kind, func(s *SSL, cookie []byte) bool { return c.verify(s, k, cookie) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GenerateCookie has the shape of a generate callback, for code that
+// registers its own callbacks and uses the signer inside them.
+func (c *CookieSigner) GenerateCookie(s *SSL) ([]byte, error) {
+	buf := make([]byte, cookieLen)
+	n, err := c.generate(s, cookieDTLS, buf)
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+// VerifyCookie has the shape of a verify callback and accepts what
+// GenerateCookie made.
+func (c *CookieSigner) VerifyCookie(s *SSL, cookie []byte) bool {
+	return c.verify(s, cookieDTLS, cookie)
+}
+
+// Sign appends a cookie for peer to dst.
+func (c *CookieSigner) Sign(dst []byte, peer netip.AddrPort) []byte {
+	var buf [cookieLen]byte
+	n := c.sign(buf[:], cookieDTLS, peer.Addr().Unmap(), peer.Port(), nil, c.now().Unix())
+	return append(dst, buf[:n]...)
+}
+
+// Verify reports whether cookie was made by Sign (or by a signer with the
+// same secret) for peer and is still within its lifetime.
+func (c *CookieSigner) Verify(cookie []byte, peer netip.AddrPort) bool {
+	return c.check(cookie, cookieDTLS, peer.Addr().Unmap(), peer.Port(), nil)
+}
+
+func (c *CookieSigner) generate(s *SSL, kind byte, dst []byte) (int, error) {
+	if len(dst) < cookieLen {
+		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrCookieTooLong, cookieLen, len(dst))
+	}
+	addr, port, other, ok := peerOf(s)
+	if !ok {
+		return 0, ErrNoPeer
+	}
+	return c.sign(dst, kind, addr, port, other, c.now().Unix()), nil
+}
+
+func (c *CookieSigner) verify(s *SSL, kind byte, cookie []byte) bool {
+	addr, port, other, ok := peerOf(s)
+	if !ok {
+		return false
+	}
+	return c.check(cookie, kind, addr, port, other)
+}
+
+// peerOf returns the IP peer, or for other transports the attached
+// address's string form.
+func peerOf(s *SSL) (netip.Addr, uint16, []byte, bool) {
+	ap := s.PeerAddrPort()
+	if ap.IsValid() {
+		return ap.Addr().Unmap(), ap.Port(), nil, true
+	}
+	if s.attached != nil {
+		return netip.Addr{}, 0, []byte(s.attached.Network() + "|" + s.attached.String()), true
+	}
+	return netip.Addr{}, 0, nil, false
+}
+
+func (c *CookieSigner) epochOf(unix int64) int64 {
+	return unix / int64(c.lifetime/time.Second)
+}
+
+// keysFor returns the keys of now's window and the one before, deriving
+// them when the window turns.
+func (c *CookieSigner) keysFor(now int64) *signerKeys {
+	e := c.epochOf(now)
+	k := c.keys.Load()
+	if k != nil && k.epoch == e {
+		return k
+	}
+	nk := &signerKeys{epoch: e}
+	if k != nil && k.epoch == e-1 {
+		nk.prev = k.cur
+	} else {
+		nk.prev = c.newEpochKey(e - 1)
+	}
+	nk.cur = c.newEpochKey(e)
+	// Losing this race only means another goroutine derived the same keys.
+	c.keys.CompareAndSwap(k, nk)
+	return nk
+}
+
+func (c *CookieSigner) newEpochKey(e int64) *epochKey {
+	m := hmac.New(sha256.New, c.secret)
+	m.Write([]byte(keyDerivLabel))
+	var eb [8]byte
+	binary.BigEndian.PutUint64(eb[:], uint64(e))
+	m.Write(eb[:])
+	key := m.Sum(nil)
+	ek := &epochKey{epoch: e}
+	ek.pool.New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
+	return ek
+}
+
+// mac computes the cookie MAC into st.sum.
+func (ek *epochKey) mac(st *macState, kind byte, issued int64, addr netip.Addr, port uint16, other []byte) {
+	in := st.in[:0]
+	in = append(in, kind)
+	in = binary.BigEndian.AppendUint64(in, uint64(issued))
+	if addr.IsValid() {
+		a := addr.As16()
+		if addr.Is4() {
+			in = append(in, 4)
+		} else {
+			in = append(in, 6)
+		}
+		in = append(in, a[:]...)
+		in = binary.BigEndian.AppendUint16(in, port)
+	} else {
+		in = append(in, 0)
+	}
+	st.h.Reset()
+	st.h.Write(in)
+	if len(other) > 0 {
+		st.h.Write(other)
+	}
+	st.h.Sum(st.sum[:0])
+}
+
+func (c *CookieSigner) sign(dst []byte, kind byte, addr netip.Addr, port uint16, other []byte, now int64) int {
+	ek := c.keysFor(now).cur
+	st := ek.pool.Get().(*macState)
+	ek.mac(st, kind, now, addr, port, other)
+	dst[0] = cookieVersion
+	binary.BigEndian.PutUint64(dst[1:9], uint64(now))
+	copy(dst[9:cookieLen], st.sum[:])
+	ek.pool.Put(st)
+	return cookieLen
+}
+
+func (c *CookieSigner) check(cookie []byte, kind byte, addr netip.Addr, port uint16, other []byte) bool {
+	if len(cookie) != cookieLen || cookie[0] != cookieVersion {
+		return false
+	}
+	now := c.now().Unix()
+	issued := int64(binary.BigEndian.Uint64(cookie[1:9]))
+	if issued > now+cookieSkew || now-issued > int64(c.lifetime/time.Second) {
+		return false
+	}
+	keys := c.keysFor(now)
+	var ek *epochKey
+	switch c.epochOf(issued) {
+	case keys.cur.epoch:
+		ek = keys.cur
+	case keys.prev.epoch:
+		ek = keys.prev
+	case keys.cur.epoch + 1:
+		// Issued by a server whose clock runs slightly ahead (within cookieSkew).
+		ek = c.newEpochKey(keys.cur.epoch + 1)
+	default:
+		return false
+	}
+	st := ek.pool.Get().(*macState)
+	ek.mac(st, kind, issued, addr, port, other)
+	ok := hmac.Equal(st.sum[:], cookie[9:cookieLen])
+	ek.pool.Put(st)
+	return ok
+}

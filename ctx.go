@@ -1,0 +1,482 @@
+package openssl
+
+/*
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Method selects the SSL_METHOD a Ctx is built on.
+type Method int
+
+// The methods NewCtx accepts. The DTLS ones negotiate DTLS 1.0 or 1.2, the
+// TLS ones TLS 1.0 to 1.3, within the bounds set with SetMinProtoVersion and
+// SetMaxProtoVersion.
+const (
+	DTLSServerMethod Method = 1 // DTLS_server_method(3)
+	DTLSClientMethod Method = 2 // DTLS_client_method(3)
+	DTLSMethod       Method = 3 // DTLS_method(3)
+	TLSServerMethod  Method = 4 // TLS_server_method(3)
+	TLSClientMethod  Method = 5 // TLS_client_method(3)
+	TLSMethod        Method = 6 // TLS_method(3)
+)
+
+func (m Method) String() string {
+	switch m {
+	case DTLSServerMethod:
+		return "DTLS_server_method"
+	case DTLSClientMethod:
+		return "DTLS_client_method"
+	case DTLSMethod:
+		return "DTLS_method"
+	case TLSServerMethod:
+		return "TLS_server_method"
+	case TLSClientMethod:
+		return "TLS_client_method"
+	case TLSMethod:
+		return "TLS_method"
+	}
+	return fmt.Sprintf("Method(%d)", int(m))
+}
+
+// IsDTLS reports whether m is one of the DTLS methods.
+func (m Method) IsDTLS() bool { return m >= DTLSServerMethod && m <= DTLSMethod }
+
+// Version is a protocol version as OpenSSL numbers it on the wire.
+type Version int
+
+// Protocol versions for SetMinProtoVersion and SetMaxProtoVersion. Zero means
+// "the lowest (or highest) the library supports".
+const (
+	VersionTLS10  Version = C.TLS1_VERSION
+	VersionTLS11  Version = C.TLS1_1_VERSION
+	VersionTLS12  Version = C.TLS1_2_VERSION
+	VersionTLS13  Version = C.TLS1_3_VERSION
+	VersionDTLS10 Version = C.DTLS1_VERSION
+	VersionDTLS12 Version = C.DTLS1_2_VERSION
+)
+
+// Options are SSL_OP_* bits for SetOptions (SSL_CTX_set_options(3)).
+type Options uint64
+
+// The options users of this package reach for. Any other SSL_OP_* value can
+// be passed as Options(value).
+const (
+	OpCookieExchange         Options = C.SSL_OP_COOKIE_EXCHANGE
+	OpNoQueryMTU             Options = C.SSL_OP_NO_QUERY_MTU
+	OpNoTicket               Options = C.SSL_OP_NO_TICKET
+	OpNoCompression          Options = C.SSL_OP_NO_COMPRESSION
+	OpCipherServerPreference Options = C.SSL_OP_CIPHER_SERVER_PREFERENCE
+	OpNoRenegotiation        Options = C.SSL_OP_NO_RENEGOTIATION
+	OpEnableMiddleboxCompat  Options = C.SSL_OP_ENABLE_MIDDLEBOX_COMPAT
+	OpNoTLSv13               Options = C.SSL_OP_NO_TLSv1_3
+	OpNoAntiReplay           Options = C.SSL_OP_NO_ANTI_REPLAY
+	OpAllowNoDHEKex          Options = C.SSL_OP_ALLOW_NO_DHE_KEX
+	OpPreferChaCha           Options = C.SSL_OP_PRIORITIZE_CHACHA
+	OpLegacyServerConnect    Options = C.SSL_OP_LEGACY_SERVER_CONNECT
+	OpAll                    Options = C.SSL_OP_ALL
+	// OpIgnoreUnexpectedEOF is 0 (no effect) on OpenSSL 1.1.1, which has no
+	// such option and already treats an EOF without close_notify as EOF.
+	OpIgnoreUnexpectedEOF Options = C.GOSSL_OP_IGNORE_UNEXPECTED_EOF
+)
+
+// VerifyMode is the mode of SSL_CTX_set_verify(3).
+type VerifyMode int
+
+// Verification modes; combine with |.
+const (
+	VerifyNone              VerifyMode = C.SSL_VERIFY_NONE
+	VerifyPeer              VerifyMode = C.SSL_VERIFY_PEER
+	VerifyFailIfNoPeerCert  VerifyMode = C.SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+	VerifyClientOnce        VerifyMode = C.SSL_VERIFY_CLIENT_ONCE
+	VerifyRequireClientCert            = VerifyPeer | VerifyFailIfNoPeerCert
+)
+
+const (
+	cookieDTLS      = C.GOSSL_COOKIE_DTLS
+	cookieStateless = C.GOSSL_COOKIE_STATELESS
+)
+
+// genFunc writes a cookie into dst (C memory of the protocol's limit) and
+// returns its length. The public callback shape is wrapped into this one so
+// that CookieSigner can fill OpenSSL's buffer without allocating.
+type genFunc func(s *SSL, dst []byte) (int, error)
+
+type verifyFunc func(s *SSL, cookie []byte) bool
+
+// Ctx wraps an SSL_CTX: the configuration shared by many SSL objects.
+//
+// A Ctx is safe for concurrent use. Configure it before creating SSL objects
+// from it; OpenSSL copies some settings into each SSL at SSL_new time.
+type Ctx struct {
+	mu      sync.Mutex
+	ptr     *C.SSL_CTX
+	res     *C.gossl_result
+	method  Method
+	cleanup runtime.Cleanup
+
+	gen    [2]atomic.Pointer[genFunc]
+	verify [2]atomic.Pointer[verifyFunc]
+}
+
+type ctxResources struct {
+	ptr *C.SSL_CTX
+	res *C.gossl_result
+}
+
+func freeCtx(r ctxResources) {
+	C.SSL_CTX_free(r.ptr)
+	C.free(unsafe.Pointer(r.res))
+}
+
+// NewCtx wraps SSL_CTX_new(3) with the given method.
+func NewCtx(m Method) (*Ctx, error) {
+	if m < DTLSServerMethod || m > TLSMethod {
+		return nil, fmt.Errorf("openssl: NewCtx: unknown method %d", int(m))
+	}
+	res := newResult()
+	ptr := C.gossl_ctx_new(C.int(m), res)
+	if ptr == nil {
+		err := newError("SSL_CTX_new", res, errorCodeNotAvailable, nil)
+		C.free(unsafe.Pointer(res))
+		return nil, err
+	}
+	c := &Ctx{ptr: ptr, res: res, method: m}
+	c.cleanup = runtime.AddCleanup(c, freeCtx, ctxResources{ptr, res})
+	return c, nil
+}
+
+// Method returns the method the Ctx was created with.
+func (c *Ctx) Method() Method { return c.method }
+
+// Close wraps SSL_CTX_free(3). SSL objects created from the Ctx keep working:
+// OpenSSL counts their references to it. Close is idempotent.
+func (c *Ctx) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ptr == nil {
+		return nil
+	}
+	c.cleanup.Stop()
+	freeCtx(ctxResources{c.ptr, c.res})
+	c.ptr, c.res = nil, nil
+	return nil
+}
+
+// with runs f with the lock held and the Ctx open.
+func (c *Ctx) with(f func() error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ptr == nil {
+		return ErrClosed
+	}
+	err := f()
+	runtime.KeepAlive(c)
+	return err
+}
+
+func cBytes(b []byte) (*C.char, C.int) {
+	if len(b) == 0 {
+		return nil, 0
+	}
+	return (*C.char)(unsafe.Pointer(&b[0])), C.int(len(b))
+}
+
+// UseCertificateFile loads a PEM certificate, followed by its chain, from a
+// file (as SSL_CTX_use_certificate_chain_file(3) does). A missing file gives
+// an error for which errors.Is(err, fs.ErrNotExist) holds.
+func (c *Ctx) UseCertificateFile(path string) error {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("openssl: certificate: %w", err)
+	}
+	if err := c.UseCertificatePEM(pem); err != nil {
+		return fmt.Errorf("openssl: certificate file %s: %w", path, err)
+	}
+	return nil
+}
+
+// UsePrivateKeyFile loads a PEM private key from a file
+// (SSL_CTX_use_PrivateKey_file(3)). Encrypted keys are refused rather than
+// prompting on the terminal. If a certificate is loaded, the key must match
+// it: otherwise errors.Is(err, ErrKeyMismatch) holds.
+func (c *Ctx) UsePrivateKeyFile(path string) error {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("openssl: private key: %w", err)
+	}
+	if err := c.UsePrivateKeyPEM(pem); err != nil {
+		return fmt.Errorf("openssl: private key file %s: %w", path, err)
+	}
+	return nil
+}
+
+// UseCertificatePEM loads a leaf certificate and any chain certificates that
+// follow it from PEM bytes (PEM_read_bio_X509_AUX(3),
+// SSL_CTX_use_certificate(3), SSL_CTX_add0_chain_cert(3)).
+func (c *Ctx) UseCertificatePEM(pem []byte) error {
+	return c.with(func() error {
+		p, n := cBytes(pem)
+		if ret := C.gossl_ctx_use_cert_pem(c.ptr, p, n, c.res); ret != 1 {
+			return ctxError("SSL_CTX_use_certificate", c.res, ret)
+		}
+		return nil
+	})
+}
+
+// UsePrivateKeyPEM loads a private key from PEM bytes
+// (PEM_read_bio_PrivateKey(3), SSL_CTX_use_PrivateKey(3)) and checks it
+// against the loaded certificate (SSL_CTX_check_private_key(3)).
+func (c *Ctx) UsePrivateKeyPEM(pem []byte) error {
+	return c.with(func() error {
+		p, n := cBytes(pem)
+		if ret := C.gossl_ctx_use_key_pem(c.ptr, p, n, c.res); ret != 1 {
+			return ctxError("SSL_CTX_use_PrivateKey", c.res, ret)
+		}
+		return nil
+	})
+}
+
+// AddCAPEM adds every certificate in the PEM bytes to the trust store used
+// to verify peers (X509_STORE_add_cert(3)) and to the list of CA names a
+// server sends when it asks for a client certificate (SSL_CTX_add_client_CA(3)).
+func (c *Ctx) AddCAPEM(pem []byte) error {
+	return c.with(func() error {
+		p, n := cBytes(pem)
+		if ret := C.gossl_ctx_add_ca_pem(c.ptr, p, n, c.res); ret <= 0 {
+			return ctxError("X509_STORE_add_cert", c.res, ret)
+		}
+		return nil
+	})
+}
+
+// LoadVerifyLocations wraps SSL_CTX_load_verify_locations(3): a PEM file of
+// trusted certificates, a hashed directory, or both ("" for neither).
+func (c *Ctx) LoadVerifyLocations(caFile, caDir string) error {
+	if caFile == "" && caDir == "" {
+		return fmt.Errorf("openssl: LoadVerifyLocations: no file and no directory given")
+	}
+	if caFile != "" {
+		if _, err := os.Stat(caFile); err != nil {
+			return fmt.Errorf("openssl: CA file: %w", err)
+		}
+	}
+	if caDir != "" {
+		if _, err := os.Stat(caDir); err != nil {
+			return fmt.Errorf("openssl: CA directory: %w", err)
+		}
+	}
+	return c.with(func() error {
+		var f, d *C.char
+		if caFile != "" {
+			f = C.CString(caFile)
+			defer C.free(unsafe.Pointer(f))
+		}
+		if caDir != "" {
+			d = C.CString(caDir)
+			defer C.free(unsafe.Pointer(d))
+		}
+		if C.gossl_ctx_load_verify(c.ptr, f, d, c.res) != 1 {
+			return ctxError("SSL_CTX_load_verify_locations", c.res, 0)
+		}
+		return nil
+	})
+}
+
+// SetDefaultVerifyPaths wraps SSL_CTX_set_default_verify_paths(3): trust the
+// system's certificate store.
+func (c *Ctx) SetDefaultVerifyPaths() error {
+	return c.with(func() error {
+		if C.gossl_ctx_default_verify_paths(c.ptr, c.res) != 1 {
+			return ctxError("SSL_CTX_set_default_verify_paths", c.res, 0)
+		}
+		return nil
+	})
+}
+
+// SetVerify wraps SSL_CTX_set_verify(3) and, when depth >= 0,
+// SSL_CTX_set_verify_depth(3).
+func (c *Ctx) SetVerify(mode VerifyMode, depth int) error {
+	return c.with(func() error {
+		C.gossl_ctx_set_verify(c.ptr, C.int(mode), C.int(depth))
+		return nil
+	})
+}
+
+// SetMinProtoVersion wraps SSL_CTX_set_min_proto_version(3).
+func (c *Ctx) SetMinProtoVersion(v Version) error {
+	return c.setProto(0, v)
+}
+
+// SetMaxProtoVersion wraps SSL_CTX_set_max_proto_version(3).
+func (c *Ctx) SetMaxProtoVersion(v Version) error {
+	return c.setProto(1, v)
+}
+
+func (c *Ctx) setProto(which int, v Version) error {
+	return c.with(func() error {
+		if C.gossl_ctx_set_proto(c.ptr, C.int(which), C.int(v), c.res) != 1 {
+			op := "SSL_CTX_set_min_proto_version"
+			if which == 1 {
+				op = "SSL_CTX_set_max_proto_version"
+			}
+			e := ctxError(op, c.res, 0).(*Error)
+			e.Err = fmt.Errorf("version %#x not valid for %s", int(v), c.method)
+			return e
+		}
+		return nil
+	})
+}
+
+// MinProtoVersion wraps SSL_CTX_get_min_proto_version(3); 0 means no bound.
+func (c *Ctx) MinProtoVersion() Version {
+	var v Version
+	_ = c.with(func() error { v = Version(C.gossl_ctx_get_proto(c.ptr, 0)); return nil })
+	return v
+}
+
+// MaxProtoVersion wraps SSL_CTX_get_max_proto_version(3); 0 means no bound.
+func (c *Ctx) MaxProtoVersion() Version {
+	var v Version
+	_ = c.with(func() error { v = Version(C.gossl_ctx_get_proto(c.ptr, 1)); return nil })
+	return v
+}
+
+// SetCipherList wraps SSL_CTX_set_cipher_list(3): the OpenSSL cipher string
+// for TLS 1.2 and DTLS.
+func (c *Ctx) SetCipherList(list string) error {
+	return c.with(func() error {
+		cs := C.CString(list)
+		defer C.free(unsafe.Pointer(cs))
+		if C.gossl_ctx_set_cipher_list(c.ptr, cs, c.res) != 1 {
+			return ctxError("SSL_CTX_set_cipher_list", c.res, 0)
+		}
+		return nil
+	})
+}
+
+// SetCiphersuites wraps SSL_CTX_set_ciphersuites(3): the TLS 1.3 suites.
+func (c *Ctx) SetCiphersuites(list string) error {
+	return c.with(func() error {
+		cs := C.CString(list)
+		defer C.free(unsafe.Pointer(cs))
+		if C.gossl_ctx_set_ciphersuites(c.ptr, cs, c.res) != 1 {
+			return ctxError("SSL_CTX_set_ciphersuites", c.res, 0)
+		}
+		return nil
+	})
+}
+
+// SetOptions wraps SSL_CTX_set_options(3) and returns the options now set.
+func (c *Ctx) SetOptions(o Options) Options {
+	var out Options
+	_ = c.with(func() error { out = Options(C.gossl_ctx_set_options(c.ptr, C.uint64_t(o), 0)); return nil })
+	return out
+}
+
+// ClearOptions wraps SSL_CTX_clear_options(3) and returns the options now set.
+func (c *Ctx) ClearOptions(o Options) Options {
+	var out Options
+	_ = c.with(func() error { out = Options(C.gossl_ctx_set_options(c.ptr, 0, C.uint64_t(o))); return nil })
+	return out
+}
+
+// Options wraps SSL_CTX_get_options(3).
+func (c *Ctx) Options() Options {
+	return c.SetOptions(0)
+}
+
+// SetQuietShutdown wraps SSL_CTX_set_quiet_shutdown(3).
+func (c *Ctx) SetQuietShutdown(on bool) error {
+	return c.with(func() error {
+		C.gossl_ctx_set_quiet_shutdown(c.ptr, cBool(on))
+		return nil
+	})
+}
+
+func cBool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// SetCookieGenerateCallback registers f as the DTLS cookie generator
+// (SSL_CTX_set_cookie_generate_cb(3)), reached through a C trampoline. The
+// cookie must be 1 to 255 bytes. If f returns an error, a cookie over the
+// limit, or panics, OpenSSL sees a failure and DTLSv1Listen returns that
+// error (or re-raises the panic) on the calling goroutine. nil removes the
+// callback.
+func (c *Ctx) SetCookieGenerateCallback(f func(s *SSL) ([]byte, error)) error {
+	return c.setGen(cookieDTLS, wrapGenerate(f))
+}
+
+// SetCookieVerifyCallback registers f as the DTLS cookie verifier
+// (SSL_CTX_set_cookie_verify_cb(3)). cookie aliases OpenSSL's buffer and is
+// valid only during the call. A panic counts as a rejected cookie and is
+// re-raised on the goroutine that called DTLSv1Listen. nil removes it.
+func (c *Ctx) SetCookieVerifyCallback(f func(s *SSL, cookie []byte) bool) error {
+	return c.setVerify(cookieDTLS, f)
+}
+
+// SetStatelessCookieGenerateCallback registers f as the TLS 1.3 cookie
+// generator (SSL_CTX_set_stateless_cookie_generate_cb(3)). The cookie must be
+// 1 to 4096 bytes; failures are handled as for SetCookieGenerateCallback.
+func (c *Ctx) SetStatelessCookieGenerateCallback(f func(s *SSL) ([]byte, error)) error {
+	return c.setGen(cookieStateless, wrapGenerate(f))
+}
+
+// SetStatelessCookieVerifyCallback registers f as the TLS 1.3 cookie
+// verifier (SSL_CTX_set_stateless_cookie_verify_cb(3)).
+func (c *Ctx) SetStatelessCookieVerifyCallback(f func(s *SSL, cookie []byte) bool) error {
+	return c.setVerify(cookieStateless, f)
+}
+
+func wrapGenerate(f func(s *SSL) ([]byte, error)) genFunc {
+	if f == nil {
+		return nil
+	}
+	return func(s *SSL, dst []byte) (int, error) {
+		cookie, err := f(s)
+		if err != nil {
+			return 0, err
+		}
+		if len(cookie) > len(dst) {
+			return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrCookieTooLong, len(cookie), len(dst))
+		}
+		return copy(dst, cookie), nil
+	}
+}
+
+func (c *Ctx) setGen(kind int, f genFunc) error {
+	return c.with(func() error {
+		if f == nil {
+			c.gen[kind].Store(nil)
+		} else {
+			c.gen[kind].Store(&f)
+		}
+		C.gossl_ctx_set_cookie_cb(c.ptr, C.int(kind), 0, cBool(f != nil))
+		return nil
+	})
+}
+
+func (c *Ctx) setVerify(kind int, f verifyFunc) error {
+	return c.with(func() error {
+		if f == nil {
+			c.verify[kind].Store(nil)
+		} else {
+			c.verify[kind].Store(&f)
+		}
+		C.gossl_ctx_set_cookie_cb(c.ptr, C.int(kind), 1, cBool(f != nil))
+		return nil
+	})
+}

@@ -1,0 +1,145 @@
+// Package testcert makes throwaway certificate authorities and leaf
+// certificates for tests: real ECDSA keys, real X.509, written as PEM.
+package testcert
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// CA is a self-signed certificate authority.
+type CA struct {
+	Cert    *x509.Certificate
+	Key     *ecdsa.PrivateKey
+	CertPEM []byte
+}
+
+// Pair is a certificate (with its chain, leaf first) and its key, as PEM.
+type Pair struct {
+	CertPEM  []byte // leaf followed by any intermediates
+	KeyPEM   []byte
+	Leaf     *x509.Certificate
+	CertFile string // written by Files
+	KeyFile  string
+}
+
+var serial int64 = 1
+
+func nextSerial() *big.Int {
+	serial++
+	return big.NewInt(time.Now().UnixNano() + serial)
+}
+
+// NewCA makes a CA named name.
+func NewCA(t testing.TB, name string) *CA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          nextSerial(),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &CA{Cert: cert, Key: key, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+}
+
+// Options shape a leaf certificate.
+type Options struct {
+	Client bool     // client authentication usage instead of server
+	Names  []string // DNS names; "localhost" if empty
+	// Padding adds a non-critical extension of this many bytes, to make the
+	// certificate large (for fragmentation tests).
+	Padding int
+}
+
+// Issue makes a leaf signed by the CA.
+func (ca *CA) Issue(t testing.TB, cn string, o Options) *Pair {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := o.Names
+	if len(names) == 0 {
+		names = []string{"localhost"}
+	}
+	usage := x509.ExtKeyUsageServerAuth
+	if o.Client {
+		usage = x509.ExtKeyUsageClientAuth
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: nextSerial(),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		DNSNames:     names,
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	if o.Padding > 0 {
+		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{
+			Id:    []int{1, 3, 6, 1, 4, 1, 55555, 1},
+			Value: append([]byte{0x04, 0x82, byte(o.Padding >> 8), byte(o.Padding)}, make([]byte, o.Padding)...),
+		})
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	return &Pair{
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
+		Leaf:    leaf,
+	}
+}
+
+// Files writes the pair (and the CA) into dir and records the paths.
+func (p *Pair) Files(t testing.TB, dir, name string) *Pair {
+	t.Helper()
+	p.CertFile = filepath.Join(dir, name+".crt")
+	p.KeyFile = filepath.Join(dir, name+".key")
+	if err := os.WriteFile(p.CertFile, p.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.KeyFile, p.KeyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// WriteCA writes the CA certificate into dir and returns its path.
+func (ca *CA) WriteCA(t testing.TB, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(path, ca.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

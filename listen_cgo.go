@@ -1,0 +1,93 @@
+package openssl
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"net"
+	"net/netip"
+	"unsafe"
+)
+
+// DTLSv1Listen wraps DTLSv1_listen(3): it answers a ClientHello without a
+// valid cookie with a HelloVerifyRequest and keeps no state for its sender.
+// The SSL must be new (or only ever used for listening) with its BIOs set,
+// and the Ctx must have cookie callbacks (SetCookieGenerateCallback and
+// SetCookieVerifyCallback, or a CookieSigner).
+//
+// Results, as the manual page defines them:
+//   - a ClientHello with a verified cookie: the peer's address and nil. The
+//     SSL is ready for Accept, which completes the handshake. With a BIO
+//     that cannot report its peer (a memory BIO) the address is nil.
+//   - a non-fatal outcome: ErrRetry. A HelloVerifyRequest was sent, no
+//     datagram was available, or an invalid datagram was dropped. Error
+//     queue entries left by a drop are discarded here, never passed on to
+//     the next call. Call again for the next datagram.
+//   - a fatal error: an *Error. A missing callback, or a generate callback
+//     that failed, is reported so; its Go error is the *Error's Err.
+//
+// A panic in a cookie callback never unwinds through C: OpenSSL sees a
+// failure and the panic is raised again here, once C has returned.
+//
+// DTLSv1_listen cannot reassemble fragments, so only ClientHellos that fit
+// in one datagram are answered; others are dropped (ErrRetry).
+func (s *SSL) DTLSv1Listen() (net.Addr, error) {
+	ap, err := s.DTLSv1ListenAddrPort()
+	if err != nil || !ap.IsValid() {
+		return nil, err
+	}
+	return net.UDPAddrFromAddrPort(ap), nil
+}
+
+// DTLSv1ListenAddrPort is DTLSv1Listen returning a netip.AddrPort, without
+// allocating. The address is the zero value when the BIO reports no peer.
+func (s *SSL) DTLSv1ListenAddrPort() (netip.AddrPort, error) {
+	if s.ptr == nil {
+		return netip.AddrPort{}, ErrClosed
+	}
+	ret, cause := s.run(C.GOSSL_OP_LISTEN, unsafe.Pointer(s.addr), 0)
+	switch {
+	case ret >= 1:
+		return addrPortFromC(&s.res.peer), nil
+	case ret == 0 && cause == nil:
+		return netip.AddrPort{}, ErrRetry
+	}
+	return netip.AddrPort{}, newError("DTLSv1_listen", s.res, ErrorCode(s.res.ssl_err), cause)
+}
+
+// Stateless wraps SSL_stateless(3), the TLS 1.3 counterpart of
+// DTLSv1Listen: a ClientHello without a valid cookie is answered with a
+// HelloRetryRequest carrying one, and nothing is kept for the client.
+// The Ctx needs SetStatelessCookieGenerateCallback and
+// SetStatelessCookieVerifyCallback (or a CookieSigner).
+//
+// Results:
+//   - nil (1): the cookie verified; continue with Accept.
+//   - ErrHelloRetryRequest (0): a HelloRetryRequest was sent; deliver it,
+//     read the client's next ClientHello and call Stateless again.
+//     errors.Is(err, ErrRetry) holds.
+//   - ErrWantRead (-1, SSL_ERROR_WANT_READ): the read BIO ran dry before a
+//     whole ClientHello arrived; add more bytes and call again.
+//   - an *Error (-1): anything else. The manual allows a retry. One case is
+//     expected: a TLS 1.3 client in middlebox-compatibility mode sends a
+//     ChangeCipherSpec before its second ClientHello, and OpenSSL 3.0
+//     returns -1 with SSL_ERROR_SYSCALL and an empty error queue after
+//     consuming it; the next call succeeds. StatelessAccept handles this.
+//
+// A TLS 1.2 (or older) ClientHello makes OpenSSL fail the handshake: an
+// *Error, and OpenSSL sends the client an alert.
+func (s *SSL) Stateless() error {
+	if s.ptr == nil {
+		return ErrClosed
+	}
+	ret, cause := s.run(C.GOSSL_OP_STATELESS, nil, 0)
+	switch {
+	case ret == 1:
+		return nil
+	case ret == 0 && cause == nil:
+		return ErrHelloRetryRequest
+	}
+	return sslResultError("SSL_stateless", s.res, cause)
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Build the Dockerfile's `test` target (go test -count=1 ./..., interop
+# included) once per Debian suite, i.e. once per OpenSSL version:
+#   bullseye = 1.1.1, bookworm = 3.0, trixie = 3.5.
+# Prints one PASS/FAIL line per suite; exits non-zero if any failed.
+#
+# Environment:
+#   SUITES="bullseye bookworm trixie"   suites to test, in this order
+#   ENGINE=podman|docker    default: docker if `docker info` works, else podman
+#   CACHE_DIR=/var/cache/osd-docker     base-image tarballs and Go caches
+#   GO_MOD_CACHE=$CACHE_DIR/go/mod      podman: volume at /root/go/pkg/mod
+#   GO_BUILD_CACHE=$CACHE_DIR/go/build  podman: volume at /root/.cache/go-build
+#   GO_TEST_FLAGS=-count=1              flags for go test inside the image
+#   GOPROXY                             passed on as a build arg when set
+#   LOG_DIR=${TMPDIR:-/tmp}/osd-docker-test   one build log per suite
+#   PODMAN_FLAGS                        extra global podman flags, e.g.
+#                                       "--storage-driver vfs" if overlay fails
+# Base images (localhost/osd-base:<suite>) are made by scripts/docker/mkbase.sh
+# when missing; that needs root and Debian's mirror, nothing else.
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 2
+ROOT=$(pwd)
+SUITES=${SUITES:-bullseye bookworm trixie}
+CACHE_DIR=${CACHE_DIR:-/var/cache/osd-docker}
+GO_MOD_CACHE=${GO_MOD_CACHE:-$CACHE_DIR/go/mod}
+GO_BUILD_CACHE=${GO_BUILD_CACHE:-$CACHE_DIR/go/build}
+GO_TEST_FLAGS=${GO_TEST_FLAGS:--count=1}
+LOG_DIR=${LOG_DIR:-${TMPDIR:-/tmp}/osd-docker-test}
+export CACHE_DIR
+
+if [ -z "${ENGINE:-}" ]; then
+	if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+		ENGINE=docker
+	elif command -v podman >/dev/null 2>&1; then
+		ENGINE=podman
+	else
+		echo "docker-test: no working docker and no podman" >&2
+		exit 2
+	fi
+fi
+export ENGINE
+
+BUILD=()
+case $ENGINE in
+podman)
+	# --isolation chroot: the default OCI isolation cannot start a container
+	# on hosts like these (crun: "cgroups in hybrid mode not supported").
+	# The volumes share Go's module and build caches across suites and runs;
+	# they are mounted for RUN steps only and never end up in a layer.
+	mkdir -p "$GO_MOD_CACHE" "$GO_BUILD_CACHE"
+	# shellcheck disable=SC2206
+	BUILD=(podman ${PODMAN_FLAGS:-} build --isolation chroot
+		--volume "$GO_MOD_CACHE:/root/go/pkg/mod"
+		--volume "$GO_BUILD_CACHE:/root/.cache/go-build")
+	;;
+docker)
+	# Best effort: no volumes in `docker build`; modules are cached by the
+	# `go mod download` layer, the Go build cache is not shared.
+	BUILD=(docker build)
+	if docker buildx version >/dev/null 2>&1; then
+		BUILD+=(--progress=plain)
+	fi
+	;;
+*)
+	echo "docker-test: ENGINE must be podman or docker" >&2
+	exit 2
+	;;
+esac
+[ -n "${GOPROXY:-}" ] && BUILD+=(--build-arg "GOPROXY=$GOPROXY")
+
+mkdir -p "$LOG_DIR"
+run_id=$(date +%Y%m%dT%H%M%S)-$$
+failed=()
+results=()
+t_all=$SECONDS
+
+for suite in $SUITES; do
+	log=$LOG_DIR/$suite.log
+	t0=$SECONDS
+	echo "docker-test: $suite: base image" >&2
+	if ! bash "$ROOT/scripts/docker/mkbase.sh" "$suite" >"$log" 2>&1; then
+		cat "$log" >&2
+		results+=("FAIL $suite (base image; log $log)")
+		failed+=("$suite")
+		continue
+	fi
+	t1=$SECONDS
+	echo "docker-test: $suite: build --target test (log $log)" >&2
+	if "${BUILD[@]}" --target test \
+		--build-arg "DEBIAN_SUITE=$suite" \
+		--build-arg "GO_TEST_FLAGS=$GO_TEST_FLAGS" \
+		--build-arg "TEST_RUN_ID=$run_id" \
+		-t "localhost/ossl-stateless-test:$suite" \
+		-f "$ROOT/Dockerfile" "$ROOT" >>"$log" 2>&1; then
+		status=PASS
+	else
+		status=FAIL
+		failed+=("$suite")
+		echo "---- $suite: last 60 lines of $log ----" >&2
+		tail -n 60 "$log" >&2
+		echo "----" >&2
+	fi
+	ver=$(grep -o 'OpenSSL [0-9][^ ,]*' "$log" | head -n1)
+	line="$status $suite (${ver:-OpenSSL ?}) base $((t1 - t0))s, build+test $((SECONDS - t1))s"
+	results+=("$line")
+	echo "$line"
+done
+
+echo "docker-test: ${#results[@]} suite(s) in $((SECONDS - t_all))s; logs in $LOG_DIR" >&2
+for r in "${results[@]}"; do echo "docker-test: $r" >&2; done
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "docker-test: FAILED: ${failed[*]}" >&2
+	exit 1
+fi

@@ -1,0 +1,560 @@
+package openssl
+
+/*
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime"
+	"runtime/cgo"
+	"time"
+	"unsafe"
+	"weak"
+)
+
+// SSL wraps an SSL object: one connection, or one listening endpoint for
+// DTLSv1Listen and Stateless.
+//
+// An SSL is not safe for concurrent use, exactly like the C object: callers
+// serialise every method, Close included. The package dtls shows one way.
+type SSL struct {
+	ptr     *C.SSL
+	res     *C.gossl_result // C memory: callbacks may move Go stacks mid-call
+	addr    *C.BIO_ADDR     // DTLSv1_listen's peer, reused for every call
+	ctx     *Ctx
+	handle  cgo.Handle
+	cleanup runtime.Cleanup
+	rbio    *BIO
+	wbio    *BIO
+
+	attached   net.Addr
+	attachedAP netip.AddrPort
+
+	// What the cookie callbacks reported during the current operation.
+	cbErr    error
+	cbPanic  any
+	panicked bool
+}
+
+type sslResources struct {
+	ptr    *C.SSL
+	res    *C.gossl_result
+	addr   *C.BIO_ADDR
+	handle cgo.Handle
+}
+
+// freeSSL frees the SSL (and with it the BIOs it owns), then deletes the
+// handle: gossl_ssl_free clears ex_data first, so no callback can reach a
+// deleted handle.
+func freeSSL(r sslResources) {
+	C.gossl_ssl_free(r.ptr)
+	C.gossl_addr_free(r.addr)
+	C.free(unsafe.Pointer(r.res))
+	r.handle.Delete()
+}
+
+// NewSSL wraps SSL_new(3). The SSL keeps ctx alive.
+func NewSSL(ctx *Ctx) (*SSL, error) {
+	if ctx == nil {
+		return nil, errors.New("openssl: NewSSL: nil Ctx")
+	}
+	s := &SSL{ctx: ctx, res: newResult()}
+	// The handle holds a weak pointer, so that an SSL its user forgot to
+	// Close can still be collected and freed by the cleanup.
+	h := cgo.NewHandle(weak.Make(s))
+	err := ctx.with(func() error {
+		s.ptr = C.gossl_ssl_new(ctx.ptr, C.uintptr_t(h), s.res)
+		if s.ptr == nil {
+			return newError("SSL_new", s.res, errorCodeNotAvailable, nil)
+		}
+		return nil
+	})
+	if err != nil {
+		h.Delete()
+		C.free(unsafe.Pointer(s.res))
+		return nil, err
+	}
+	s.addr = C.gossl_addr_new()
+	s.handle = h
+	s.cleanup = runtime.AddCleanup(s, freeSSL, sslResources{s.ptr, s.res, s.addr, h})
+	return s, nil
+}
+
+// sslFromHandle finds the SSL a trampoline was called for.
+func sslFromHandle(h C.uintptr_t) *SSL {
+	if h == 0 {
+		return nil
+	}
+	wp, ok := cgo.Handle(h).Value().(weak.Pointer[SSL])
+	if !ok {
+		return nil
+	}
+	return wp.Value()
+}
+
+// Close wraps SSL_free(3). The BIOs given to SetBIO are freed with it.
+// Close is idempotent.
+func (s *SSL) Close() error {
+	if s.ptr == nil {
+		return nil
+	}
+	s.cleanup.Stop()
+	freeSSL(sslResources{s.ptr, s.res, s.addr, s.handle})
+	s.ptr, s.res, s.addr = nil, nil, nil
+	if s.rbio != nil {
+		s.rbio.release()
+	}
+	if s.wbio != nil {
+		s.wbio.release()
+	}
+	return nil
+}
+
+// Ctx returns the Ctx the SSL was created from.
+func (s *SSL) Ctx() *Ctx { return s.ctx }
+
+// SetBIO wraps SSL_set_bio(3). The SSL takes ownership of both BIOs (one
+// reference if they are the same BIO): from here on they are freed by the
+// SSL's Close, and their own Close does nothing. SetBIO can be called once.
+func (s *SSL) SetBIO(rbio, wbio *BIO) error {
+	if s.ptr == nil {
+		return ErrClosed
+	}
+	if rbio == nil || wbio == nil {
+		return errors.New("openssl: SetBIO: nil BIO")
+	}
+	if s.rbio != nil || s.wbio != nil {
+		return errors.New("openssl: SetBIO: BIOs already set on this SSL")
+	}
+	for _, b := range []*BIO{rbio, wbio} {
+		if b.ptr == nil {
+			return ErrClosed
+		}
+		if b.owner != nil {
+			return errors.New("openssl: SetBIO: BIO already belongs to an SSL")
+		}
+	}
+	// Ownership transfer: SSL_set_bio takes the references the Go BIOs held.
+	C.gossl_ssl_set_bio(s.ptr, rbio.ptr, wbio.ptr)
+	for _, b := range []*BIO{rbio, wbio} {
+		b.owner = s
+		b.cleanup.Stop()
+	}
+	s.rbio, s.wbio = rbio, wbio
+	runtime.KeepAlive(s)
+	return nil
+}
+
+// ReadBIO returns the read BIO given to SetBIO.
+func (s *SSL) ReadBIO() *BIO { return s.rbio }
+
+// WriteBIO returns the write BIO given to SetBIO.
+func (s *SSL) WriteBIO() *BIO { return s.wbio }
+
+// run is the one path into libssl for every operation that may call back
+// into Go: one cgo call that clears the queue, calls and drains. It then
+// hands the callbacks' outcome to the caller, re-raising a panic here, on
+// the caller's goroutine, after C has returned.
+func (s *SSL) run(op C.int, buf unsafe.Pointer, n int) (C.long, error) {
+	ret := C.gossl_ssl_op(s.ptr, op, buf, C.int(n), s.res)
+	cause := s.takeCallbackOutcome()
+	runtime.KeepAlive(s)
+	return ret, cause
+}
+
+func (s *SSL) callbackFailed(err error) {
+	if s.cbErr == nil {
+		s.cbErr = err
+	}
+}
+
+func (s *SSL) callbackPanicked(v any) {
+	if !s.panicked {
+		s.panicked, s.cbPanic = true, v
+	}
+}
+
+func (s *SSL) takeCallbackOutcome() error {
+	if s.panicked {
+		v := s.cbPanic
+		s.panicked, s.cbPanic, s.cbErr = false, nil, nil
+		panic(v)
+	}
+	err := s.cbErr
+	s.cbErr = nil
+	return err
+}
+
+// handshakeOp runs an operation whose success is a return of 1.
+func (s *SSL) handshakeOp(op C.int, name string) error {
+	if s.ptr == nil {
+		return ErrClosed
+	}
+	ret, cause := s.run(op, nil, 0)
+	if ret == 1 {
+		return nil
+	}
+	return sslResultError(name, s.res, cause)
+}
+
+// Accept wraps SSL_accept(3). ErrWantRead and ErrWantWrite mean "call again
+// when the BIO is ready"; other errors are fatal.
+func (s *SSL) Accept() error { return s.handshakeOp(C.GOSSL_OP_ACCEPT, "SSL_accept") }
+
+// Connect wraps SSL_connect(3).
+func (s *SSL) Connect() error { return s.handshakeOp(C.GOSSL_OP_CONNECT, "SSL_connect") }
+
+// Handshake wraps SSL_do_handshake(3), for an SSL whose role was set with
+// SetAcceptState or SetConnectState.
+func (s *SSL) Handshake() error { return s.handshakeOp(C.GOSSL_OP_HANDSHAKE, "SSL_do_handshake") }
+
+// Read wraps SSL_read(3). It returns io.EOF after the peer's close_notify,
+// ErrWantRead when the read BIO has nothing more yet.
+func (s *SSL) Read(p []byte) (int, error) {
+	if s.ptr == nil {
+		return 0, ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	ret, cause := s.run(C.GOSSL_OP_READ, unsafe.Pointer(&p[0]), len(p))
+	if ret > 0 {
+		return int(ret), nil
+	}
+	return 0, sslResultError("SSL_read", s.res, cause)
+}
+
+// Write wraps SSL_write(3). On DTLS each Write is one record.
+func (s *SSL) Write(p []byte) (int, error) {
+	if s.ptr == nil {
+		return 0, ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	ret, cause := s.run(C.GOSSL_OP_WRITE, unsafe.Pointer(&p[0]), len(p))
+	if ret > 0 {
+		return int(ret), nil
+	}
+	return 0, sslResultError("SSL_write", s.res, cause)
+}
+
+// Shutdown wraps SSL_shutdown(3): it sends close_notify. done reports that
+// the peer's close_notify has been received as well (a return of 1).
+func (s *SSL) Shutdown() (done bool, err error) {
+	if s.ptr == nil {
+		return false, ErrClosed
+	}
+	ret, cause := s.run(C.GOSSL_OP_SHUTDOWN, nil, 0)
+	switch {
+	case ret == 1:
+		return true, nil
+	case ret == 0:
+		return false, nil
+	}
+	return false, sslResultError("SSL_shutdown", s.res, cause)
+}
+
+// DTLSGetTimeout wraps DTLSv1_get_timeout(3): the time left before the
+// retransmission timer fires, and whether a timer is running at all.
+func (s *SSL) DTLSGetTimeout() (time.Duration, bool) {
+	if s.ptr == nil {
+		return 0, false
+	}
+	var us C.longlong
+	if C.gossl_ssl_get_timeout(s.ptr, &us) != 1 {
+		return 0, false
+	}
+	return time.Duration(us) * time.Microsecond, true
+}
+
+// DTLSHandleTimeout wraps DTLSv1_handle_timeout(3): once the timer has
+// fired, it retransmits the last flight. retransmitted is false when no
+// timer had expired; an error means the handshake has failed (for example
+// after too many retransmissions).
+func (s *SSL) DTLSHandleTimeout() (retransmitted bool, err error) {
+	if s.ptr == nil {
+		return false, ErrClosed
+	}
+	ret, cause := s.run(C.GOSSL_OP_HANDLE_TIMEOUT, nil, 0)
+	switch {
+	case ret > 0:
+		return true, nil
+	case ret == 0 && cause == nil && s.res.nerr == 0:
+		return false, nil
+	}
+	return false, sslResultError("DTLSv1_handle_timeout", s.res, cause)
+}
+
+// SetMTU wraps SSL_set_mtu(3): the largest datagram (UDP payload) the SSL
+// writes. It also sets SSL_OP_NO_QUERY_MTU, without which OpenSSL would ask
+// the BIO instead and forget the value across DTLSv1_listen's SSL_clear.
+func (s *SSL) SetMTU(mtu int) error {
+	if s.ptr == nil {
+		return ErrClosed
+	}
+	if C.gossl_ssl_set_mtu(s.ptr, C.long(mtu)) != 1 {
+		return fmt.Errorf("openssl: SSL_set_mtu(%d) refused: the minimum is %d", mtu, s.LinkMinMTU())
+	}
+	return nil
+}
+
+// SetLinkMTU wraps DTLS_set_link_mtu(3): the MTU of the link, from which
+// OpenSSL subtracts the IP and UDP overhead its BIO reports.
+func (s *SSL) SetLinkMTU(mtu int) error {
+	if s.ptr == nil {
+		return ErrClosed
+	}
+	if C.gossl_ssl_set_link_mtu(s.ptr, C.long(mtu)) != 1 {
+		return fmt.Errorf("openssl: DTLS_set_link_mtu(%d) refused: the minimum is %d", mtu, s.LinkMinMTU())
+	}
+	return nil
+}
+
+// LinkMinMTU wraps DTLS_get_link_min_mtu(3).
+func (s *SSL) LinkMinMTU() int {
+	if s.ptr == nil {
+		return 0
+	}
+	return int(C.gossl_ssl_link_min_mtu(s.ptr))
+}
+
+// SetOptions wraps SSL_set_options(3) and returns the options now set.
+func (s *SSL) SetOptions(o Options) Options {
+	if s.ptr == nil {
+		return 0
+	}
+	return Options(C.gossl_ssl_set_options(s.ptr, C.uint64_t(o), 0))
+}
+
+// ClearOptions wraps SSL_clear_options(3) and returns the options now set.
+func (s *SSL) ClearOptions(o Options) Options {
+	if s.ptr == nil {
+		return 0
+	}
+	return Options(C.gossl_ssl_set_options(s.ptr, 0, C.uint64_t(o)))
+}
+
+// SetAcceptState wraps SSL_set_accept_state(3).
+func (s *SSL) SetAcceptState() {
+	if s.ptr != nil {
+		C.gossl_ssl_set_state(s.ptr, 1)
+	}
+}
+
+// SetConnectState wraps SSL_set_connect_state(3).
+func (s *SSL) SetConnectState() {
+	if s.ptr != nil {
+		C.gossl_ssl_set_state(s.ptr, 0)
+	}
+}
+
+// SetServerName sets the name a client sends in its server_name extension
+// (SSL_set_tlsext_host_name(3)) and, when verify is true, the name the
+// server's certificate must carry (SSL_set1_host(3)).
+func (s *SSL) SetServerName(name string, verify bool) error {
+	if s.ptr == nil {
+		return ErrClosed
+	}
+	cs := C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	if C.gossl_ssl_set_host(s.ptr, cs, 1, cBool(verify), s.res) != 1 {
+		return newError("SSL_set1_host", s.res, errorCodeNotAvailable, nil)
+	}
+	return nil
+}
+
+// PeerAddr returns the peer the SSL talks to: inside a cookie callback, the
+// source of the ClientHello being answered. It asks the read BIO
+// (BIO_dgram_get_peer(3) on a datagram BIO; the source of the last datagram
+// pushed into a packet BIO) and falls back to the address given to
+// SetPeerAddr. A memory BIO has no peer: without SetPeerAddr the result is
+// nil.
+func (s *SSL) PeerAddr() net.Addr {
+	if ap := s.bioPeer(); ap.IsValid() {
+		return net.UDPAddrFromAddrPort(ap)
+	}
+	return s.attached
+}
+
+// PeerAddrPort is PeerAddr as a netip.AddrPort, without allocating. It is
+// the zero value when the peer is unknown or not an IP address.
+func (s *SSL) PeerAddrPort() netip.AddrPort {
+	if ap := s.bioPeer(); ap.IsValid() {
+		return ap
+	}
+	return s.attachedAP
+}
+
+func (s *SSL) bioPeer() netip.AddrPort {
+	if s.ptr == nil {
+		return netip.AddrPort{}
+	}
+	if s.rbio != nil && s.rbio.dg != nil {
+		return addrPortFromC(&s.rbio.dg.peer)
+	}
+	C.gossl_ssl_peer(s.ptr, &s.res.aux)
+	return addrPortFromC(&s.res.aux)
+}
+
+// SetPeerAddr attaches the peer's address for transports whose BIO cannot
+// report it, such as a memory BIO fed from a net.Conn. Cookie callbacks and
+// CookieSigner then see it through PeerAddr.
+func (s *SSL) SetPeerAddr(addr net.Addr) {
+	s.attached = addr
+	s.attachedAP = netip.AddrPort{}
+	switch a := addr.(type) {
+	case *net.UDPAddr:
+		s.attachedAP = a.AddrPort()
+	case *net.TCPAddr:
+		s.attachedAP = a.AddrPort()
+	}
+}
+
+// Version wraps SSL_get_version(3), e.g. "DTLSv1.2" or "TLSv1.3".
+func (s *SSL) Version() string {
+	if s.ptr == nil {
+		return ""
+	}
+	return C.GoString(C.gossl_ssl_version(s.ptr))
+}
+
+// CipherName wraps SSL_CIPHER_get_name(SSL_get_current_cipher(3)); "" before
+// a cipher is negotiated.
+func (s *SSL) CipherName() string {
+	if s.ptr == nil {
+		return ""
+	}
+	if c := C.gossl_ssl_cipher(s.ptr); c != nil {
+		return C.GoString(c)
+	}
+	return ""
+}
+
+// VerifyResult wraps SSL_get_verify_result(3) and
+// X509_verify_cert_error_string(3). It returns nil when verification passed
+// (or was not asked for).
+func (s *SSL) VerifyResult() error {
+	if s.ptr == nil {
+		return ErrClosed
+	}
+	code := C.gossl_ssl_verify_result(s.ptr)
+	if code == C.X509_V_OK {
+		return nil
+	}
+	return &VerifyError{Code: int(code), Text: C.GoString(C.X509_verify_cert_error_string(code))}
+}
+
+// VerifyError is a certificate verification failure (X509_V_ERR_*).
+type VerifyError struct {
+	Code int
+	Text string
+}
+
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("openssl: certificate verify failed: %s (X509_V_ERR %d)", e.Text, e.Code)
+}
+
+// SessionReused wraps SSL_session_reused(3).
+func (s *SSL) SessionReused() bool {
+	return s.ptr != nil && C.gossl_ssl_session_reused(s.ptr) == 1
+}
+
+// IsInitFinished wraps SSL_is_init_finished(3): the handshake is complete.
+func (s *SSL) IsInitFinished() bool {
+	return s.ptr != nil && C.gossl_ssl_is_init_finished(s.ptr) == 1
+}
+
+// Pending wraps SSL_pending(3): decrypted bytes ready to be read.
+func (s *SSL) Pending() int {
+	if s.ptr == nil {
+		return 0
+	}
+	return int(C.gossl_ssl_pending(s.ptr))
+}
+
+// ShutdownState is SSL_get_shutdown(3)'s value.
+type ShutdownState int
+
+// Bits of ShutdownState.
+const (
+	SentShutdown     ShutdownState = C.SSL_SENT_SHUTDOWN
+	ReceivedShutdown ShutdownState = C.SSL_RECEIVED_SHUTDOWN
+)
+
+// GetShutdown wraps SSL_get_shutdown(3).
+func (s *SSL) GetShutdown() ShutdownState {
+	if s.ptr == nil {
+		return 0
+	}
+	return ShutdownState(C.gossl_ssl_get_shutdown(s.ptr))
+}
+
+// PeerCertificates returns the peer's certificate chain, leaf first
+// (SSL_get0_peer_certificate(3), SSL_get_peer_cert_chain(3)), parsed with
+// crypto/x509. It is empty when the peer sent none.
+func (s *SSL) PeerCertificates() ([]*x509.Certificate, error) {
+	if s.ptr == nil {
+		return nil, ErrClosed
+	}
+	n := int(C.gossl_ssl_peer_chain_len(s.ptr))
+	certs := make([]*x509.Certificate, 0, n)
+	buf := make([]byte, 4096)
+	for i := 0; i < n; i++ {
+		m := int(C.gossl_ssl_peer_cert_der(s.ptr, C.int(i), (*C.uchar)(unsafe.Pointer(&buf[0])), C.int(len(buf))))
+		if m < 0 {
+			buf = make([]byte, -m)
+			m = int(C.gossl_ssl_peer_cert_der(s.ptr, C.int(i), (*C.uchar)(unsafe.Pointer(&buf[0])), C.int(len(buf))))
+		}
+		if m <= 0 {
+			return nil, fmt.Errorf("openssl: i2d_X509 of peer certificate %d failed", i)
+		}
+		c, err := x509.ParseCertificate(buf[:m])
+		if err != nil {
+			return nil, fmt.Errorf("openssl: peer certificate %d: %w", i, err)
+		}
+		certs = append(certs, c)
+	}
+	runtime.KeepAlive(s)
+	return certs, nil
+}
+
+func addrPortFromC(a *C.gossl_addr) netip.AddrPort {
+	switch a.family {
+	case C.AF_INET:
+		var b [4]byte
+		copy(b[:], unsafe.Slice((*byte)(unsafe.Pointer(&a.addr[0])), 4))
+		return netip.AddrPortFrom(netip.AddrFrom4(b), uint16(a.port))
+	case C.AF_INET6:
+		var b [16]byte
+		copy(b[:], unsafe.Slice((*byte)(unsafe.Pointer(&a.addr[0])), 16))
+		return netip.AddrPortFrom(netip.AddrFrom16(b), uint16(a.port))
+	}
+	return netip.AddrPort{}
+}
+
+func addrPortToC(ap netip.AddrPort, a *C.gossl_addr) {
+	*a = C.gossl_addr{}
+	if !ap.IsValid() {
+		return
+	}
+	addr := ap.Addr()
+	dst := unsafe.Slice((*byte)(unsafe.Pointer(&a.addr[0])), 16)
+	if addr.Is4() {
+		a.family = C.AF_INET
+		b := addr.As4()
+		copy(dst, b[:])
+	} else {
+		a.family = C.AF_INET6
+		b := addr.As16()
+		copy(dst, b[:])
+	}
+	a.port = C.ushort(ap.Port())
+}

@@ -1,0 +1,308 @@
+package openssl
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// StreamConn runs an SSL over a stream net.Conn (TCP) through two memory
+// BIOs: bytes read from the Conn are written into the read BIO, and what
+// OpenSSL writes is flushed to the Conn after every operation. It is the
+// TLS side of this package, and how a Go server uses Stateless over TCP.
+//
+// A StreamConn is a net.Conn: safe for one reader and one writer at once.
+type StreamConn struct {
+	conn   net.Conn
+	server bool
+
+	mu     sync.Mutex // guards ssl, rbio, wbio and out
+	ssl    *SSL
+	rbio   *BIO
+	wbio   *BIO
+	out    []byte
+	in     []byte
+	hsDone bool
+	hsErr  error
+	closed bool
+
+	hrrSent bool
+}
+
+const streamBuf = 16 << 10
+
+// NewServerConn makes a server-side StreamConn on conn. The SSL's peer
+// address is conn.RemoteAddr(), so cookie callbacks and CookieSigner bind
+// TLS 1.3 cookies to it.
+func NewServerConn(conn net.Conn, ctx *Ctx) (*StreamConn, error) {
+	return newStreamConn(conn, ctx, true)
+}
+
+// NewClientConn makes a client-side StreamConn on conn. Set the server name
+// with SSL().SetServerName before the handshake.
+func NewClientConn(conn net.Conn, ctx *Ctx) (*StreamConn, error) {
+	return newStreamConn(conn, ctx, false)
+}
+
+func newStreamConn(conn net.Conn, ctx *Ctx, server bool) (*StreamConn, error) {
+	if conn == nil {
+		return nil, errors.New("openssl: nil net.Conn")
+	}
+	s, err := NewSSL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rb, err := NewMemBIO()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	wb, err := NewMemBIO()
+	if err != nil {
+		rb.Close()
+		s.Close()
+		return nil, err
+	}
+	if err := s.SetBIO(rb, wb); err != nil {
+		rb.Close()
+		wb.Close()
+		s.Close()
+		return nil, err
+	}
+	s.SetPeerAddr(conn.RemoteAddr())
+	if server {
+		s.SetAcceptState()
+	} else {
+		s.SetConnectState()
+	}
+	return &StreamConn{
+		conn: conn, server: server, ssl: s, rbio: rb, wbio: wb,
+		out: make([]byte, streamBuf), in: make([]byte, streamBuf),
+	}, nil
+}
+
+// SSL returns the underlying SSL, for settings and inspection. Do not call
+// its I/O methods while the StreamConn is in use.
+func (c *StreamConn) SSL() *SSL { return c.ssl }
+
+// HelloRetryRequestSent reports whether StatelessHandshake sent a
+// HelloRetryRequest (a cookie exchange took place).
+func (c *StreamConn) HelloRetryRequestSent() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hrrSent
+}
+
+// flush writes everything OpenSSL produced to the net.Conn. Called with
+// c.mu held.
+func (c *StreamConn) flush() error {
+	for c.wbio.Pending() > 0 {
+		n, err := c.wbio.Read(c.out)
+		if err != nil {
+			return err
+		}
+		if _, err := c.conn.Write(c.out[:n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fill reads once from the net.Conn into the read BIO. It runs without
+// c.mu so that a blocked read never stalls a writer.
+func (c *StreamConn) fill(buf []byte) error {
+	n, err := c.conn.Read(buf)
+	if n > 0 {
+		c.mu.Lock()
+		_, werr := c.rbio.Write(buf[:n])
+		c.mu.Unlock()
+		if werr != nil {
+			return werr
+		}
+	}
+	if err != nil {
+		if n > 0 && !errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// statelessRetries bounds how many times StatelessHandshake retries
+// SSL_stateless after a -1 that consumed input without a verdict.
+const statelessRetries = 4
+
+// StatelessHandshake runs the server's stateless cookie exchange with
+// Stateless (SSL_stateless(3)) and then completes the handshake. A
+// ClientHello without a valid cookie is answered with a HelloRetryRequest;
+// the client's second ClientHello must carry the cookie.
+//
+// A TLS 1.3 client in middlebox-compatibility mode (the default of
+// `openssl s_client`) sends a ChangeCipherSpec before its second
+// ClientHello. OpenSSL 3.0's SSL_stateless consumes it and returns -1 with
+// SSL_ERROR_SYSCALL and an empty error queue; the next call reads the
+// ClientHello and succeeds. `openssl s_server -stateless` gives up there;
+// StatelessHandshake retries when the call consumed input.
+func (c *StreamConn) StatelessHandshake() error {
+	if !c.server {
+		return errors.New("openssl: StatelessHandshake on a client connection")
+	}
+	buf := make([]byte, streamBuf)
+	retries := 0
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return net.ErrClosed
+		}
+		before := c.rbio.Pending()
+		err := c.ssl.Stateless()
+		after := c.rbio.Pending()
+		ferr := c.flush()
+		if errors.Is(err, ErrHelloRetryRequest) {
+			c.hrrSent = true
+		}
+		c.mu.Unlock()
+		if ferr != nil {
+			return ferr
+		}
+		var oe *Error
+		switch {
+		case err == nil:
+			return c.Handshake()
+		case errors.Is(err, ErrHelloRetryRequest), errors.Is(err, ErrWantRead):
+			if after > 0 && after < before {
+				continue // more records already buffered
+			}
+			if err := c.fill(buf); err != nil {
+				return fmt.Errorf("openssl: stateless handshake: %w", err)
+			}
+		case errors.As(err, &oe) && oe.Code == ErrorSyscall && len(oe.Queue) == 0 && after < before && retries < statelessRetries:
+			retries++
+		default:
+			return err
+		}
+	}
+}
+
+// Handshake runs the handshake (SSL_do_handshake(3)) to completion if it has
+// not run yet. Read and Write call it.
+func (c *StreamConn) Handshake() error {
+	c.mu.Lock()
+	if c.hsDone || c.hsErr != nil {
+		err := c.hsErr
+		c.mu.Unlock()
+		return err
+	}
+	c.mu.Unlock()
+	buf := make([]byte, streamBuf)
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return net.ErrClosed
+		}
+		err := c.ssl.Handshake()
+		ferr := c.flush()
+		if err == nil {
+			c.hsDone = true
+		} else if !errors.Is(err, ErrWantRead) {
+			c.hsErr = err
+		}
+		c.mu.Unlock()
+		if ferr != nil {
+			return ferr
+		}
+		if err == nil || !errors.Is(err, ErrWantRead) {
+			return err
+		}
+		if err := c.fill(buf); err != nil {
+			return fmt.Errorf("openssl: handshake: %w", err)
+		}
+	}
+}
+
+// Read reads decrypted application data; io.EOF after the peer's
+// close_notify.
+func (c *StreamConn) Read(p []byte) (int, error) {
+	if err := c.Handshake(); err != nil {
+		return 0, err
+	}
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return 0, net.ErrClosed
+		}
+		n, err := c.ssl.Read(p)
+		ferr := c.flush()
+		c.mu.Unlock()
+		if n > 0 || (err != nil && !errors.Is(err, ErrWantRead)) {
+			return n, err
+		}
+		if ferr != nil {
+			return 0, ferr
+		}
+		if len(p) == 0 {
+			return 0, nil
+		}
+		if err := c.fill(c.in); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// Write encrypts p and sends it.
+func (c *StreamConn) Write(p []byte) (int, error) {
+	if err := c.Handshake(); err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, net.ErrClosed
+	}
+	n, err := c.ssl.Write(p)
+	if ferr := c.flush(); err == nil {
+		err = ferr
+	}
+	return n, err
+}
+
+// Close sends close_notify (SSL_shutdown(3)) if the handshake completed,
+// closes the net.Conn and frees the SSL.
+func (c *StreamConn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	if c.hsDone {
+		_, _ = c.ssl.Shutdown()
+		_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_ = c.flush()
+	}
+	err := c.conn.Close()
+	c.ssl.Close()
+	return err
+}
+
+// LocalAddr returns the net.Conn's local address.
+func (c *StreamConn) LocalAddr() net.Addr { return c.conn.LocalAddr() }
+
+// RemoteAddr returns the net.Conn's remote address.
+func (c *StreamConn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
+
+// SetDeadline sets the net.Conn's deadlines.
+func (c *StreamConn) SetDeadline(t time.Time) error { return c.conn.SetDeadline(t) }
+
+// SetReadDeadline sets the net.Conn's read deadline.
+func (c *StreamConn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the net.Conn's write deadline.
+func (c *StreamConn) SetWriteDeadline(t time.Time) error { return c.conn.SetWriteDeadline(t) }
