@@ -430,7 +430,9 @@ func (c *Ctx) SetCookieVerifyCallback(f func(s *SSL, cookie []byte) bool) error 
 
 // SetStatelessCookieGenerateCallback registers f as the TLS 1.3 cookie
 // generator (SSL_CTX_set_stateless_cookie_generate_cb(3)). The cookie must be
-// 1 to 4096 bytes; failures are handled as for SetCookieGenerateCallback.
+// 1 to 255 bytes: OpenSSL offers a 4096-byte buffer but writes the cookie
+// behind a one-byte length. Failures are handled as for
+// SetCookieGenerateCallback.
 func (c *Ctx) SetStatelessCookieGenerateCallback(f func(s *SSL) ([]byte, error)) error {
 	return c.setGen(cookieStateless, wrapGenerate(f))
 }

@@ -40,7 +40,9 @@ var (
 	ErrClosed = fmt.Errorf("openssl: use of closed object: %w", net.ErrClosed)
 
 	// ErrCookieTooLong is reported when a cookie generate callback returns a
-	// cookie over OpenSSL's limit (255 bytes for DTLS, 4096 for TLS 1.3).
+	// cookie over the protocol's limit: 255 bytes for DTLS and, in practice,
+	// for TLS 1.3 too (OpenSSL's buffer is 4096 bytes but the cookie travels
+	// behind a one-byte length).
 	ErrCookieTooLong = errors.New("openssl: cookie longer than the protocol allows")
 
 	// ErrEmptyCookie is reported when a cookie generate callback returns no

@@ -11,6 +11,16 @@ import (
 	"unsafe"
 )
 
+// errListenDrained is DTLSv1Listen's ErrRetry when the read BIO had no more
+// datagrams: it is both ErrRetry and ErrWantRead, and allocates nothing.
+var errListenDrained error = listenDrained{}
+
+type listenDrained struct{}
+
+func (listenDrained) Error() string { return "openssl: retry (no more datagrams to read)" }
+
+func (listenDrained) Is(target error) bool { return target == ErrRetry || target == ErrWantRead }
+
 // DTLSv1Listen wraps DTLSv1_listen(3): it answers a ClientHello without a
 // valid cookie with a HelloVerifyRequest and keeps no state for its sender.
 // The SSL must be new (or only ever used for listening) with its BIOs set,
@@ -24,7 +34,11 @@ import (
 //   - a non-fatal outcome: ErrRetry. A HelloVerifyRequest was sent, no
 //     datagram was available, or an invalid datagram was dropped. Error
 //     queue entries left by a drop are discarded here, never passed on to
-//     the next call. Call again for the next datagram.
+//     the next call. Call again for the next datagram. When the read BIO
+//     ran dry during the call (after answering, OpenSSL reads on until it
+//     does), errors.Is(err, ErrWantRead) holds as well: on a non-blocking
+//     socket, wait for readability before calling again; otherwise another
+//     datagram may already be waiting.
 //   - a fatal error: an *Error. A missing callback, or a generate callback
 //     that failed, is reported so; its Go error is the *Error's Err.
 //
@@ -52,6 +66,9 @@ func (s *SSL) DTLSv1ListenAddrPort() (netip.AddrPort, error) {
 	case ret >= 1:
 		return addrPortFromC(&s.res.peer), nil
 	case ret == 0 && cause == nil:
+		if s.res.rbio_retry != 0 {
+			return netip.AddrPort{}, errListenDrained
+		}
 		return netip.AddrPort{}, ErrRetry
 	}
 	return netip.AddrPort{}, newError("DTLSv1_listen", s.res, ErrorCode(s.res.ssl_err), cause)

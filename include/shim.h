@@ -37,11 +37,14 @@
  * we use the wire limit on both.
  */
 #define GOSSL_DTLS_COOKIE_MAX 255
-/* SSL_COOKIE_LENGTH is public from 3.0; 1.1.1 uses the same 4096 internally. */
-#ifndef SSL_COOKIE_LENGTH
-#define SSL_COOKIE_LENGTH 4096
-#endif
-#define GOSSL_STATELESS_COOKIE_MAX SSL_COOKIE_LENGTH
+/*
+ * SSL_stateless: OpenSSL hands the generate callback a buffer of
+ * SSL_COOKIE_LENGTH (4096) bytes, but tls_construct_stoc_cookie writes the
+ * application cookie inside a sub-packet with a one-byte length (1.1.1 and
+ * 3.x alike), so a cookie over 255 bytes ends in "internal error". We refuse
+ * it in the trampoline instead, with an error that says why.
+ */
+#define GOSSL_STATELESS_COOKIE_MAX 255
 
 /* SSL_OP_IGNORE_UNEXPECTED_EOF appeared in 3.0. */
 #ifdef SSL_OP_IGNORE_UNEXPECTED_EOF

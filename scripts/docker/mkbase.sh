@@ -16,6 +16,8 @@
 #   GOROOT_SRC             default: `go env GOROOT` (the toolchain to copy)
 #   FORCE=1                redo the images (FORCE=2 also redo debootstrap)
 #   PODMAN_FLAGS           extra global podman flags, e.g. "--storage-driver vfs"
+#   HOST_CA_DIR            default /usr/local/share/ca-certificates: *.crt there
+#                          are trusted in osd-base too (empty: none)
 #
 # Idempotent: an existing osd-base image whose label osd.go matches the host's
 # Go version is kept; the debootstrapped rootfs is cached as
@@ -80,6 +82,19 @@ fi
 [ -x "$GOROOT_SRC/bin/go" ] || die "no Go toolchain at $GOROOT_SRC (set GOROOT_SRC)"
 GOVERSION=$("$GOROOT_SRC/bin/go" env GOVERSION)
 
+# Local CA certificates of this host (an egress TLS proxy's or a company CA):
+# without them `go mod download` inside the build fails with "x509:
+# certificate signed by unknown authority" where this host needs them. They
+# go to /usr/local/share/ca-certificates/ in osd-base, where the build
+# stage's ca-certificates package picks them up. HOST_CA_DIR= (empty) skips.
+HOST_CA_DIR=${HOST_CA_DIR-/usr/local/share/ca-certificates}
+CA_FILES=()
+if [ -n "$HOST_CA_DIR" ] && [ -d "$HOST_CA_DIR" ]; then
+	while IFS= read -r -d '' f; do CA_FILES+=("$f"); done < <(find -L "$HOST_CA_DIR" -maxdepth 1 -type f -name '*.crt' -print0 | sort -z)
+fi
+CA_SUM=none
+[ ${#CA_FILES[@]} -eq 0 ] || CA_SUM=$(cat "${CA_FILES[@]}" | sha256sum | cut -c1-16)
+
 image_exists() { "${ENG[@]}" image inspect "$1" >/dev/null 2>&1; }
 image_label() { "${ENG[@]}" image inspect --format "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null || true; }
 
@@ -91,7 +106,8 @@ make_suite() {
 	local tarball=$CACHE_DIR/rootfs-$suite.tar.gz
 
 	if [ "${FORCE:-0}" = 0 ] && image_exists "$base" && image_exists "$minbase" &&
-		[ "$(image_label "$base" osd.go)" = "$GOVERSION" ]; then
+		[ "$(image_label "$base" osd.go)" = "$GOVERSION" ] &&
+		[ "$(image_label "$base" osd.ca)" = "$CA_SUM" ]; then
 		log "$base exists with $GOVERSION: nothing to do"
 		return 0
 	fi
@@ -140,15 +156,33 @@ CONF
 		--change "LABEL osd.suite=$suite" \
 		"$tarball" "$minbase" 2>&1) || { echo "$out" >&2; die "import of $tarball as $minbase failed"; }
 
-	# 3. base image: minbase + the host's Go toolchain as one more layer. The
-	# build context is GOROOT itself, so nothing is copied to a temp dir.
-	log "adding $GOVERSION from $GOROOT_SRC -> $base"
+	# 3. base image: minbase + the host's Go toolchain (+ the host's local CA
+	# certificates, see HOST_CA_DIR) as one more layer. The context is
+	# hard-linked, not copied, where the filesystem allows.
+	log "adding $GOVERSION from $GOROOT_SRC${CA_FILES:+ and ${#CA_FILES[@]} local CA cert(s) from $HOST_CA_DIR} -> $base"
+	local ctx old_id new_id
+	old_id=$("${ENG[@]}" image inspect --format '{{.Id}}' "$base" 2>/dev/null || true)
+	ctx=$(mktemp -d "$CACHE_DIR/ctx-$suite.XXXXXX")
+	cp -al "$GOROOT_SRC" "$ctx/go" 2>/dev/null || { rm -rf "$ctx/go"; cp -a "$GOROOT_SRC" "$ctx/go"; }
+	mkdir -p "$ctx/ca"
+	[ ${#CA_FILES[@]} -eq 0 ] || cp -L "${CA_FILES[@]}" "$ctx/ca/"
 	printf '%s\n' \
 		"FROM $minbase" \
-		"COPY . /usr/local/go" \
+		"COPY go /usr/local/go" \
+		"COPY ca/ /usr/local/share/ca-certificates/" \
 		"ENV GOTOOLCHAIN=local" \
-		"LABEL osd.go=$GOVERSION osd.suite=$suite" |
-		"${ENG[@]}" build "${BUILD_EXTRA[@]}" -q -t "$base" -f - "$GOROOT_SRC" >/dev/null
+		"LABEL osd.go=$GOVERSION osd.ca=$CA_SUM osd.suite=$suite" >"$ctx/Dockerfile"
+	if ! out=$("${ENG[@]}" build "${BUILD_EXTRA[@]}" -t "$base" -f "$ctx/Dockerfile" "$ctx" 2>&1); then
+		echo "$out" >&2
+		rm -rf "$ctx"
+		die "build of $base failed"
+	fi
+	rm -rf "$ctx"
+	# drop the image this one replaces (fails harmlessly while still in use)
+	new_id=$("${ENG[@]}" image inspect --format '{{.Id}}' "$base" 2>/dev/null || true)
+	if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
+		"${ENG[@]}" rmi "$old_id" >/dev/null 2>&1 || true
+	fi
 	log "made $minbase and $base ($GOVERSION)"
 }
 
