@@ -323,6 +323,17 @@ func (c *Ctx) SetMaxProtoVersion(v Version) error {
 }
 
 func (c *Ctx) setProto(which int, v Version) error {
+	// OpenSSL 3.0 accepts a TLS version on a DTLS SSL_CTX (and the reverse
+	// fails only sometimes), leaving a bound that no handshake can meet.
+	valid := v == 0
+	if c.method.IsDTLS() {
+		valid = valid || v == VersionDTLS10 || v == VersionDTLS12
+	} else {
+		valid = valid || (v >= VersionTLS10 && v <= VersionTLS13)
+	}
+	if !valid {
+		return fmt.Errorf("openssl: protocol version %#x not valid for %s", int(v), c.method)
+	}
 	return c.with(func() error {
 		if C.gossl_ctx_set_proto(c.ptr, C.int(which), C.int(v), c.res) != 1 {
 			op := "SSL_CTX_set_min_proto_version"

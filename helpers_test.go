@@ -2,6 +2,7 @@ package openssl_test
 
 import (
 	"crypto/tls"
+	"errors"
 	"crypto/x509"
 	"net"
 	"testing"
@@ -92,3 +93,7 @@ func goTLSClient(conn net.Conn, p *pki, maxVersion uint16) *tls.Conn {
 		MaxVersion: maxVersion,
 	})
 }
+
+func isRetry(err error) bool { return errors.Is(err, openssl.ErrRetry) }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

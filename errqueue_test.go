@@ -1,0 +1,157 @@
+package openssl_test
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openssl-stateless/openssl"
+)
+
+// OpenSSL's error queue is per OS thread, and goroutines migrate between
+// threads. Failing calls (drops that leave entries, fatal errors, bad PEM)
+// interleave with succeeding ones on many goroutines; every result must
+// carry only its own errors and every thread's queue must be empty after
+// every call.
+func TestErrorQueueNeverCrossesGoroutines(t *testing.T) {
+	prev := runtime.GOMAXPROCS(4)
+	defer runtime.GOMAXPROCS(prev)
+
+	const workers = 16
+	const rounds = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			errs <- queueWorker(t, w, rounds)
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+func queueWorker(t *testing.T, w, rounds int) error {
+	runtime.LockOSThread() // so that ErrorQueueEmpty checks the thread the calls ran on
+	defer runtime.UnlockOSThread()
+	okCtx, err := openssl.NewCtx(openssl.DTLSServerMethod)
+	if err != nil {
+		return err
+	}
+	defer okCtx.Close()
+	signer, err := openssl.NewCookieSigner(nil, 0)
+	if err != nil {
+		return err
+	}
+	if err := signer.Install(okCtx); err != nil {
+		return err
+	}
+	bare, err := openssl.NewCtx(openssl.DTLSServerMethod) // no callbacks: fatal
+	if err != nil {
+		return err
+	}
+	defer bare.Close()
+
+	ok, okBIO, err := packetListener(okCtx)
+	if err != nil {
+		return err
+	}
+	defer ok.Close()
+	fatal, fatalBIO, err := packetListener(bare)
+	if err != nil {
+		return err
+	}
+	defer fatal.Close()
+	discard := func([]byte) error { return nil }
+
+	for i := 0; i < rounds; i++ {
+		switch (i + w) % 4 {
+		case 0: // dropped: returns 0 but OpenSSL leaves "fragmented client hello"
+			_ = okBIO.PushDatagram(clientHello{fragOffset: 3}.bytes(), clientAP)
+			if _, err := ok.DTLSv1Listen(); err != openssl.ErrRetry {
+				return fmt.Errorf("drop: got %v, want exactly ErrRetry", err)
+			}
+		case 1: // answered: HelloVerifyRequest
+			_ = okBIO.PushDatagram(clientHello{}.bytes(), clientAP)
+			if _, err := ok.DTLSv1Listen(); !isRetry(err) {
+				return fmt.Errorf("HVR: got %v", err)
+			}
+		case 2: // fatal: no generate callback
+			_ = fatalBIO.PushDatagram(clientHello{}.bytes(), clientAP)
+			_, err := fatal.DTLSv1Listen()
+			var oe *openssl.Error
+			if !errorsAs(err, &oe) {
+				return fmt.Errorf("fatal: got %v", err)
+			}
+			for _, q := range oe.Queue {
+				if strings.Contains(q.Reason, "fragmented") || strings.Contains(q.Reason, "no start line") {
+					return fmt.Errorf("fatal listen error carries another call's entry: %v", err)
+				}
+			}
+		case 3: // a failing Ctx call, then a successful one
+			err := okCtx.UseCertificatePEM([]byte("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"))
+			var oe *openssl.Error
+			if !errorsAs(err, &oe) {
+				return fmt.Errorf("bad PEM: got %v", err)
+			}
+			for _, q := range oe.Queue {
+				if strings.Contains(q.Reason, "fragmented") || strings.Contains(q.Reason, "cookie") {
+					return fmt.Errorf("PEM error carries a listen entry: %v", err)
+				}
+			}
+			if err := okCtx.SetCipherList("ECDHE+AESGCM"); err != nil {
+				return fmt.Errorf("a succeeding call after a failing one: %v", err)
+			}
+		}
+		_ = okBIO.DrainDatagrams(discard)
+		_ = fatalBIO.DrainDatagrams(discard)
+		if !openssl.ErrorQueueEmpty() {
+			return fmt.Errorf("worker %d round %d: error queue left non-empty", w, i)
+		}
+	}
+	return nil
+}
+
+func packetListener(ctx *openssl.Ctx) (*openssl.SSL, *openssl.BIO, error) {
+	s, err := openssl.NewSSL(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := openssl.NewPacketBIO(1400, 4096)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	if err := s.SetBIO(b, b); err != nil {
+		s.Close()
+		b.Close()
+		return nil, nil, err
+	}
+	return s, b, nil
+}
+
+func TestDroppedDatagramLeavesNoQueueEntry(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ctx := newDTLSServerCtx(t, true)
+	s, b := newPacketListener(t, ctx)
+	for _, dgram := range [][]byte{
+		{1, 2, 3},
+		clientHello{fragOffset: 9}.bytes(),
+		clientHello{epoch: 2}.bytes(),
+		clientHello{contentType: ctAlert}.bytes(),
+	} {
+		_, err, _ := listenOnce(t, s, b, dgram, clientAP)
+		assert.ErrorIs(t, err, openssl.ErrRetry)
+		assert.True(t, openssl.ErrorQueueEmpty(), "a drop's queue entries were discarded in the same C call")
+	}
+}
