@@ -2,8 +2,8 @@ package openssl_test
 
 import (
 	"crypto/tls"
-	"errors"
 	"crypto/x509"
+	"errors"
 	"net"
 	"testing"
 
