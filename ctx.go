@@ -30,6 +30,7 @@ const (
 	TLSMethod        Method = 6 // TLS_method(3)
 )
 
+// String returns the name of the OpenSSL function behind the method.
 func (m Method) String() string {
 	switch m {
 	case DTLSServerMethod:
@@ -340,9 +341,7 @@ func (c *Ctx) setProto(which int, v Version) error {
 			if which == 1 {
 				op = "SSL_CTX_set_max_proto_version"
 			}
-			e := ctxError(op, c.res, 0).(*Error)
-			e.Err = fmt.Errorf("version %#x not valid for %s", int(v), c.method)
-			return e
+			return ctxError(op, c.res, 0)
 		}
 		return nil
 	})

@@ -123,6 +123,7 @@ type ErrorEntry struct {
 	Data    string // the optional data string attached to the entry
 }
 
+// Error returns the entry's text, with its data in parentheses.
 func (e ErrorEntry) Error() string {
 	if e.Data != "" {
 		return e.Text + " (" + e.Data + ")"
@@ -144,6 +145,7 @@ type Error struct {
 	Err     error         // a cause from Go, such as a cookie callback's error
 }
 
+// Error describes the call, its result and the queue in one line.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("openssl: ")

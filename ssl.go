@@ -458,6 +458,7 @@ type VerifyError struct {
 	Text string
 }
 
+// Error returns OpenSSL's description of the verification failure.
 func (e *VerifyError) Error() string {
 	return fmt.Sprintf("openssl: certificate verify failed: %s (X509_V_ERR %d)", e.Text, e.Code)
 }

@@ -101,7 +101,7 @@ for suite in $SUITES; do
 		tail -n 60 "$log" >&2
 		echo "----" >&2
 	fi
-	ver=$(grep -m1 "test run " "$log" | grep -o "OpenSSL [0-9][^ ,]*" | head -n1)
+	ver=$(grep -m1 "^test run $run_id:" "$log" | grep -o "OpenSSL [0-9][^ ,]*" | head -n1)
 	line="$status $suite (${ver:-OpenSSL ?}) base $((t1 - t0))s, build+test $((SECONDS - t1))s"
 	results+=("$line")
 	echo "$line"
