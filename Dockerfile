@@ -32,11 +32,11 @@ ENV PATH=/usr/local/go/bin:/root/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin
 # Unset unless given (--build-arg GOPROXY=off with a pre-filled module cache
 # volume builds with no network at all).
 ARG GOPROXY
-RUN apt-get update \
- && apt-get install -y --no-install-recommends \
-        ca-certificates gcc libc6-dev pkg-config libssl-dev openssl \
-        gnutls-bin make git \
- && rm -rf /var/lib/apt/lists/*
+# apt-install.sh: update, install, clean; retries, and falls back to the
+# release suite's version of a package the mirror answers 404 for.
+COPY scripts/docker/apt-install.sh /usr/local/sbin/osd-apt-install
+RUN osd-apt-install ca-certificates gcc libc6-dev pkg-config libssl-dev \
+        openssl gnutls-bin make git
 WORKDIR /src
 # Modules first, so that this layer stays cached while only the code changes.
 # go.sum* : go.sum may not exist yet while the module has no dependencies.
@@ -69,8 +69,7 @@ RUN echo "test run ${TEST_RUN_ID}: $(. /etc/os-release && echo "$PRETTY_NAME"), 
 # cmd/ exists. It is the default target, so `build .` skips the tests.
 FROM ${RUNTIME_IMAGE} AS runtime
 ENV DEBIAN_FRONTEND=noninteractive
-RUN apt-get update \
- && apt-get install -y --no-install-recommends openssl ca-certificates \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+COPY scripts/docker/apt-install.sh /usr/local/sbin/osd-apt-install
+RUN osd-apt-install openssl ca-certificates
 COPY --from=build /out/bin/ /usr/local/bin/
 CMD ["/bin/bash"]

@@ -532,9 +532,17 @@ uint64_t gossl_ctx_set_options(SSL_CTX *ctx, uint64_t set, uint64_t clear)
     return (uint64_t)SSL_CTX_set_options(ctx, set);
 }
 
-void gossl_ctx_set_verify(SSL_CTX *ctx, int mode, int depth)
+/* Accepts every chain: the caller verifies the peer's certificates itself. */
+static int gossl_verify_accept_all(int ok, X509_STORE_CTX *store)
 {
-    SSL_CTX_set_verify(ctx, mode, NULL);
+    (void)ok;
+    (void)store;
+    return 1;
+}
+
+void gossl_ctx_set_verify(SSL_CTX *ctx, int mode, int depth, int deferred)
+{
+    SSL_CTX_set_verify(ctx, mode, deferred ? gossl_verify_accept_all : NULL);
     if (depth >= 0)
         SSL_CTX_set_verify_depth(ctx, depth);
 }
@@ -731,6 +739,11 @@ int gossl_ssl_set_link_mtu(SSL *ssl, long mtu)
     return DTLS_set_link_mtu(ssl, mtu) > 0;
 }
 
+long gossl_ssl_data_mtu(SSL *ssl)
+{
+    return (long)DTLS_get_data_mtu(ssl);
+}
+
 long gossl_ssl_link_min_mtu(SSL *ssl)
 {
     return (long)DTLS_get_link_min_mtu(ssl);
@@ -889,8 +902,10 @@ BIO *gossl_bio_new_go_dgram(int bufsize, int mtu, gossl_dgram **state)
 
     if (d == NULL)
         return NULL;
+    /* A flight is a few datagrams of at most mtu bytes; out grows if needed. */
+    d->out_cap = 4 * (mtu + 2);
     d->in = malloc(bufsize);
-    d->out = malloc(bufsize);
+    d->out = malloc(d->out_cap);
     if (d->in == NULL || d->out == NULL) {
         free(d->in);
         free(d->out);
@@ -898,7 +913,6 @@ BIO *gossl_bio_new_go_dgram(int bufsize, int mtu, gossl_dgram **state)
         return NULL;
     }
     d->in_cap = bufsize;
-    d->out_cap = bufsize;
     d->mtu = mtu;
     b = BIO_new(gossl_go_dgram_method);
     if (b == NULL) {

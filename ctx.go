@@ -308,7 +308,18 @@ func (c *Ctx) SetDefaultVerifyPaths() error {
 // SSL_CTX_set_verify_depth(3).
 func (c *Ctx) SetVerify(mode VerifyMode, depth int) error {
 	return c.with(func() error {
-		C.gossl_ctx_set_verify(c.ptr, C.int(mode), C.int(depth))
+		C.gossl_ctx_set_verify(c.ptr, C.int(mode), C.int(depth), 0)
+		return nil
+	})
+}
+
+// SetVerifyDeferred is SetVerify with a verify callback that accepts every
+// chain: OpenSSL requests (and with VerifyFailIfNoPeerCert, requires) the
+// peer's certificate, and the caller verifies PeerCertificates itself, for
+// example with crypto/x509 against an x509.CertPool.
+func (c *Ctx) SetVerifyDeferred(mode VerifyMode) error {
+	return c.with(func() error {
+		C.gossl_ctx_set_verify(c.ptr, C.int(mode), -1, 1)
 		return nil
 	})
 }

@@ -318,6 +318,16 @@ func (s *SSL) SetLinkMTU(mtu int) error {
 	return nil
 }
 
+// DTLSDataMTU wraps DTLS_get_data_mtu(3): the most application data one
+// record (one datagram) can carry at the current MTU and cipher; 0 before a
+// cipher is negotiated.
+func (s *SSL) DTLSDataMTU() int {
+	if s.ptr == nil {
+		return 0
+	}
+	return int(C.gossl_ssl_data_mtu(s.ptr))
+}
+
 // LinkMinMTU wraps DTLS_get_link_min_mtu(3).
 func (s *SSL) LinkMinMTU() int {
 	if s.ptr == nil {

@@ -137,7 +137,7 @@ int gossl_ctx_get_proto(SSL_CTX *ctx, int which);
 int gossl_ctx_set_cipher_list(SSL_CTX *ctx, const char *list, gossl_result *r);
 int gossl_ctx_set_ciphersuites(SSL_CTX *ctx, const char *list, gossl_result *r);
 uint64_t gossl_ctx_set_options(SSL_CTX *ctx, uint64_t set, uint64_t clear);
-void gossl_ctx_set_verify(SSL_CTX *ctx, int mode, int depth);
+void gossl_ctx_set_verify(SSL_CTX *ctx, int mode, int depth, int deferred);
 void gossl_ctx_set_cookie_cb(SSL_CTX *ctx, int kind, int verify, int on);
 void gossl_ctx_set_quiet_shutdown(SSL_CTX *ctx, int on);
 
@@ -150,6 +150,7 @@ int gossl_ssl_get_timeout(SSL *ssl, long long *usec);
 int gossl_ssl_set_mtu(SSL *ssl, long mtu);
 int gossl_ssl_set_link_mtu(SSL *ssl, long mtu);
 long gossl_ssl_link_min_mtu(SSL *ssl);
+long gossl_ssl_data_mtu(SSL *ssl);
 int gossl_ssl_set_host(SSL *ssl, const char *name, int sni, int verify, gossl_result *r);
 void gossl_ssl_set_state(SSL *ssl, int server);
 int gossl_ssl_pending(SSL *ssl);
