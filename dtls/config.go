@@ -1,0 +1,293 @@
+package dtls
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/openssl-stateless/openssl"
+)
+
+// Protocol versions for Config.MinVersion and Config.MaxVersion.
+const (
+	VersionDTLS10 = uint16(openssl.VersionDTLS10)
+	VersionDTLS12 = uint16(openssl.VersionDTLS12)
+)
+
+// ClientAuthType is the server's policy for client certificates, as in
+// crypto/tls.
+type ClientAuthType int
+
+// Client authentication policies.
+const (
+	// NoClientCert asks for no certificate.
+	NoClientCert ClientAuthType = iota
+	// VerifyClientCertIfGiven asks for a certificate and verifies it against
+	// ClientCAs if the client sends one.
+	VerifyClientCertIfGiven
+	// RequireAndVerifyClientCert refuses clients without a certificate that
+	// verifies against ClientCAs.
+	RequireAndVerifyClientCert
+)
+
+// Defaults.
+const (
+	// DefaultMTU is the largest datagram written when Config.MTU is zero: it
+	// fits the IPv6 minimum link MTU (1280) with room for tunnels.
+	DefaultMTU = 1200
+	// DefaultHandshakeTimeout bounds a handshake when Config.HandshakeTimeout
+	// is zero.
+	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultAcceptBacklog is the accept queue's size when
+	// Config.AcceptBacklog is zero.
+	DefaultAcceptBacklog = 128
+	minMTU               = 256
+	maxMTU               = 16384
+)
+
+// Config configures a Listener or a client Conn. Its fields follow
+// crypto/tls where they can. A Config may be reused; do not change it after
+// passing it to Listen, NewListener, Dial or Client.
+type Config struct {
+	// Certificates are the server's (or a client's) certificate chains and
+	// keys. Only the first is used.
+	Certificates []tls.Certificate
+	// CertificatePEM and KeyPEM give the certificate (leaf first, then the
+	// chain) and key as PEM, when Certificates is empty.
+	CertificatePEM, KeyPEM []byte
+	// CertFile and KeyFile name PEM files, when neither of the above is set.
+	CertFile, KeyFile string
+
+	// RootCAs verify the server's certificate; nil means the system roots.
+	RootCAs *x509.CertPool
+	// ServerName is the name sent in the server_name extension and checked
+	// against the server's certificate. Dial takes it from the address when
+	// it is empty.
+	ServerName string
+	// InsecureSkipVerify accepts any server certificate. For tests only.
+	InsecureSkipVerify bool
+
+	// ClientAuth is the server's policy for client certificates, verified
+	// against ClientCAs.
+	ClientAuth ClientAuthType
+	ClientCAs  *x509.CertPool
+
+	// MinVersion and MaxVersion bound the DTLS version (VersionDTLS10,
+	// VersionDTLS12); zero means OpenSSL's default.
+	MinVersion, MaxVersion uint16
+	// CipherList is an OpenSSL cipher string, e.g. "ECDHE+AESGCM".
+	CipherList string
+
+	// CookieSigner makes and checks the HelloVerifyRequest cookies. nil
+	// means a signer with a random secret, made per Listener. Give servers
+	// that share an address (or a load balancer) one signer with a shared
+	// secret.
+	CookieSigner *openssl.CookieSigner
+
+	// MTU is the largest datagram (UDP payload) written, on both sides;
+	// DefaultMTU when zero.
+	MTU int
+	// HandshakeTimeout bounds each handshake; DefaultHandshakeTimeout when
+	// zero.
+	HandshakeTimeout time.Duration
+	// AcceptBacklog bounds handshakes in progress plus connections waiting
+	// for Accept; beyond it new handshakes are refused.
+	AcceptBacklog int
+
+	// Logger receives one line per handshake and per refusal; nil discards.
+	Logger *slog.Logger
+}
+
+// Clone returns a shallow copy of c.
+func (c *Config) Clone() *Config {
+	if c == nil {
+		return nil
+	}
+	n := *c
+	n.Certificates = append([]tls.Certificate(nil), c.Certificates...)
+	return &n
+}
+
+func (c *Config) mtu() int {
+	if c.MTU == 0 {
+		return DefaultMTU
+	}
+	return c.MTU
+}
+
+func (c *Config) handshakeTimeout() time.Duration {
+	if c.HandshakeTimeout <= 0 {
+		return DefaultHandshakeTimeout
+	}
+	return c.HandshakeTimeout
+}
+
+func (c *Config) backlog() int {
+	if c.AcceptBacklog <= 0 {
+		return DefaultAcceptBacklog
+	}
+	return c.AcceptBacklog
+}
+
+func (c *Config) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
+}
+
+// validate reports the first thing wrong with c, for the given role.
+func (c *Config) validate(server bool) error {
+	if c == nil {
+		return errors.New("dtls: nil Config")
+	}
+	if m := c.mtu(); m < minMTU || m > maxMTU {
+		return fmt.Errorf("dtls: MTU %d outside [%d, %d]", m, minMTU, maxMTU)
+	}
+	for _, v := range []uint16{c.MinVersion, c.MaxVersion} {
+		if v != 0 && v != VersionDTLS10 && v != VersionDTLS12 {
+			return fmt.Errorf("dtls: version %#04x is not a DTLS version", v)
+		}
+	}
+	if c.MinVersion != 0 && c.MaxVersion != 0 && c.MinVersion < c.MaxVersion {
+		// DTLS numbers versions downwards: 1.2 (0xfefd) < 1.0 (0xfeff).
+		return fmt.Errorf("dtls: MinVersion %#04x is above MaxVersion %#04x", c.MinVersion, c.MaxVersion)
+	}
+	if c.ClientAuth < NoClientCert || c.ClientAuth > RequireAndVerifyClientCert {
+		return fmt.Errorf("dtls: unknown ClientAuth %d", c.ClientAuth)
+	}
+	hasCert := len(c.Certificates) > 0 || len(c.CertificatePEM) > 0 || c.CertFile != ""
+	hasKey := len(c.Certificates) > 0 || len(c.KeyPEM) > 0 || c.KeyFile != ""
+	if hasCert != hasKey {
+		return errors.New("dtls: a certificate needs its key (and a key its certificate)")
+	}
+	if server && !hasCert {
+		return errors.New("dtls: a server needs a certificate: set Certificates, CertificatePEM/KeyPEM or CertFile/KeyFile")
+	}
+	return nil
+}
+
+// certificatePEM returns the certificate chain and key as PEM from
+// whichever field holds them.
+func (c *Config) certificatePEM() (certPEM, keyPEM []byte, err error) {
+	switch {
+	case len(c.Certificates) > 0:
+		tc := c.Certificates[0]
+		if len(tc.Certificate) == 0 || tc.PrivateKey == nil {
+			return nil, nil, errors.New("dtls: Certificates[0] has no certificate or no private key")
+		}
+		for _, der := range tc.Certificate {
+			certPEM = append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+		}
+		kder, err := x509.MarshalPKCS8PrivateKey(tc.PrivateKey)
+		if err != nil {
+			return nil, nil, fmt.Errorf("dtls: Certificates[0] private key: %w", err)
+		}
+		return certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), nil
+	case len(c.CertificatePEM) > 0:
+		return c.CertificatePEM, c.KeyPEM, nil
+	case c.CertFile != "":
+		if certPEM, err = os.ReadFile(c.CertFile); err != nil {
+			return nil, nil, fmt.Errorf("dtls: certificate: %w", err)
+		}
+		if keyPEM, err = os.ReadFile(c.KeyFile); err != nil {
+			return nil, nil, fmt.Errorf("dtls: private key: %w", err)
+		}
+		return certPEM, keyPEM, nil
+	}
+	return nil, nil, nil
+}
+
+// newCtx builds the OpenSSL context for a role from the Config.
+func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
+	method := openssl.DTLSClientMethod
+	if server {
+		method = openssl.DTLSServerMethod
+	}
+	ctx, err := openssl.NewCtx(method)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*openssl.Ctx, error) {
+		ctx.Close()
+		return nil, err
+	}
+	certPEM, keyPEM, err := c.certificatePEM()
+	if err != nil {
+		return fail(err)
+	}
+	if certPEM != nil {
+		if err := ctx.UseCertificatePEM(certPEM); err != nil {
+			return fail(fmt.Errorf("dtls: certificate: %w", err))
+		}
+		if err := ctx.UsePrivateKeyPEM(keyPEM); err != nil {
+			return fail(fmt.Errorf("dtls: private key: %w", err))
+		}
+	}
+	if c.MinVersion != 0 {
+		if err := ctx.SetMinProtoVersion(openssl.Version(c.MinVersion)); err != nil {
+			return fail(err)
+		}
+	}
+	if c.MaxVersion != 0 {
+		if err := ctx.SetMaxProtoVersion(openssl.Version(c.MaxVersion)); err != nil {
+			return fail(err)
+		}
+	}
+	if c.CipherList != "" {
+		if err := ctx.SetCipherList(c.CipherList); err != nil {
+			return fail(fmt.Errorf("dtls: cipher list %q: %w", c.CipherList, err))
+		}
+	}
+	ctx.SetOptions(openssl.OpNoQueryMTU)
+	// Certificates are verified in Go, against the x509.CertPools of the
+	// Config, once the handshake is done; OpenSSL only asks for them.
+	switch {
+	case server && c.ClientAuth == RequireAndVerifyClientCert:
+		err = ctx.SetVerifyDeferred(openssl.VerifyPeer | openssl.VerifyFailIfNoPeerCert)
+	case server && c.ClientAuth == VerifyClientCertIfGiven:
+		err = ctx.SetVerifyDeferred(openssl.VerifyPeer)
+	default:
+		err = ctx.SetVerify(openssl.VerifyNone, -1)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return ctx, nil
+}
+
+// verifyPeer checks the peer's chain as crypto/tls would, returning a
+// *tls.CertificateVerificationError on failure.
+func (c *Config) verifyPeer(server bool, certs []*x509.Certificate, serverName string) error {
+	if server {
+		if c.ClientAuth == NoClientCert || (len(certs) == 0 && c.ClientAuth == VerifyClientCertIfGiven) {
+			return nil
+		}
+	} else if c.InsecureSkipVerify {
+		return nil
+	}
+	if len(certs) == 0 {
+		return errors.New("dtls: peer sent no certificate")
+	}
+	opts := x509.VerifyOptions{Intermediates: x509.NewCertPool()}
+	for _, ic := range certs[1:] {
+		opts.Intermediates.AddCert(ic)
+	}
+	if server {
+		opts.Roots = c.ClientCAs
+		opts.KeyUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	} else {
+		opts.Roots = c.RootCAs
+		opts.DNSName = serverName
+		opts.KeyUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	}
+	if _, err := certs[0].Verify(opts); err != nil {
+		return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
+	}
+	return nil
+}

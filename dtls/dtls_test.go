@@ -1,0 +1,85 @@
+package dtls_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openssl-stateless/openssl/dtls"
+)
+
+func TestDialListenEcho(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	wait := serveEcho(t, l)
+	c, err := dtls.Dial("udp", l.Addr().String(), p.clientConfig())
+	require.NoError(t, err)
+	roundTrip(t, c, []byte("hello dtls"))
+	cs := c.ConnectionState()
+	assert.True(t, cs.HandshakeComplete)
+	assert.Equal(t, "DTLSv1.2", cs.Version)
+	assert.NotEmpty(t, cs.CipherSuite)
+	assert.True(t, cs.CookieExchanged, "the server sent a HelloVerifyRequest")
+	require.Len(t, cs.PeerCertificates, 1)
+	assert.Equal(t, "localhost", cs.PeerCertificates[0].Subject.CommonName)
+	require.NoError(t, c.Close())
+	require.NoError(t, l.Close())
+	wait()
+	st := l.Stats()
+	assert.Equal(t, uint64(1), st.CookiesSent)
+	assert.Equal(t, uint64(1), st.CookiesVerified)
+	assert.Equal(t, uint64(1), st.HandshakesCompleted)
+	assert.Zero(t, st.HandshakesFailed)
+}
+
+func TestManyClientsEcho(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	wait := serveEcho(t, l)
+	const clients = 32
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, err := dtls.Dial("udp", l.Addr().String(), p.clientConfig())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, 2048)
+			for j := 0; j < 20; j++ {
+				msg := []byte(fmt.Sprintf("client %d message %d", i, j))
+				if _, err := c.Write(msg); err != nil {
+					errs <- err
+					return
+				}
+				n, err := c.Read(buf)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if string(buf[:n]) != string(msg) {
+					errs <- fmt.Errorf("client %d got %q, want %q", i, buf[:n], msg)
+					return
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.NoError(t, l.Close())
+	wait()
+	st := l.Stats()
+	assert.Equal(t, uint64(clients), st.HandshakesCompleted)
+	assert.Equal(t, uint64(clients), st.CookiesVerified)
+	assert.Equal(t, int64(0), st.LiveConns)
+}

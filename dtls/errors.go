@@ -1,0 +1,24 @@
+package dtls
+
+import (
+	"errors"
+	"os"
+)
+
+// ErrMessageTooLarge is returned by Write for a message longer than one
+// datagram can carry at the connection's MTU and cipher.
+var ErrMessageTooLarge = errors.New("dtls: message too large for one datagram")
+
+// ErrHandshakeRefused is returned to clients the server turned away because
+// its accept queue was full (seen by the server's logs and Stats only).
+var ErrHandshakeRefused = errors.New("dtls: handshake refused: accept queue full")
+
+// timeoutError is the net.Error of an expired deadline or handshake timeout.
+type timeoutError struct{ op string }
+
+func (e timeoutError) Error() string   { return "dtls: " + e.op + " timed out" }
+func (e timeoutError) Timeout() bool   { return true }
+func (e timeoutError) Temporary() bool { return true }
+
+// Is makes errors.Is(err, os.ErrDeadlineExceeded) hold, as for net.Conn.
+func (e timeoutError) Is(target error) bool { return target == os.ErrDeadlineExceeded }

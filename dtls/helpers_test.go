@@ -1,0 +1,119 @@
+package dtls_test
+
+import (
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/openssl-stateless/openssl/dtls"
+	"github.com/openssl-stateless/openssl/internal/testcert"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+type pki struct {
+	ca     *testcert.CA
+	server *testcert.Pair
+	client *testcert.Pair
+	dir    string
+}
+
+func newPKI(t testing.TB) *pki {
+	t.Helper()
+	ca := testcert.NewCA(t, "dtls test CA")
+	dir := t.TempDir()
+	return &pki{
+		ca:     ca,
+		server: ca.Issue(t, "localhost", testcert.Options{}).Files(t, dir, "server"),
+		client: ca.Issue(t, "client", testcert.Options{Client: true}).Files(t, dir, "client"),
+		dir:    dir,
+	}
+}
+
+func (p *pki) pool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(p.ca.Cert)
+	return pool
+}
+
+func (p *pki) serverConfig() *dtls.Config {
+	return &dtls.Config{CertificatePEM: p.server.CertPEM, KeyPEM: p.server.KeyPEM}
+}
+
+func (p *pki) clientConfig() *dtls.Config {
+	return &dtls.Config{RootCAs: p.pool(), ServerName: "localhost"}
+}
+
+// listen starts a Listener on loopback, closed at the end of the test.
+func listen(t testing.TB, cfg *dtls.Config) *dtls.Listener {
+	t.Helper()
+	l, err := dtls.Listen("udp", "127.0.0.1:0", cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// serveEcho accepts connections and echoes every datagram until the
+// listener closes. It returns a function that waits for all of it.
+func serveEcho(t testing.TB, l *dtls.Listener) (wait func()) {
+	done := make(chan struct{})
+	conns := make(chan net.Conn, 1024)
+	go func() {
+		defer close(done)
+		var handlers []chan struct{}
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				for _, h := range handlers {
+					<-h
+				}
+				return
+			}
+			h := make(chan struct{})
+			handlers = append(handlers, h)
+			conns <- c
+			go func() {
+				defer close(h)
+				defer c.Close()
+				echo(c)
+			}()
+		}
+	}()
+	return func() { <-done }
+}
+
+func echo(c net.Conn) {
+	buf := make([]byte, 1<<16)
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		n, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		if _, err := c.Write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+// roundTrip writes msg and reads the echo.
+func roundTrip(t testing.TB, c net.Conn, msg []byte) {
+	t.Helper()
+	_, err := c.Write(msg)
+	require.NoError(t, err)
+	buf := make([]byte, 1<<16)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	n, err := c.Read(buf)
+	require.NoError(t, err)
+	require.Equal(t, msg, buf[:n])
+}
+
+func isEOF(err error) bool { return errors.Is(err, io.EOF) }
