@@ -54,7 +54,7 @@ type Listener struct {
 	once     sync.Once
 	downOnce sync.Once
 
-	cookiesSent, cookiesVerified, cookiesRejected     atomic.Uint64
+	cookiesSent, cookiesVerified, cookiesRejected      atomic.Uint64
 	hsCompleted, hsFailed, hsRefused, datagramsDropped atomic.Uint64
 	live                                               atomic.Int64
 }
