@@ -1,0 +1,135 @@
+package dtls_test
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openssl-stateless/openssl/dtls"
+)
+
+// forgedClientHello is a DTLS 1.2 ClientHello in one record, with an
+// optional (bogus) cookie: what a flood of spoofed sources sends.
+func forgedClientHello(cookie []byte) []byte {
+	body := binary.BigEndian.AppendUint16(nil, 0xfefd)
+	random := make([]byte, 32)
+	_, _ = rand.Read(random)
+	body = append(body, random...)
+	body = append(body, 0, byte(len(cookie)))
+	body = append(body, cookie...)
+	body = append(body, 0, 4, 0xc0, 0x2b, 0xc0, 0x2f, 1, 0)
+	hs := []byte{1, 0, byte(len(body) >> 8), byte(len(body)), 0, 0, 0, 0, 0, 0, byte(len(body) >> 8), byte(len(body))}
+	hs = append(hs, body...)
+	rec := []byte{22, 0xfe, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, byte(len(hs) >> 8), byte(len(hs))}
+	return append(rec, hs...)
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// A flood of ClientHellos without a valid cookie, from many source ports:
+// each is answered with a HelloVerifyRequest, nothing is kept (no peer, no
+// goroutine, no heap growth with the count), and a real client connecting
+// during the flood gets through.
+func TestFloodOfForgedClientHellos(t *testing.T) {
+	total := 100_000
+	if testing.Short() {
+		total = 20_000
+	}
+	const flooders = 64
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	wait := serveEcho(t, l)
+	defer wait()
+	defer l.Close()
+	saddr := l.Addr().(*net.UDPAddr)
+
+	var answered, sentCount atomic.Int64
+	var heapAtTenth, goroutinesDuring atomic.Uint64
+	release := make(chan struct{})
+	var ready, wg sync.WaitGroup
+	perFlooder := (total + flooders - 1) / flooders // at least total in all
+	for i := 0; i < flooders; i++ {
+		ready.Add(1)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, err := net.DialUDP("udp", nil, saddr) // a source port of its own
+			if err != nil {
+				ready.Done()
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			noCookie := forgedClientHello(nil)
+			badCookie := forgedClientHello([]byte("forged-cookie-0123456789abcdef"))
+			buf := make([]byte, 2048)
+			ready.Done()
+			<-release
+			for j := 0; j < perFlooder; j++ {
+				dgram := noCookie
+				if j%2 == 1 {
+					dgram = badCookie
+				}
+				if _, err := c.Write(dgram); err != nil {
+					t.Error(err)
+					return
+				}
+				sentCount.Add(1)
+				_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+				n, err := c.Read(buf)
+				if err != nil {
+					continue // a lost answer counts as not answered
+				}
+				if n > 13+12 && buf[0] == 22 && buf[13] == 3 {
+					answered.Add(1)
+				}
+				if s := sentCount.Load(); s == int64(total/10) {
+					heapAtTenth.Store(heapInUse())
+				} else if s == int64(total/2) {
+					goroutinesDuring.Store(uint64(runtime.NumGoroutine()))
+				}
+			}
+		}(i)
+	}
+	ready.Wait()
+	goroutinesBefore := runtime.NumGoroutine()
+	close(release)
+
+	// A real client in the middle of the flood.
+	time.Sleep(10 * time.Millisecond)
+	c, err := dtls.Dial("udp", saddr.String(), p.clientConfig())
+	require.NoError(t, err, "a real client connects during the flood")
+	roundTrip(t, c, []byte("through the flood"))
+	require.NoError(t, c.Close())
+
+	wg.Wait()
+	heapAtEnd := heapInUse()
+	sent := int64(perFlooder * flooders)
+	st := l.Stats()
+	t.Logf("flood: %d sent, %d answered, stats %+v, heap at 10%% %d B, at end %d B", sent, answered.Load(), st, heapAtTenth.Load(), heapAtEnd)
+
+	assert.Equal(t, sent, answered.Load(), "every forged ClientHello got a HelloVerifyRequest")
+	assert.Equal(t, uint64(sent), st.CookiesSent-1, "the real client's HelloVerifyRequest is the one extra")
+	assert.Equal(t, uint64(sent/2), st.CookiesRejected, "the bogus cookies were rejected")
+	assert.Equal(t, uint64(1), st.CookiesVerified, "only the real client's cookie verified")
+	assert.Equal(t, 0, l.PeerCount(), "no state kept for any forged source")
+	assert.LessOrEqual(t, int(goroutinesDuring.Load()), goroutinesBefore+4,
+		"no goroutine per forged source (the real client and its echo handler account for the slack)")
+	if h := heapAtTenth.Load(); h > 0 {
+		assert.Less(t, int64(heapAtEnd)-int64(h), int64(1<<20), "the heap does not grow with the count")
+	}
+}
