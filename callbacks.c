@@ -731,6 +731,9 @@ int gossl_ssl_get_timeout(SSL *ssl, long long *usec)
 
 int gossl_ssl_set_mtu(SSL *ssl, long mtu)
 {
+    /* Without SSL_OP_NO_QUERY_MTU the SSL_clear inside DTLSv1_listen forgets
+     * the MTU and OpenSSL asks the BIO again (65536 on loopback). */
+    SSL_set_options(ssl, SSL_OP_NO_QUERY_MTU);
     return SSL_set_mtu(ssl, mtu) > 0;
 }
 

@@ -13,10 +13,15 @@ import (
 	"time"
 )
 
-// Cookie layout: version(1) | issued, Unix seconds (8) | HMAC-SHA256 (32).
+// Cookie layout: version(1) | issued, Unix seconds (4) | HMAC-SHA256
+// truncated to 16 bytes. 21 bytes in all: DTLS 1.0 (RFC 4347) caps cookies
+// at 32 bytes and GnuTLS enforces that cap for DTLS 1.2 too, refusing a
+// longer HelloVerifyRequest. A 128-bit tag on a cookie that lives a minute
+// leaves a forger nothing to gain.
 const (
-	cookieVersion  = 1
-	cookieLen      = 1 + 8 + sha256.Size
+	cookieVersion  = 2
+	cookieTagLen   = 16
+	cookieLen      = 1 + 4 + cookieTagLen
 	cookieSkew     = 2 // seconds a cookie may come from the future (clock skew between servers)
 	minSecretLen   = 16
 	defaultLife    = 60 * time.Second
@@ -25,7 +30,8 @@ const (
 )
 
 // CookieSigner is a stateless cookie scheme for DTLS HelloVerifyRequest and
-// TLS 1.3 HelloRetryRequest cookies. A cookie is an HMAC-SHA256 over the
+// TLS 1.3 HelloRetryRequest cookies. A cookie (21 bytes) is an HMAC-SHA256,
+// truncated to 128 bits, over the
 // peer's address and port, the protocol, and the time it was issued, keyed
 // by a key derived from the secret for the current time window. Windows are
 // as long as the lifetime and keys rotate with them; cookies made with the
@@ -224,12 +230,13 @@ func (ek *epochKey) mac(st *macState, kind byte, issued int64, addr netip.Addr, 
 }
 
 func (c *CookieSigner) sign(dst []byte, kind byte, addr netip.Addr, port uint16, other []byte, now int64) int {
+	now = int64(uint32(now)) // the cookie carries 32 bits of it
 	ek := c.keysFor(now).cur
 	st := ek.pool.Get().(*macState)
 	ek.mac(st, kind, now, addr, port, other)
 	dst[0] = cookieVersion
-	binary.BigEndian.PutUint64(dst[1:9], uint64(now))
-	copy(dst[9:cookieLen], st.sum[:])
+	binary.BigEndian.PutUint32(dst[1:5], uint32(now))
+	copy(dst[5:cookieLen], st.sum[:cookieTagLen])
 	ek.pool.Put(st)
 	return cookieLen
 }
@@ -239,7 +246,7 @@ func (c *CookieSigner) check(cookie []byte, kind byte, addr netip.Addr, port uin
 		return false
 	}
 	now := c.now().Unix()
-	issued := int64(binary.BigEndian.Uint64(cookie[1:9]))
+	issued := int64(binary.BigEndian.Uint32(cookie[1:5]))
 	if issued > now+cookieSkew || now-issued > int64(c.lifetime/time.Second) {
 		return false
 	}
@@ -258,7 +265,7 @@ func (c *CookieSigner) check(cookie []byte, kind byte, addr netip.Addr, port uin
 	}
 	st := ek.pool.Get().(*macState)
 	ek.mac(st, kind, issued, addr, port, other)
-	ok := hmac.Equal(st.sum[:], cookie[9:cookieLen])
+	ok := hmac.Equal(st.sum[:cookieTagLen], cookie[5:cookieLen])
 	ek.pool.Put(st)
 	return ok
 }

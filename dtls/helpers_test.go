@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,33 +62,47 @@ func listen(t testing.TB, cfg *dtls.Config) *dtls.Listener {
 	return l
 }
 
-// serveEcho accepts connections and echoes every datagram until the
-// listener closes. It returns a function that waits for all of it.
-func serveEcho(t testing.TB, l *dtls.Listener) (wait func()) {
+// serveEcho accepts connections and echoes every datagram. The returned
+// stop closes the listener and every accepted connection and waits for all
+// of it; it also runs at cleanup, so the order of defers does not matter.
+func serveEcho(t testing.TB, l *dtls.Listener) (stop func()) {
+	var mu sync.Mutex
+	var conns []net.Conn
+	var handlers sync.WaitGroup
 	done := make(chan struct{})
-	conns := make(chan net.Conn, 1024)
 	go func() {
 		defer close(done)
-		var handlers []chan struct{}
 		for {
 			c, err := l.Accept()
 			if err != nil {
-				for _, h := range handlers {
-					<-h
-				}
 				return
 			}
-			h := make(chan struct{})
-			handlers = append(handlers, h)
-			conns <- c
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			handlers.Add(1)
 			go func() {
-				defer close(h)
+				defer handlers.Done()
 				defer c.Close()
 				echo(c)
 			}()
 		}
 	}()
-	return func() { <-done }
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			l.Close()
+			<-done
+			mu.Lock()
+			for _, c := range conns {
+				c.Close()
+			}
+			mu.Unlock()
+			handlers.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 func echo(c net.Conn) {
@@ -117,3 +132,11 @@ func roundTrip(t testing.TB, c net.Conn, msg []byte) {
 }
 
 func isEOF(err error) bool { return errors.Is(err, io.EOF) }
+
+func newPool(certs ...*x509.Certificate) *x509.CertPool {
+	pool := x509.NewCertPool()
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool
+}

@@ -10,7 +10,7 @@
 #   CACHE_DIR=/var/cache/osd-docker     base-image tarballs and Go caches
 #   GO_MOD_CACHE=$CACHE_DIR/go/mod      podman: volume at /root/go/pkg/mod
 #   GO_BUILD_CACHE=$CACHE_DIR/go/build  podman: volume at /root/.cache/go-build
-#   GO_TEST_FLAGS=-count=1              flags for go test inside the image
+#   GO_TEST_FLAGS="-count=1 -timeout 5m"  flags for go test inside the image
 #   GOPROXY                             passed on as a build arg when set
 #   LOG_DIR=${TMPDIR:-/tmp}/osd-docker-test   one build log per suite
 #   PODMAN_FLAGS                        extra global podman flags, e.g.
@@ -25,7 +25,9 @@ SUITES=${SUITES:-bullseye bookworm trixie}
 CACHE_DIR=${CACHE_DIR:-/var/cache/osd-docker}
 GO_MOD_CACHE=${GO_MOD_CACHE:-$CACHE_DIR/go/mod}
 GO_BUILD_CACHE=${GO_BUILD_CACHE:-$CACHE_DIR/go/build}
-GO_TEST_FLAGS=${GO_TEST_FLAGS:--count=1}
+# -timeout: a hung test costs 5 minutes per suite, not go test's default 10
+# per package (CI has 90 minutes for everything).
+GO_TEST_FLAGS=${GO_TEST_FLAGS:--count=1 -timeout 5m}
 LOG_DIR=${LOG_DIR:-${TMPDIR:-/tmp}/osd-docker-test}
 export CACHE_DIR
 

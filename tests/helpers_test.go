@@ -1,14 +1,18 @@
 package tests
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,13 +33,25 @@ type pki struct {
 
 func newPKI(t *testing.T) *pki {
 	t.Helper()
+	return newPKIWith(t, testcert.Options{})
+}
+
+// newPKIWith is newPKI with options for the server certificate.
+func newPKIWith(t *testing.T, o testcert.Options) *pki {
+	t.Helper()
 	dir := t.TempDir()
 	ca := testcert.NewCA(t, "interop test CA")
 	return &pki{
 		ca:     ca,
-		server: ca.Issue(t, "localhost", testcert.Options{}).Files(t, dir, "server"),
+		server: ca.Issue(t, "localhost", o).Files(t, dir, "server"),
 		caFile: ca.WriteCA(t, dir),
 	}
+}
+
+func (p *pki) pool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(p.ca.Cert)
+	return pool
 }
 
 // checkGoroutines fails the test if it leaves goroutines behind. Call it
@@ -61,11 +77,11 @@ func checkGoroutines(t *testing.T) {
 	})
 }
 
-// freeUDPPort returns a loopback UDP port nobody listens on right now, for
-// a peer that must be told its port.
-func freeUDPPort(t *testing.T) int {
+// freeUDPPort returns a UDP port of ip nobody listens on right now, for a
+// peer that must be told its port.
+func freeUDPPort(t *testing.T, ip netip.Addr) int {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip.AsSlice()})
 	require.NoError(t, err)
 	port := c.LocalAddr().(*net.UDPAddr).Port
 	require.NoError(t, c.Close())
@@ -107,8 +123,8 @@ func newUDPSocket(t *testing.T, conn *net.UDPConn) *udpSocket {
 // delivers only that peer's datagrams to it.
 func (u *udpSocket) connect(peer netip.AddrPort) error {
 	var sa syscall.Sockaddr
-	if peer.Addr().Is4() || peer.Addr().Is4In6() {
-		sa = &syscall.SockaddrInet4{Port: int(peer.Port()), Addr: peer.Addr().Unmap().As4()}
+	if peer.Addr().Is4() {
+		sa = &syscall.SockaddrInet4{Port: int(peer.Port()), Addr: peer.Addr().As4()}
 	} else {
 		sa = &syscall.SockaddrInet6{Port: int(peer.Port()), Addr: peer.Addr().As16()}
 	}
@@ -169,8 +185,8 @@ func (u *udpSocket) drive(s *openssl.SSL, deadline time.Time, op func() error) (
 	}
 }
 
-// readFull reads exactly len(want) bytes with read and returns them; it
-// stops early at an error.
+// readFull reads n bytes with read and returns them; it stops early at an
+// error (io.ErrUnexpectedEOF for an end of stream after some bytes).
 func readFull(read func([]byte) (int, error), n int) ([]byte, error) {
 	got := make([]byte, 0, n)
 	buf := make([]byte, 4096)
@@ -196,4 +212,168 @@ func countLines(out, s string) int {
 		}
 	}
 	return n
+}
+
+// traceRecord is one record of an `openssl -trace` log (SSL_trace(3)), as
+// written with -msgfile.
+type traceRecord struct {
+	sent        bool   // "Sent Record", else "Received Record"
+	contentType string // "Handshake", "ChangeCipherSpec", "ApplicationData", ...
+	length      int    // the record's length field: its payload, without the header
+	messages    []traceMessage
+}
+
+// traceMessage is one handshake message of a traced record.
+type traceMessage struct {
+	name      string // "ClientHello", "HelloVerifyRequest", "ServerHello", ...
+	cookie    string // the DTLS cookie field in hex ("" when empty or absent)
+	cookieExt bool   // carries the TLS 1.3 cookie extension
+}
+
+var (
+	traceContentTypeRE = regexp.MustCompile(`^  Content Type = (\w+) \(\d+\)`)
+	traceLengthRE      = regexp.MustCompile(`^  Length = (\d+)`)
+	traceMessageRE     = regexp.MustCompile(`^    (\w+), Length=\d+`)
+	traceCookieRE      = regexp.MustCompile(`^      cookie \(len=\d+\): ([0-9A-F]*)`)
+)
+
+// parseTrace reads the records of an SSL_trace log.
+func parseTrace(t *testing.T, path string) []traceRecord {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err, "reading the peer's trace")
+	var recs []traceRecord
+	for _, line := range strings.Split(string(data), "\n") {
+		switch {
+		case line == "Sent Record" || line == "Received Record":
+			recs = append(recs, traceRecord{sent: line == "Sent Record"})
+			continue
+		case len(recs) == 0:
+			continue
+		}
+		r := &recs[len(recs)-1]
+		if m := traceContentTypeRE.FindStringSubmatch(line); m != nil {
+			r.contentType = m[1]
+		} else if m := traceLengthRE.FindStringSubmatch(line); m != nil {
+			r.length, _ = strconv.Atoi(m[1])
+		} else if m := traceMessageRE.FindStringSubmatch(line); m != nil {
+			r.messages = append(r.messages, traceMessage{name: m[1]})
+		} else if len(r.messages) > 0 {
+			msg := &r.messages[len(r.messages)-1]
+			if m := traceCookieRE.FindStringSubmatch(line); m != nil {
+				msg.cookie = m[1]
+			} else if strings.Contains(line, "extension_type=cookie") {
+				msg.cookieExt = true
+			}
+		}
+	}
+	return recs
+}
+
+// String renders a record in one line, for logs: "> Handshake[ClientHello]".
+func (r traceRecord) String() string {
+	var b strings.Builder
+	if r.sent {
+		b.WriteString("> ")
+	} else {
+		b.WriteString("< ")
+	}
+	b.WriteString(r.contentType)
+	if len(r.messages) > 0 {
+		b.WriteString("[")
+		for i, m := range r.messages {
+			if i > 0 {
+				b.WriteString(" ")
+			}
+			b.WriteString(m.name)
+			if m.cookie != "" || m.cookieExt {
+				b.WriteString("+cookie")
+			}
+		}
+		b.WriteString("]")
+	}
+	return b.String()
+}
+
+// firstRecords returns the first n records (all if fewer).
+func firstRecords(recs []traceRecord, n int) []traceRecord {
+	if len(recs) > n {
+		return recs[:n]
+	}
+	return recs
+}
+
+// lossyRelay forwards UDP datagrams between one client and a server, and
+// drops the server's first datagram: a real loss on a real path, for the
+// retransmission timers to recover from.
+type lossyRelay struct {
+	front *net.UDPConn // the client sends here
+	back  *net.UDPConn // connected to the server
+	wg    sync.WaitGroup
+
+	mu      sync.Mutex
+	client  *net.UDPAddr
+	dropped []byte // the server's first datagram, which was not delivered
+}
+
+func newLossyRelay(t *testing.T, server netip.AddrPort) *lossyRelay {
+	t.Helper()
+	front, err := net.ListenUDP("udp", &net.UDPAddr{IP: server.Addr().AsSlice()})
+	require.NoError(t, err)
+	back, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(server))
+	if err != nil {
+		front.Close()
+		require.NoError(t, err)
+	}
+	r := &lossyRelay{front: front, back: back}
+	r.wg.Add(2)
+	go func() { // client -> server
+		defer r.wg.Done()
+		buf := make([]byte, 1<<16)
+		for {
+			n, from, err := front.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			r.mu.Lock()
+			r.client = from
+			r.mu.Unlock()
+			_, _ = back.Write(buf[:n])
+		}
+	}()
+	go func() { // server -> client, the first datagram lost
+		defer r.wg.Done()
+		buf := make([]byte, 1<<16)
+		for {
+			n, err := back.Read(buf)
+			if err != nil {
+				return
+			}
+			r.mu.Lock()
+			client, first := r.client, r.dropped == nil
+			if first {
+				r.dropped = append([]byte(nil), buf[:n]...)
+			}
+			r.mu.Unlock()
+			if !first && client != nil {
+				_, _ = front.WriteToUDP(buf[:n], client)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		front.Close()
+		back.Close()
+		r.wg.Wait()
+	})
+	return r
+}
+
+// addr is where the client should send.
+func (r *lossyRelay) addr() netip.AddrPort { return r.front.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+// droppedDatagram returns the datagram the relay did not deliver, if any.
+func (r *lossyRelay) droppedDatagram() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dropped
 }

@@ -3,8 +3,6 @@ package tests
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"os/exec"
 	"regexp"
@@ -134,27 +132,17 @@ func startPeer(t *testing.T, args ...string) *peer {
 // after peerTimeout.
 func (p *peer) waitFor(s string) {
 	p.t.Helper()
-	if err := p.waitForErr(s); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
-func (p *peer) waitForErr(s string) error {
 	timer := time.NewTimer(peerTimeout)
 	defer timer.Stop()
-	for {
-		if strings.Contains(p.out.String(), s) {
-			return nil
-		}
+	for !strings.Contains(p.out.String(), s) {
 		select {
 		case <-p.out.changed:
 		case <-p.done:
-			if strings.Contains(p.out.String(), s) {
-				return nil
+			if !strings.Contains(p.out.String(), s) {
+				p.t.Fatalf("%s exited (%v) before printing %q; output:\n%s", p.name, p.err, s, p.out.String())
 			}
-			return fmt.Errorf("%s exited (%v) before printing %q; output:\n%s", p.name, p.err, s, p.out.String())
 		case <-timer.C:
-			return fmt.Errorf("%s did not print %q within %v; output:\n%s", p.name, s, peerTimeout, p.out.String())
+			p.t.Fatalf("%s did not print %q within %v; output:\n%s", p.name, s, peerTimeout, p.out.String())
 		}
 	}
 }
@@ -177,18 +165,6 @@ func (p *peer) wait() error {
 		p.t.Fatalf("%s did not exit within %v; output:\n%s", p.name, peerTimeout, p.out.String())
 		return nil
 	}
-}
-
-// exitCode is the peer's exit status after wait, -1 if it was killed.
-func (p *peer) exitCode() int {
-	var ee *exec.ExitError
-	if errors.As(p.err, &ee) {
-		return ee.ExitCode()
-	}
-	if p.err != nil {
-		return -1
-	}
-	return 0
 }
 
 // String is the peer's output so far.

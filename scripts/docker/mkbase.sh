@@ -28,7 +28,6 @@ die() { echo "mkbase: $*" >&2; exit 1; }
 log() { echo "mkbase: $*" >&2; }
 
 [ $# -ge 1 ] || die "usage: $0 <suite> [<suite>...]"
-[ "$(id -u)" = 0 ] || die "must run as root (debootstrap, image import)"
 
 CACHE_DIR=${CACHE_DIR:-/var/cache/osd-docker}
 
@@ -112,6 +111,8 @@ make_suite() {
 		return 0
 	fi
 
+	[ "$(id -u)" = 0 ] || die "making $base needs root (debootstrap, image import)"
+	command -v debootstrap >/dev/null 2>&1 || die "debootstrap is not installed (apt-get install debootstrap)"
 	[ -e "/usr/share/debootstrap/scripts/$suite" ] ||
 		die "debootstrap has no script for '$suite'; as root: ln -s sid /usr/share/debootstrap/scripts/$suite"
 

@@ -1,0 +1,410 @@
+package dtls_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openssl-stateless/openssl/dtls"
+	"github.com/openssl-stateless/openssl/internal/testcert"
+)
+
+// dialThrough makes a client whose socket goes through the faulty wrapper.
+func dialThrough(t *testing.T, f func(net.PacketConn) net.PacketConn, addr net.Addr, cfg *dtls.Config) *dtls.Conn {
+	t.Helper()
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	c, err := dtls.Client(f(pc), addr, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Handshakes and data exchange complete when 20% of datagrams are dropped,
+// 20% duplicated and 20% reordered, in both directions. DTLS does not
+// retransmit application data, so the client resends a message until its
+// echo arrives, as a datagram application does.
+func TestLossDuplicationReordering(t *testing.T) {
+	p := newPKI(t)
+	inner, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	scfg := p.serverConfig()
+	scfg.HandshakeTimeout = 60 * time.Second
+	l, err := dtls.NewListener(newFaultyPC(inner, 1, 0.2, 0.2, 0.2), scfg)
+	require.NoError(t, err)
+	wait := serveEcho(t, l)
+	defer wait()
+	defer l.Close()
+
+	for seed := int64(2); seed < 5; seed++ {
+		ccfg := p.clientConfig()
+		ccfg.HandshakeTimeout = 60 * time.Second
+		var fpc *faultyPC
+		c := dialThrough(t, func(pc net.PacketConn) net.PacketConn {
+			fpc = newFaultyPC(pc, seed, 0.2, 0.2, 0.2)
+			return fpc
+		}, l.Addr(), ccfg)
+		require.NoError(t, c.Handshake(), "seed %d", seed)
+		buf := make([]byte, 2048)
+		for i := 0; i < 10; i++ {
+			msg := []byte{byte(seed), byte(i), 'x', 'y'}
+			got := false
+			for attempt := 0; attempt < 50 && !got; attempt++ {
+				_, err := c.Write(msg)
+				require.NoError(t, err)
+				require.NoError(t, c.SetReadDeadline(time.Now().Add(200*time.Millisecond)))
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						var ne net.Error
+						require.True(t, errors.As(err, &ne) && ne.Timeout(), "only timeouts: %v", err)
+						break
+					}
+					if bytes.Equal(buf[:n], msg) {
+						got = true
+						break
+					}
+				}
+			}
+			require.True(t, got, "seed %d message %d never echoed", seed, i)
+		}
+		t.Logf("seed %d: client wire %+v", seed, fpc.stats)
+		require.NoError(t, c.Close())
+	}
+	assert.GreaterOrEqual(t, l.Stats().HandshakesCompleted, uint64(3))
+}
+
+// A client that falls silent after its cookie verified is dropped after
+// HandshakeTimeout, and never delays Accept for a client that behaves.
+func TestSilentClientDoesNotBlockAccept(t *testing.T) {
+	p := newPKI(t)
+	scfg := p.serverConfig()
+	scfg.HandshakeTimeout = 700 * time.Millisecond
+	l := listen(t, scfg)
+
+	ccfg := p.clientConfig()
+	ccfg.HandshakeTimeout = 5 * time.Second
+	silent := dialThrough(t, func(pc net.PacketConn) net.PacketConn {
+		f := newFaultyPC(pc, 1, 0, 0, 0)
+		f.silentAfter = 2 // ClientHello, ClientHello with cookie, then nothing
+		return f
+	}, l.Addr(), ccfg)
+	hsErr := make(chan error, 1)
+	go func() { hsErr <- silent.Handshake() }()
+	require.Eventually(t, func() bool { return l.Stats().CookiesVerified == 1 }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, 1, l.PeerCount(), "the silent client has a connection in handshake")
+
+	good, err := dtls.Dial("udp", l.Addr().String(), p.clientConfig())
+	require.NoError(t, err)
+	defer good.Close()
+	start := time.Now()
+	sc, err := l.Accept()
+	require.NoError(t, err)
+	defer sc.Close()
+	assert.Less(t, time.Since(start), 500*time.Millisecond, "Accept was not held up by the silent client")
+	assert.Equal(t, good.LocalAddr().String(), sc.RemoteAddr().String())
+
+	require.Eventually(t, func() bool { return l.Stats().HandshakesFailed == 1 }, 5*time.Second, 10*time.Millisecond,
+		"the silent client is dropped after HandshakeTimeout")
+	assert.Equal(t, 1, l.PeerCount(), "only the good client is left")
+	silent.Close()
+	<-hsErr
+}
+
+// With the accept queue full, new handshakes are refused and counted; the
+// connections already queued still work.
+func TestAcceptQueueOverflow(t *testing.T) {
+	p := newPKI(t)
+	scfg := p.serverConfig()
+	scfg.AcceptBacklog = 2
+	l := listen(t, scfg)
+	var clients []*dtls.Conn
+	for i := 0; i < 2; i++ {
+		c, err := dtls.Dial("udp", l.Addr().String(), p.clientConfig())
+		require.NoError(t, err)
+		defer c.Close()
+		clients = append(clients, c)
+	}
+	ccfg := p.clientConfig()
+	ccfg.HandshakeTimeout = 1500 * time.Millisecond
+	_, err := dtls.Dial("udp", l.Addr().String(), ccfg)
+	require.Error(t, err, "a third client is refused while nobody accepts")
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+	assert.GreaterOrEqual(t, l.Stats().HandshakesRefused, uint64(1))
+
+	for _, c := range clients {
+		sc, err := l.Accept()
+		require.NoError(t, err)
+		defer sc.Close()
+		go echo(sc)
+		roundTrip(t, c, []byte("still served"))
+	}
+}
+
+func TestDeadlinesAndClose(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	c, err := dtls.Dial("udp", l.Addr().String(), p.clientConfig())
+	require.NoError(t, err)
+	sc, err := l.Accept()
+	require.NoError(t, err)
+
+	// A read deadline gives a net.Error with Timeout, also os.ErrDeadlineExceeded.
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(50*time.Millisecond)))
+	_, err = c.Read(make([]byte, 10))
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	// A deadline in the past fails at once; clearing it lets data through.
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(-time.Second)))
+	_, err = c.Read(make([]byte, 10))
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	require.NoError(t, c.SetWriteDeadline(time.Now().Add(-time.Second)))
+	_, err = c.Write([]byte("late"))
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	require.NoError(t, c.SetDeadline(time.Time{}))
+	_, err = sc.Write([]byte("after the deadline"))
+	require.NoError(t, err)
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "after the deadline", string(buf[:n]))
+
+	// close_notify client to server: the server's Read returns io.EOF.
+	require.NoError(t, c.Close())
+	require.NoError(t, sc.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, err = sc.Read(buf)
+	assert.ErrorIs(t, err, io.EOF)
+	_, err = c.Read(buf)
+	assert.ErrorIs(t, err, net.ErrClosed, "Read after Close")
+	_, err = c.Write(buf)
+	assert.ErrorIs(t, err, net.ErrClosed, "Write after Close")
+	require.NoError(t, sc.Close())
+
+	// close_notify server to client.
+	c2, err := dtls.Dial("udp", l.Addr().String(), p.clientConfig())
+	require.NoError(t, err)
+	defer c2.Close()
+	sc2, err := l.Accept()
+	require.NoError(t, err)
+	require.NoError(t, sc2.Close())
+	require.NoError(t, c2.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, err = c2.Read(buf)
+	assert.ErrorIs(t, err, io.EOF)
+}
+
+func TestCloseWhileReadBlocked(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	c, err := dtls.Dial("udp", l.Addr().String(), p.clientConfig())
+	require.NoError(t, err)
+	sc, err := l.Accept()
+	require.NoError(t, err)
+	defer sc.Close()
+	errs := make(chan error, 2)
+	go func() { _, err := c.Read(make([]byte, 10)); errs <- err }()
+	go func() { _, err := sc.Read(make([]byte, 10)); errs <- err }()
+	time.Sleep(50 * time.Millisecond) // let both block
+	require.NoError(t, c.Close())
+	require.NoError(t, sc.Close())
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-errs:
+			assert.True(t, errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF), "got %v", err)
+		case <-time.After(5 * time.Second):
+			t.Fatal("Read did not return after Close")
+		}
+	}
+}
+
+// Listener.Close with handshakes in flight: they end, Accept returns
+// net.ErrClosed, and no goroutine is left (TestMain checks).
+func TestListenerCloseDuringHandshakes(t *testing.T) {
+	p := newPKI(t)
+	scfg := p.serverConfig()
+	scfg.HandshakeTimeout = 30 * time.Second
+	l, err := dtls.Listen("udp", "127.0.0.1:0", scfg)
+	require.NoError(t, err)
+	for i := 0; i < 3; i++ {
+		ccfg := p.clientConfig()
+		ccfg.HandshakeTimeout = 2 * time.Second
+		c := dialThrough(t, func(pc net.PacketConn) net.PacketConn {
+			f := newFaultyPC(pc, 1, 0, 0, 0)
+			f.silentAfter = 2
+			return f
+		}, l.Addr(), ccfg)
+		go func() { _ = c.Handshake() }()
+	}
+	require.Eventually(t, func() bool { return l.PeerCount() == 3 }, 5*time.Second, 5*time.Millisecond)
+	acceptErr := make(chan error, 1)
+	go func() { _, err := l.Accept(); acceptErr <- err }()
+	require.NoError(t, l.Close())
+	assert.ErrorIs(t, <-acceptErr, net.ErrClosed)
+	assert.Equal(t, 0, l.PeerCount())
+	assert.Equal(t, uint64(3), l.Stats().HandshakesFailed)
+	_, err = l.Accept()
+	assert.ErrorIs(t, err, net.ErrClosed)
+}
+
+// A server chain larger than the MTU is fragmented: at MTU 576 no datagram
+// exceeds 576 bytes and the handshake completes. A Write larger than one
+// datagram can carry is refused with ErrMessageTooLarge.
+func TestMTUFragmentation(t *testing.T) {
+	ca := testcert.NewCA(t, "big CA")
+	big := ca.Issue(t, "localhost", testcert.Options{Padding: 3000})
+	require.Greater(t, len(big.Leaf.Raw), 3000)
+	inner, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	wire := newFaultyPC(inner, 1, 0, 0, 0)
+	l, err := dtls.NewListener(wire, &dtls.Config{CertificatePEM: big.CertPEM, KeyPEM: big.KeyPEM, MTU: 576})
+	require.NoError(t, err)
+	defer l.Close()
+	wait := serveEcho(t, l)
+	defer wait()
+
+	pool := ca.Cert
+	ccfg := &dtls.Config{ServerName: "localhost", MTU: 576}
+	ccfg.RootCAs = newPool(pool)
+	var cwire *faultyPC
+	c := dialThrough(t, func(pc net.PacketConn) net.PacketConn { cwire = newFaultyPC(pc, 1, 0, 0, 0); return cwire }, l.Addr(), ccfg)
+	require.NoError(t, c.Handshake())
+	assert.LessOrEqual(t, wire.maxSize(), 576, "server datagrams fit the MTU")
+	assert.LessOrEqual(t, cwire.maxSize(), 576, "client datagrams fit the MTU")
+	max := c.MaxPayload()
+	assert.Greater(t, max, 400)
+	assert.Less(t, max, 576)
+	roundTrip(t, c, bytes.Repeat([]byte{'m'}, max))
+	_, err = c.Write(make([]byte, max+1))
+	assert.ErrorIs(t, err, dtls.ErrMessageTooLarge)
+	assert.ErrorContains(t, err, "MTU 576")
+}
+
+func TestVerification(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	other := testcert.NewCA(t, "untrusted CA")
+	cases := []struct {
+		name string
+		cfg  *dtls.Config
+	}{
+		{"untrusted root", &dtls.Config{RootCAs: newPool(other.Cert), ServerName: "localhost"}},
+		{"wrong server name", &dtls.Config{RootCAs: p.pool(), ServerName: "not-the-server.example"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := dtls.Dial("udp", l.Addr().String(), tc.cfg)
+			var ve *tls.CertificateVerificationError
+			require.ErrorAs(t, err, &ve)
+			assert.NotEmpty(t, ve.UnverifiedCertificates)
+		})
+	}
+	c, err := dtls.Dial("udp", l.Addr().String(), &dtls.Config{InsecureSkipVerify: true})
+	require.NoError(t, err, "InsecureSkipVerify accepts the server")
+	c.Close()
+}
+
+func TestMutualTLS(t *testing.T) {
+	p := newPKI(t)
+	scfg := p.serverConfig()
+	scfg.ClientAuth = dtls.RequireAndVerifyClientCert
+	scfg.ClientCAs = p.pool()
+	l := listen(t, scfg)
+
+	ccfg := p.clientConfig()
+	ccfg.HandshakeTimeout = 3 * time.Second
+	_, err := dtls.Dial("udp", l.Addr().String(), ccfg)
+	require.Error(t, err, "a client without a certificate is refused")
+	require.Eventually(t, func() bool { return l.Stats().HandshakesFailed == 1 }, 3*time.Second, 10*time.Millisecond)
+
+	ccfg = p.clientConfig()
+	ccfg.CertificatePEM, ccfg.KeyPEM = p.client.CertPEM, p.client.KeyPEM
+	c, err := dtls.Dial("udp", l.Addr().String(), ccfg)
+	require.NoError(t, err)
+	defer c.Close()
+	sc, err := l.Accept()
+	require.NoError(t, err)
+	defer sc.Close()
+	certs := sc.(*dtls.Conn).ConnectionState().PeerCertificates
+	require.NotEmpty(t, certs)
+	assert.Equal(t, "client", certs[0].Subject.CommonName)
+
+	// A client certificate from another CA is refused by the Go verification.
+	rogue := testcert.NewCA(t, "rogue").Issue(t, "rogue", testcert.Options{Client: true})
+	ccfg = p.clientConfig()
+	ccfg.CertificatePEM, ccfg.KeyPEM = rogue.CertPEM, rogue.KeyPEM
+	ccfg.HandshakeTimeout = 2 * time.Second
+	rc, err := dtls.Dial("udp", l.Addr().String(), ccfg)
+	if err == nil {
+		// The client finishes before the server verifies; the server then
+		// drops the connection, so the client sees no data.
+		defer rc.Close()
+		_ = rc.SetReadDeadline(time.Now().Add(time.Second))
+		_, err = rc.Read(make([]byte, 8))
+		assert.Error(t, err)
+	}
+	require.Eventually(t, func() bool { return l.Stats().HandshakesFailed == 2 }, 3*time.Second, 10*time.Millisecond)
+}
+
+func TestConfigValidation(t *testing.T) {
+	p := newPKI(t)
+	cases := []struct {
+		name string
+		cfg  *dtls.Config
+		want string
+	}{
+		{"nil", nil, "nil Config"},
+		{"no certificate", &dtls.Config{}, "needs a certificate"},
+		{"cert without key", &dtls.Config{CertificatePEM: p.server.CertPEM}, "needs its key"},
+		{"bad MTU", &dtls.Config{CertificatePEM: p.server.CertPEM, KeyPEM: p.server.KeyPEM, MTU: 100}, "MTU 100"},
+		{"TLS version", &dtls.Config{CertificatePEM: p.server.CertPEM, KeyPEM: p.server.KeyPEM, MinVersion: tls.VersionTLS12}, "not a DTLS version"},
+		{"missing file", &dtls.Config{CertFile: "/nonexistent.crt", KeyFile: "/nonexistent.key"}, "no such file"},
+		{"mismatched key", &dtls.Config{CertificatePEM: p.server.CertPEM, KeyPEM: p.client.KeyPEM}, "does not match"},
+		{"bad cipher list", &dtls.Config{CertificatePEM: p.server.CertPEM, KeyPEM: p.server.KeyPEM, CipherList: "NOPE"}, "cipher list"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := dtls.Listen("udp", "127.0.0.1:0", tc.cfg)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Contains(t, err.Error(), "dtls:")
+		})
+	}
+	_, err := dtls.Dial("udp", "127.0.0.1:1", &dtls.Config{MTU: 70000})
+	assert.ErrorContains(t, err, "MTU")
+	_, err = dtls.Listen("udp", "not an address", p.serverConfig())
+	assert.Error(t, err)
+}
+
+func TestDialContextCancel(t *testing.T) {
+	// Nothing listens: the handshake gives up when the context does.
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer pc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = dtls.DialContext(ctx, "udp", pc.LocalAddr().String(), &dtls.Config{InsecureSkipVerify: true})
+	require.Error(t, err)
+	assert.Less(t, time.Since(start), 3*time.Second)
+}
