@@ -18,6 +18,7 @@
 #include "_cgo_export.h"
 
 static int gossl_ssl_idx = -1;
+static int gossl_timer_idx = -1;
 static BIO_METHOD *gossl_go_dgram_method = NULL;
 static int gossl_go_dgram_type = -1;
 
@@ -182,7 +183,8 @@ int gossl_init(void)
     /* Loading the strings once makes error reasons readable on 1.1.1 too. */
     OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
     gossl_ssl_idx = SSL_get_ex_new_index(0, "go handle", NULL, NULL, NULL);
-    if (gossl_ssl_idx < 0)
+    gossl_timer_idx = SSL_get_ex_new_index(0, "dtls initial timeout", NULL, NULL, NULL);
+    if (gossl_ssl_idx < 0 || gossl_timer_idx < 0)
         return 0;
     gossl_go_dgram_type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK;
     gossl_go_dgram_method = BIO_meth_new(gossl_go_dgram_type, "go datagram");
@@ -740,6 +742,28 @@ int gossl_ssl_set_mtu(SSL *ssl, long mtu)
 int gossl_ssl_set_link_mtu(SSL *ssl, long mtu)
 {
     return DTLS_set_link_mtu(ssl, mtu) > 0;
+}
+
+/*
+ * DTLS retransmission timer: the first timeout is the SSL's own (kept in
+ * ex_data, as microseconds), then it doubles up to 60 s as OpenSSL's default
+ * timer does. The callback survives the SSL_clear inside DTLSv1_listen.
+ */
+static unsigned int gossl_timer_cb(SSL *s, unsigned int timer_us)
+{
+    uintptr_t initial = (uintptr_t)SSL_get_ex_data(s, gossl_timer_idx);
+
+    if (timer_us == 0)
+        return initial != 0 ? (unsigned int)initial : 1000000;
+    if (timer_us >= 30000000)
+        return 60000000;
+    return timer_us * 2;
+}
+
+void gossl_ssl_set_initial_timeout(SSL *ssl, unsigned int us)
+{
+    SSL_set_ex_data(ssl, gossl_timer_idx, (void *)(uintptr_t)us);
+    DTLS_set_timer_cb(ssl, gossl_timer_cb);
 }
 
 long gossl_ssl_data_mtu(SSL *ssl)

@@ -318,6 +318,22 @@ func (s *SSL) SetLinkMTU(mtu int) error {
 	return nil
 }
 
+// SetDTLSInitialTimeout sets the first DTLS retransmission timeout
+// (OpenSSL's default is one second) through DTLS_set_timer_cb(3); later
+// timeouts double up to 60 seconds, as with the default timer. Useful on
+// links whose round trip is far below a second.
+func (s *SSL) SetDTLSInitialTimeout(d time.Duration) error {
+	if s.ptr == nil {
+		return ErrClosed
+	}
+	us := d.Microseconds()
+	if us < 1000 || us > 60_000_000 {
+		return fmt.Errorf("openssl: DTLS initial timeout %v outside [1ms, 60s]", d)
+	}
+	C.gossl_ssl_set_initial_timeout(s.ptr, C.uint(us))
+	return nil
+}
+
 // DTLSDataMTU wraps DTLS_get_data_mtu(3): the most application data one
 // record (one datagram) can carry at the current MTU and cipher; 0 before a
 // cipher is negotiated.

@@ -39,6 +39,7 @@ func TestLossDuplicationReordering(t *testing.T) {
 	require.NoError(t, err)
 	scfg := p.serverConfig()
 	scfg.HandshakeTimeout = 60 * time.Second
+	scfg.RetransmitTimeout = 100 * time.Millisecond // loopback: no need to wait a second per loss
 	l, err := dtls.NewListener(newFaultyPC(inner, 1, 0.2, 0.2, 0.2), scfg)
 	require.NoError(t, err)
 	wait := serveEcho(t, l)
@@ -48,6 +49,7 @@ func TestLossDuplicationReordering(t *testing.T) {
 	for seed := int64(2); seed < 5; seed++ {
 		ccfg := p.clientConfig()
 		ccfg.HandshakeTimeout = 60 * time.Second
+		ccfg.RetransmitTimeout = 100 * time.Millisecond
 		var fpc *faultyPC
 		c := dialThrough(t, func(pc net.PacketConn) net.PacketConn {
 			fpc = newFaultyPC(pc, seed, 0.2, 0.2, 0.2)

@@ -98,6 +98,9 @@ type Config struct {
 	// AcceptBacklog bounds handshakes in progress plus connections waiting
 	// for Accept; beyond it new handshakes are refused.
 	AcceptBacklog int
+	// RetransmitTimeout is the first handshake retransmission timeout;
+	// later ones double up to 60s. Zero keeps OpenSSL's one second.
+	RetransmitTimeout time.Duration
 
 	// Logger receives one line per handshake and per refusal; nil discards.
 	Logger *slog.Logger
@@ -157,6 +160,9 @@ func (c *Config) validate(server bool) error {
 	if c.MinVersion != 0 && c.MaxVersion != 0 && c.MinVersion < c.MaxVersion {
 		// DTLS numbers versions downwards: 1.2 (0xfefd) < 1.0 (0xfeff).
 		return fmt.Errorf("dtls: MinVersion %#04x is above MaxVersion %#04x", c.MinVersion, c.MaxVersion)
+	}
+	if c.RetransmitTimeout != 0 && (c.RetransmitTimeout < time.Millisecond || c.RetransmitTimeout > time.Minute) {
+		return fmt.Errorf("dtls: RetransmitTimeout %v outside [1ms, 1m]", c.RetransmitTimeout)
 	}
 	if c.ClientAuth < NoClientCert || c.ClientAuth > RequireAndVerifyClientCert {
 		return fmt.Errorf("dtls: unknown ClientAuth %d", c.ClientAuth)

@@ -583,6 +583,12 @@ func newSSL(ctx *openssl.Ctx, cfg *Config) (*openssl.SSL, *openssl.BIO, error) {
 		ssl.Close()
 		return nil, nil, err
 	}
+	if cfg.RetransmitTimeout != 0 {
+		if err := ssl.SetDTLSInitialTimeout(cfg.RetransmitTimeout); err != nil {
+			ssl.Close()
+			return nil, nil, err
+		}
+	}
 	return ssl, bio, nil
 }
 
