@@ -21,7 +21,7 @@ const (
 	bioBuffer = 32 << 10
 	// inQueue is how many routed datagrams wait for a connection's reader
 	// before further ones are dropped (UDP semantics: the peer retransmits).
-	inQueue = 64
+	inQueue = 1024
 	// smallBuf is the size of pooled datagram buffers.
 	smallBuf = 2048
 )

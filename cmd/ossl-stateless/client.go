@@ -1,0 +1,467 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/openssl-stateless/openssl"
+	"github.com/openssl-stateless/openssl/dtls"
+)
+
+// errInterrupted ends the client on SIGINT or SIGTERM.
+var errInterrupted = errors.New("interrupted")
+
+// session is an established connection and what the handshake told.
+type session struct {
+	conn      net.Conn
+	datagrams bool // DTLS: one reply per record; TLS: a byte stream
+	protocol  string
+	version   string
+	cipher    string
+	cookie    string
+	peer      *x509.Certificate
+	free      func() // frees what outlives conn (the TLS client's Ctx)
+}
+
+func runClient(o *clientOpts, stdin io.Reader, stdout, stderr io.Writer, sig <-chan os.Signal) error {
+	creds, err := loadCredentials(&o.common)
+	if err != nil {
+		return err
+	}
+	var roots *x509.CertPool
+	if o.caFile != "" {
+		if roots, _, err = loadCAs(o.caFile); err != nil {
+			return err
+		}
+	}
+	name := o.servername
+	if name == "" {
+		name, _, _ = net.SplitHostPort(o.connect)
+	}
+
+	interrupted := make(chan struct{})
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sig:
+			close(interrupted)
+		case <-done:
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-interrupted:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var sess *session
+	if o.tls13 {
+		sess, err = dialTLS(ctx, o, creds, roots, name)
+	} else {
+		sess, err = dialDTLS(ctx, o, creds, roots, name)
+	}
+	if err != nil {
+		select {
+		case <-interrupted:
+			return errInterrupted
+		default:
+		}
+		return err
+	}
+	defer sess.free()
+
+	info := func(format string, args ...any) {
+		if !o.quiet {
+			fmt.Fprintf(stderr, format+"\n", args...)
+		}
+	}
+	info("CONNECTED %s (%s, from %s)", sess.conn.RemoteAddr(), sess.protocol, sess.conn.LocalAddr())
+	info("Protocol version: %s", sess.version)
+	info("Cipher: %s", sess.cipher)
+	info("Cookie exchange: %s", sess.cookie)
+	if sess.peer != nil {
+		info("Server certificate: %s (SHA-256 %s)", sess.peer.Subject, fingerprint(sess.peer))
+	}
+	if o.insecure {
+		info("Verification: skipped (-insecure)")
+	} else {
+		info("Verification: OK (%s)", name)
+	}
+	return exchange(sess, o, stdin, stdout, info, interrupted)
+}
+
+// exchange sends stdin line by line and prints the replies; at the end of
+// stdin it waits for outstanding replies, then closes with close_notify.
+func exchange(sess *session, o *clientOpts, stdin io.Reader, stdout io.Writer, info func(string, ...any), interrupted <-chan struct{}) error {
+	conn := sess.conn
+	var replies, replyBytes atomic.Int64
+	activity := make(chan struct{}, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 1<<16) // a whole record: DTLS drops what does not fit
+		for {
+			n, err := conn.Read(buf)
+			if n > 0 {
+				_, _ = stdout.Write(buf[:n])
+				replyBytes.Add(int64(n))
+				replies.Add(1)
+				select {
+				case activity <- struct{}{}:
+				default:
+				}
+			}
+			if err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+
+	lines := make(chan string)
+	stdinErr := make(chan error, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		br := bufio.NewReaderSize(stdin, 64<<10)
+		for {
+			line, err := br.ReadString('\n')
+			if line != "" {
+				select {
+				case lines <- line:
+				case <-stop:
+					return
+				}
+			}
+			if err != nil {
+				stdinErr <- err
+				return
+			}
+		}
+	}()
+
+	var sent, sentBytes int64
+	// closed closes the connection (close_notify) and waits for the
+	// reader, so that every reply is printed before we return.
+	closed := false
+	closeConn := func() {
+		if !closed {
+			closed = true
+			_ = conn.Close()
+			select {
+			case <-readErr:
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	defer closeConn()
+
+	peerClosed := func(err error) error {
+		if errors.Is(err, io.EOF) {
+			info("CLOSED by the server (close_notify) after %d line(s) sent, %d repl%s", sent, replies.Load(), plural(replies.Load(), "y", "ies"))
+			closed = true
+			_ = conn.Close()
+			return nil
+		}
+		closed = true
+		_ = conn.Close()
+		return fmt.Errorf("connection to %s: %w", conn.RemoteAddr(), err)
+	}
+
+	for eof := false; !eof; {
+		select {
+		case line := <-lines:
+			if _, err := conn.Write([]byte(line)); err != nil {
+				if errors.Is(err, dtls.ErrMessageTooLarge) {
+					return fmt.Errorf("stdin line %d is %d bytes: one datagram carries at most %d here (raise -mtu or shorten the line)",
+						sent+1, len(line), conn.(*dtls.Conn).MaxPayload())
+				}
+				return fmt.Errorf("sending to %s: %w", conn.RemoteAddr(), err)
+			}
+			sent++
+			sentBytes += int64(len(line))
+		case err := <-stdinErr:
+			if !errors.Is(err, io.EOF) {
+				return fmt.Errorf("reading stdin: %w", err)
+			}
+			eof = true
+		case err := <-readErr:
+			return peerClosed(err)
+		case <-interrupted:
+			return errInterrupted
+		}
+	}
+
+	// Wait for the replies: as many as lines sent (TLS: as many bytes),
+	// or until none came for -wait.
+	want, got := sent, &replies
+	if !sess.datagrams {
+		want, got = sentBytes, &replyBytes
+	}
+	timer := time.NewTimer(o.wait)
+	defer timer.Stop()
+wait:
+	for got.Load() < want {
+		select {
+		case <-activity:
+			if !timer.Stop() {
+				<-timer.C
+			}
+			timer.Reset(o.wait)
+		case <-timer.C:
+			break wait
+		case err := <-readErr:
+			return peerClosed(err)
+		case <-interrupted:
+			return errInterrupted
+		}
+	}
+	closeConn()
+	if sess.datagrams {
+		info("DONE %d line(s) sent, %d repl%s received", sent, replies.Load(), plural(replies.Load(), "y", "ies"))
+	} else {
+		info("DONE %d line(s) sent (%d bytes), %d bytes received", sent, sentBytes, replyBytes.Load())
+	}
+	return nil
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// refusalWatch is a connected UDP socket as a net.PacketConn that notices
+// ICMP port unreachable (ECONNREFUSED), which dtls.Conn's reader skips: the
+// handshake then fails at once instead of at its timeout.
+type refusalWatch struct {
+	*net.UDPConn
+	raddr   *net.UDPAddr
+	once    sync.Once
+	refused chan struct{}
+}
+
+func (w *refusalWatch) note(err error) {
+	if err != nil && errors.Is(err, syscall.ECONNREFUSED) {
+		w.once.Do(func() { close(w.refused) })
+	}
+}
+
+func (w *refusalWatch) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, err := w.UDPConn.Read(p)
+	w.note(err)
+	return n, w.raddr, err
+}
+
+func (w *refusalWatch) WriteTo(p []byte, _ net.Addr) (int, error) {
+	n, err := w.UDPConn.Write(p)
+	w.note(err)
+	return n, err
+}
+
+func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x509.CertPool, name string) (*session, error) {
+	raddr, err := net.ResolveUDPAddr("udp", o.connect)
+	if err != nil {
+		return nil, dialError(o.connect, err)
+	}
+	uc, err := net.DialUDP("udp", nil, raddr)
+	if err != nil {
+		return nil, dialError(o.connect, err)
+	}
+	pc := &refusalWatch{UDPConn: uc, raddr: raddr, refused: make(chan struct{})}
+	cfg := &dtls.Config{
+		RootCAs:            roots,
+		ServerName:         name,
+		InsecureSkipVerify: o.insecure,
+		MTU:                o.mtu,
+		HandshakeTimeout:   o.timeout,
+	}
+	if creds != nil {
+		cfg.CertificatePEM, cfg.KeyPEM = creds.certPEM, creds.keyPEM
+	}
+	if o.dtls12 {
+		cfg.MinVersion, cfg.MaxVersion = dtls.VersionDTLS12, dtls.VersionDTLS12
+	}
+	c, err := dtls.Client(pc, raddr, cfg)
+	if err != nil {
+		uc.Close()
+		return nil, err
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-pc.refused:
+			cancel()
+		case <-hctx.Done():
+		}
+	}()
+	if err := c.HandshakeContext(hctx); err != nil {
+		c.Close()
+		select {
+		case <-pc.refused:
+			return nil, fmt.Errorf("cannot connect to %s: connection refused (ICMP port unreachable): no DTLS server there", o.connect)
+		default:
+		}
+		return nil, handshakeError("DTLS", o, err)
+	}
+	cs := c.ConnectionState()
+	sess := &session{
+		conn:      c,
+		datagrams: true,
+		protocol:  "DTLS over UDP",
+		version:   cs.Version,
+		cipher:    cs.CipherSuite,
+		cookie:    "no",
+		free:      func() {},
+	}
+	if cs.CookieExchanged {
+		sess.cookie = "yes (HelloVerifyRequest)"
+	}
+	if len(cs.PeerCertificates) > 0 {
+		sess.peer = cs.PeerCertificates[0]
+	}
+	return sess, nil
+}
+
+func dialTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x509.CertPool, name string) (*session, error) {
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", o.connect)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("cannot connect to %s: no answer within %v", o.connect, o.timeout)
+		}
+		return nil, dialError(o.connect, err)
+	}
+	sslctx, err := openssl.NewCtx(openssl.TLSClientMethod)
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	fail := func(err error) (*session, error) {
+		raw.Close()
+		sslctx.Close()
+		return nil, err
+	}
+	if err := sslctx.SetMinProtoVersion(openssl.VersionTLS13); err != nil {
+		return fail(err)
+	}
+	if creds != nil {
+		if err := sslctx.UseCertificatePEM(creds.certPEM); err != nil {
+			return fail(fmt.Errorf("-cert %s: %w", o.cert, err))
+		}
+		if err := sslctx.UsePrivateKeyPEM(creds.keyPEM); err != nil {
+			return fail(fmt.Errorf("-key %s: %w", o.key, err))
+		}
+	}
+	// OpenSSL only collects the chain; it is verified in Go below, as the
+	// DTLS client does.
+	if err := sslctx.SetVerify(openssl.VerifyNone, -1); err != nil {
+		return fail(err)
+	}
+	sniff := &helloSniffer{Conn: raw}
+	sc, err := openssl.NewClientConn(sniff, sslctx)
+	if err != nil {
+		return fail(err)
+	}
+	if net.ParseIP(name) == nil { // SNI carries names, not addresses
+		if err := sc.SSL().SetServerName(name, false); err != nil {
+			sc.Close()
+			return fail(err)
+		}
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = raw.SetDeadline(dl)
+	}
+	stopWatch := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+	err = sc.Handshake()
+	stopWatch()
+	if err != nil {
+		sc.Close()
+		sslctx.Close()
+		if ctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, fmt.Errorf("no TLS handshake with %s within %v: no answer", o.connect, o.timeout)
+		}
+		return nil, handshakeError("TLS", o, err)
+	}
+	_ = raw.SetDeadline(time.Time{})
+	certs, err := sc.SSL().PeerCertificates()
+	if err == nil && !o.insecure {
+		err = verifyServer(certs, roots, name)
+	}
+	if err != nil {
+		sc.Close()
+		sslctx.Close()
+		return nil, handshakeError("TLS", o, err)
+	}
+	sess := &session{
+		conn:      sc,
+		datagrams: false,
+		protocol:  "TLS over TCP",
+		version:   sc.SSL().Version(),
+		cipher:    sc.SSL().CipherName(),
+		cookie:    sniff.Verdict(),
+		free:      func() { sslctx.Close() },
+	}
+	if len(certs) > 0 {
+		sess.peer = certs[0]
+	}
+	return sess, nil
+}
+
+// dialError shortens a resolve or connect error.
+func dialError(addr string, err error) error {
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		return fmt.Errorf("cannot resolve %s: %s", de.Name, de.Err)
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		err = oe.Err
+		var se *os.SyscallError
+		if errors.As(err, &se) {
+			err = se.Err
+		}
+	}
+	return fmt.Errorf("cannot connect to %s: %w", addr, err)
+}
+
+// handshakeError explains a failed handshake.
+func handshakeError(proto string, o *clientOpts, err error) error {
+	var ve *tls.CertificateVerificationError
+	if errors.As(err, &ve) {
+		hint := "give the CA that issued it with -CAfile, or skip verification with -insecure"
+		var ua x509.UnknownAuthorityError
+		var he x509.HostnameError
+		switch {
+		case errors.As(ve.Err, &he):
+			hint = "connect by a name the certificate carries, or set -servername"
+		case !errors.As(ve.Err, &ua):
+			hint = "skip verification with -insecure to connect anyway"
+		}
+		return fmt.Errorf("the certificate of %s does not verify: %v (%s)", o.connect, ve.Err, hint)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("no %s handshake with %s within %v: no answer (is a %s server listening there?)", proto, o.connect, o.timeout, proto)
+	}
+	if errors.Is(err, context.Canceled) {
+		return errInterrupted
+	}
+	return fmt.Errorf("%s handshake with %s failed: %w", proto, o.connect, err)
+}

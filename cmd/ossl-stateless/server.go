@@ -1,0 +1,383 @@
+package main
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/openssl-stateless/openssl/dtls"
+)
+
+// shutdownGrace bounds how long the server waits for its connections to
+// close after a signal.
+const shutdownGrace = 5 * time.Second
+
+// server is what the DTLS and the TLS servers share: the connections they
+// serve, the handlers' bookkeeping and the relay loops.
+type server struct {
+	o            *serverOpts
+	log          *slog.Logger
+	stdout       io.Writer
+	stderr       io.Writer
+	notice       string // about the self-signed certificate, printed once listening
+	clientCAs    *x509.CertPool
+	clientCAsPEM []byte
+	backend      string // forward mode's backend, resolved
+
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	closing bool
+	wg      sync.WaitGroup
+}
+
+func runServer(o *serverOpts, stdout, stderr io.Writer, sig <-chan os.Signal) error {
+	// Everything that can fail on a file or a name fails before the
+	// server prints anything.
+	creds, err := loadCredentials(&o.common)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if o.quiet {
+		level = slog.LevelWarn
+	}
+	s := &server{
+		o:      o,
+		log:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		stdout: stdout,
+		conns:  make(map[net.Conn]struct{}),
+	}
+	if o.caFile != "" {
+		if s.clientCAs, s.clientCAsPEM, err = loadCAs(o.caFile); err != nil {
+			return err
+		}
+	}
+	if o.mode == "forward" {
+		network := "udp"
+		if o.tls13 {
+			network = "tcp"
+		}
+		if s.backend, err = resolve(network, o.backend); err != nil {
+			return fmt.Errorf("-backend %s: %w", o.backend, err)
+		}
+	}
+	if creds == nil {
+		host, _, _ := net.SplitHostPort(o.accept)
+		if creds, err = selfSigned(host); err != nil {
+			return fmt.Errorf("making a self-signed certificate: %w", err)
+		}
+		s.notice = fmt.Sprintf("%s: no -cert given: using a throwaway self-signed ECDSA P-256 certificate for %s (SHA-256 %s); clients need -insecure\n",
+			prog, names(creds.leaf), fingerprint(creds.leaf))
+		s.stderr = stderr
+	}
+	if o.tls13 {
+		return s.runTLS(creds, sig)
+	}
+	return s.runDTLS(creds, sig)
+}
+
+// ready announces that the server listens: the self-signed certificate's
+// notice on stderr, then the ACCEPT line on stdout.
+func (s *server) ready(addr net.Addr) {
+	if s.notice != "" {
+		fmt.Fprint(s.stderr, s.notice)
+	}
+	fmt.Fprintf(s.stdout, "ACCEPT %s\n", addr)
+}
+
+// resolve resolves host:port once, so that a bad backend is reported at
+// start and not per client.
+func resolve(network, addr string) (string, error) {
+	var a net.Addr
+	var err error
+	if network == "udp" {
+		a, err = net.ResolveUDPAddr(network, addr)
+	} else {
+		a, err = net.ResolveTCPAddr(network, addr)
+	}
+	if err != nil {
+		var de *net.DNSError
+		if errors.As(err, &de) {
+			return "", fmt.Errorf("cannot resolve %s: %s", de.Name, de.Err)
+		}
+		return "", err
+	}
+	return a.String(), nil
+}
+
+// listenError shortens a listen error to its cause.
+func listenError(addr, network string, err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		err = oe.Err
+		var se *os.SyscallError
+		if errors.As(err, &se) {
+			err = se.Err
+		}
+	}
+	return fmt.Errorf("cannot listen on %s (%s): %w", addr, network, err)
+}
+
+func (s *server) runDTLS(creds *credentials, sig <-chan os.Signal) error {
+	o := s.o
+	cfg := &dtls.Config{
+		CertificatePEM:   creds.certPEM,
+		KeyPEM:           creds.keyPEM,
+		MTU:              o.mtu,
+		HandshakeTimeout: o.timeout,
+		Logger:           s.log,
+	}
+	if o.dtls12 {
+		cfg.MinVersion, cfg.MaxVersion = dtls.VersionDTLS12, dtls.VersionDTLS12
+	}
+	if s.clientCAs != nil {
+		cfg.ClientCAs = s.clientCAs
+		cfg.ClientAuth = dtls.VerifyClientCertIfGiven
+		if o.verify {
+			cfg.ClientAuth = dtls.RequireAndVerifyClientCert
+		}
+	}
+	l, err := dtls.Listen("udp", o.accept, cfg)
+	if err != nil {
+		var oe *net.OpError
+		if errors.As(err, &oe) {
+			return listenError(o.accept, "udp", err)
+		}
+		return err
+	}
+	s.ready(l.Addr())
+	s.log.Info("listening", "addr", l.Addr().String(), "protocol", "DTLS", "mode", o.mode, "backend", o.backend)
+
+	acceptDone := make(chan struct{})
+	go func() {
+		defer close(acceptDone)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return // net.ErrClosed: the Listener was closed
+			}
+			s.start(c, func() error { return s.relay(c, true) })
+		}
+	}()
+
+	got := <-sig
+	s.log.Info("shutting down", "signal", got.String())
+	_ = l.Close()
+	<-acceptDone
+	s.shutdown()
+	st := l.Stats()
+	fmt.Fprintf(s.stdout, "STATS cookies_sent=%d cookies_verified=%d cookies_rejected=%d handshakes_completed=%d handshakes_failed=%d handshakes_refused=%d live_conns=%d datagrams_dropped=%d\n",
+		st.CookiesSent, st.CookiesVerified, st.CookiesRejected, st.HandshakesCompleted,
+		st.HandshakesFailed, st.HandshakesRefused, st.LiveConns, st.DatagramsDropped)
+	return nil
+}
+
+// start serves a connection on a goroutine of its own, unless the server
+// is shutting down.
+func (s *server) start(c net.Conn, serve func() error) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		_ = c.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		peer := c.RemoteAddr().String()
+		var err error
+		defer func() {
+			if v := recover(); v != nil {
+				err = fmt.Errorf("internal error: %v", v)
+			}
+			_ = c.Close()
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+			if !errors.Is(err, errHandshake) {
+				s.log.Info("connection closed", "peer", peer, "reason", s.closeReason(err))
+			}
+		}()
+		err = serve()
+	}()
+}
+
+// shutdown closes every connection (each sends close_notify) and waits,
+// for a while, for their handlers.
+func (s *server) shutdown() {
+	s.mu.Lock()
+	s.closing = true
+	conns := make([]net.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(shutdownGrace):
+		s.log.Warn("connections still open after the grace period", "grace", shutdownGrace)
+	}
+}
+
+// closeReason says in a few words why a connection ended.
+func (s *server) closeReason(err error) string {
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+		return "closed by the client"
+	case errors.Is(err, net.ErrClosed):
+		s.mu.Lock()
+		closing := s.closing
+		s.mu.Unlock()
+		if closing {
+			return "server shutting down"
+		}
+		return "closed"
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Sprintf("idle for %v", s.o.idle)
+	}
+	return err.Error()
+}
+
+// armIdle sets the read deadline that closes an idle connection.
+func (s *server) armIdle(c net.Conn) {
+	if s.o.idle > 0 {
+		_ = c.SetReadDeadline(time.Now().Add(s.o.idle))
+	}
+}
+
+// relay serves one connection: it echoes, or forwards to the backend. A
+// datagram connection relays message by message to a UDP backend; a
+// stream one relays bytes to a TCP backend.
+func (s *server) relay(c net.Conn, datagrams bool) error {
+	if s.o.mode == "echo" {
+		return s.echo(c, datagrams)
+	}
+	network := "tcp"
+	if datagrams {
+		network = "udp"
+	}
+	// One backend socket per client: the backend's replies come back on
+	// the socket of the client they are for.
+	b, err := net.DialTimeout(network, s.backend, s.o.timeout)
+	if err != nil {
+		return fmt.Errorf("backend %s: %w", s.backend, err)
+	}
+	defer b.Close()
+	s.log.Debug("backend socket", "peer", c.RemoteAddr().String(), "local", b.LocalAddr().String())
+	var last atomic.Int64 // time of the last message either way, for -idle
+	last.Store(time.Now().UnixNano())
+
+	back := make(chan error, 1)
+	go func() { back <- s.backToClient(c, b, datagrams, &last) }()
+	err = s.clientToBack(c, b, datagrams, &last)
+	if datagrams {
+		_ = b.Close() // stops backToClient
+	} else if tc, ok := b.(*net.TCPConn); ok && errors.Is(err, io.EOF) {
+		// The client closed: let the backend finish its replies.
+		_ = tc.CloseWrite()
+		_ = c.SetReadDeadline(time.Time{})
+		select {
+		case berr := <-back:
+			return berr
+		case <-time.After(s.o.timeout):
+		}
+	}
+	_ = b.Close()
+	_ = c.Close()
+	<-back
+	return err
+}
+
+func (s *server) echo(c net.Conn, datagrams bool) error {
+	buf := make([]byte, 1<<16)
+	for {
+		s.armIdle(c)
+		n, err := c.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				if errors.Is(werr, dtls.ErrMessageTooLarge) {
+					s.log.Warn("echo dropped", "peer", c.RemoteAddr().String(), "err", werr)
+					continue
+				}
+				return werr
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// clientToBack relays what the client sends to the backend.
+func (s *server) clientToBack(c, b net.Conn, datagrams bool, last *atomic.Int64) error {
+	buf := make([]byte, 1<<16)
+	for {
+		s.armIdle(c)
+		n, err := c.Read(buf)
+		if n > 0 {
+			last.Store(time.Now().UnixNano())
+			if _, werr := b.Write(buf[:n]); werr != nil {
+				if datagrams && errors.Is(werr, syscall.ECONNREFUSED) {
+					s.log.Warn("backend refused a datagram (nothing listening?)", "backend", s.backend)
+					continue
+				}
+				return fmt.Errorf("backend %s: %w", s.backend, werr)
+			}
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && time.Since(time.Unix(0, last.Load())) < s.o.idle {
+				continue // the backend was talking
+			}
+			return err
+		}
+	}
+}
+
+// backToClient relays the backend's replies to the client.
+func (s *server) backToClient(c, b net.Conn, datagrams bool, last *atomic.Int64) error {
+	buf := make([]byte, 1<<16)
+	for {
+		n, err := b.Read(buf)
+		if n > 0 {
+			last.Store(time.Now().UnixNano())
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				if errors.Is(werr, dtls.ErrMessageTooLarge) {
+					s.log.Warn("backend reply dropped", "peer", c.RemoteAddr().String(), "err", werr)
+					continue
+				}
+				return werr
+			}
+		}
+		if err != nil {
+			if datagrams && errors.Is(err, syscall.ECONNREFUSED) {
+				s.log.Warn("backend unreachable (ICMP port unreachable)", "backend", s.backend)
+				continue
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			if !datagrams {
+				_ = c.Close() // the backend closed: close_notify to the client
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("backend %s: %w", s.backend, err)
+		}
+	}
+}

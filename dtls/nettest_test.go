@@ -1,0 +1,89 @@
+package dtls_test
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"golang.org/x/net/nettest"
+
+	"github.com/openssl-stateless/openssl/dtls"
+)
+
+// nettestApplies are the sub-tests of nettest.TestConn whose assumptions
+// hold for a datagram connection. Left out:
+//   - PresentTimeout and FutureTimeout write as fast as they can until a
+//     deadline (tens of thousands of datagrams in 100ms, which nobody reads),
+//     then "resync" by expecting one marker datagram to come back. UDP, and
+//     so DTLS, drops datagrams a receiver cannot queue; the marker can be one
+//     of them and the sub-test then waits forever. Deadlines themselves are
+//     covered by ReadTimeout, WriteTimeout, PastTimeout, CloseTimeout and
+//     TestDeadlinesAndClose.
+//
+// BasicIO (1 MiB in 1024-byte writes, no flow control) applies on loopback
+// only because the receiving queue is deep enough for the reader to keep up.
+const nettestApplies = "BasicIO|PingPong|RacyRead|RacyWrite|ReadTimeout|WriteTimeout|PastTimeout|CloseTimeout|ConcurrentMethods"
+
+// TestNetTestConn runs golang.org/x/net/nettest's conformance suite on a
+// client Conn (c1) and the server Conn it is accepted as (c2). nettest
+// offers no way to pick sub-tests, so the test binary runs itself with a
+// -test.run pattern that names the ones that apply.
+func TestNetTestConn(t *testing.T) {
+	if os.Getenv("DTLS_NETTEST_CHILD") != "1" {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestNetTestConn$/^("+nettestApplies+")$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), "DTLS_NETTEST_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		t.Logf("nettest child:\n%s", out)
+		require.NoError(t, err)
+		for _, name := range strings.Split(nettestApplies, "|") {
+			assert.Contains(t, string(out), "--- PASS: TestNetTestConn/"+name+" ")
+		}
+		return
+	}
+	p := newPKI(t)
+	nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
+		pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		_ = pc.SetReadBuffer(8 << 20)
+		l, err := dtls.NewListener(pc, p.serverConfig())
+		if err != nil {
+			pc.Close()
+			return nil, nil, nil, err
+		}
+		cpc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			l.Close()
+			return nil, nil, nil, err
+		}
+		_ = cpc.SetReadBuffer(8 << 20)
+		client, err := dtls.Client(cpc, l.Addr(), p.clientConfig())
+		if err != nil {
+			l.Close()
+			return nil, nil, nil, err
+		}
+		if err := client.Handshake(); err != nil {
+			client.Close()
+			l.Close()
+			return nil, nil, nil, err
+		}
+		server, err := l.Accept()
+		if err != nil {
+			client.Close()
+			l.Close()
+			return nil, nil, nil, err
+		}
+		stop = func() {
+			client.Close()
+			server.Close()
+			l.Close()
+		}
+		return client, server, stop, nil
+	})
+}
