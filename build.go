@@ -6,6 +6,20 @@ package openssl
 /*
 #cgo pkg-config: libssl libcrypto
 #cgo CFLAGS: -I${SRCDIR}/include -Wall -Wno-deprecated-declarations
+#cgo noescape gossl_ssl_get_timeout
+#cgo nocallback gossl_ssl_get_timeout
+#cgo noescape gossl_bio_read
+#cgo nocallback gossl_bio_read
+#cgo noescape gossl_bio_get_peer
+#cgo nocallback gossl_bio_get_peer
+#cgo noescape gossl_bio_set_peer
+#cgo nocallback gossl_bio_set_peer
+#cgo noescape gossl_bio_set_connected
+#cgo nocallback gossl_bio_set_connected
+#cgo noescape gossl_addr_get
+#cgo nocallback gossl_addr_get
+#cgo noescape gossl_addr_set
+#cgo nocallback gossl_addr_set
 #include "shim.h"
 */
 import "C"

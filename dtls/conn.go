@@ -153,6 +153,9 @@ func (c *Conn) flushLocked() error {
 // Handshake runs the handshake if it has not run yet, bounded by
 // Config.HandshakeTimeout. Read and Write call it.
 func (c *Conn) Handshake() error {
+	if c.hsDone.Load() {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.handshakeTimeout())
 	defer cancel()
 	return c.HandshakeContext(ctx)

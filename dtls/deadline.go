@@ -6,10 +6,12 @@ import (
 )
 
 // deadline is a settable point in time with a channel that is closed when
-// it passes, so that a blocked Read can select on it. Setting a new
-// deadline re-arms it; the zero time disarms it.
+// it passes, so that a blocked Read can select on it. One timer is reused
+// for the deadline's life, so setting a deadline per datagram allocates
+// nothing; a new channel is made only after one has fired.
 type deadline struct {
 	mu    sync.Mutex
+	t     time.Time
 	timer *time.Timer
 	done  chan struct{}
 }
@@ -18,38 +20,51 @@ func newDeadline() *deadline {
 	return &deadline{done: make(chan struct{})}
 }
 
+func closedChan(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
 func (d *deadline) set(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.timer != nil {
-		d.timer.Stop()
-		d.timer = nil
-	}
-	select {
-	case <-d.done:
+	d.t = t
+	if closedChan(d.done) {
 		d.done = make(chan struct{}) // passed before: re-arm
-	default:
 	}
 	if t.IsZero() {
+		if d.timer != nil {
+			d.timer.Stop()
+		}
 		return
 	}
 	wait := time.Until(t)
 	if wait <= 0 {
 		close(d.done)
+		if d.timer != nil {
+			d.timer.Stop()
+		}
 		return
 	}
-	ch := d.done
-	d.timer = time.AfterFunc(wait, func() {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		if d.done == ch {
-			select {
-			case <-ch:
-			default:
-				close(ch)
-			}
-		}
-	})
+	if d.timer == nil {
+		d.timer = time.AfterFunc(wait, d.fire)
+	} else {
+		d.timer.Reset(wait)
+	}
+}
+
+// fire closes the channel if the deadline now set has passed: a timer
+// that fires late for a deadline moved since does nothing.
+func (d *deadline) fire() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.t.IsZero() && !time.Now().Before(d.t) && !closedChan(d.done) {
+		close(d.done)
+	}
 }
 
 // wait returns the channel closed when the deadline passes.
@@ -64,6 +79,5 @@ func (d *deadline) stop() {
 	defer d.mu.Unlock()
 	if d.timer != nil {
 		d.timer.Stop()
-		d.timer = nil
 	}
 }
