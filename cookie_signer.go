@@ -38,7 +38,10 @@ const (
 // current or the previous window's key verify, so a cookie is accepted for
 // at most its lifetime. Verification runs in constant time. Servers built
 // with the same secret (and clocks within a few seconds) accept each other's
-// DTLS cookies.
+// DTLS cookies. TLS 1.3 cookies do not travel between servers: OpenSSL wraps
+// the application cookie in its own, HMAC'd with a key private to the
+// SSL_CTX that no public API sets, so the client must return to the same
+// Ctx.
 //
 // A CookieSigner is safe for concurrent use and allocates nothing per
 // cookie once warm.

@@ -249,3 +249,39 @@ func TestStreamConnStatelessWithGoClient(t *testing.T) {
 	_, err = srv.Read(buf)
 	assert.ErrorIs(t, err, io.EOF, "close_notify reads as io.EOF")
 }
+
+// Two TLS servers with the same CookieSigner secret: unlike DTLS, the
+// second does not accept the first one's HelloRetryRequest cookie. OpenSSL
+// wraps the application cookie in its own cookie, HMAC'd with a key that
+// SSL_CTX_new draws at random (ext.cookie_hmac_key) and no public API of
+// 1.1.1 or 3.x sets; so a TLS 1.3 client must come back to the same Ctx.
+func TestStatelessCookieIsBoundToItsCtx(t *testing.T) {
+	p := newPKI(t)
+	secret := []byte("shared-secret-for-two-tls-servers")
+	ctxA := newTLSServerCtx(t, p, newSigner(t, secret))
+	ctxB := newTLSServerCtx(t, p, newSigner(t, secret))
+	var bVerified bool
+	require.NoError(t, ctxB.SetStatelessCookieVerifyCallback(func(s *openssl.SSL, c []byte) bool {
+		bVerified = true
+		return newSigner(t, secret).VerifyCookie(s, c)
+	}))
+	cc, sc := tcpPair(t)
+	go func() { _ = goTLSClient(cc, p, tls.VersionTLS13).Handshake() }()
+	a := newStatelessServer(t, ctxA, sc)
+	require.ErrorIs(t, a.untilVerdict(), openssl.ErrHelloRetryRequest)
+
+	b := newStatelessServer(t, ctxB, sc)
+	var err error
+	for i := 0; i < 3; i++ { // the ChangeCipherSpec first, then the ClientHello
+		if err = b.untilVerdict(); err == nil {
+			break
+		}
+		var oe *openssl.Error
+		if errors.As(err, &oe) && len(oe.Queue) > 0 {
+			break
+		}
+	}
+	require.Error(t, err, "server B cannot open server A's cookie")
+	assert.False(t, bVerified, "OpenSSL rejects it before the application cookie is even looked at")
+	t.Logf("second server: %v", err)
+}
