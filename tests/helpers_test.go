@@ -1,13 +1,16 @@
 package tests
 
 import (
+	"context"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -214,8 +217,9 @@ func countLines(out, s string) int {
 	return n
 }
 
-// traceRecord is one record of an `openssl -trace` log (SSL_trace(3)), as
-// written with -msgfile.
+// traceRecord is one record of a protocol log that `openssl s_client` or
+// `s_server` wrote with -msgfile: -trace (SSL_trace(3)) or, where the tool has
+// no -trace, -msg (see traceFlag).
 type traceRecord struct {
 	sent        bool   // "Sent Record", else "Received Record"
 	contentType string // "Handshake", "ChangeCipherSpec", "ApplicationData", ...
@@ -230,25 +234,104 @@ type traceMessage struct {
 	cookieExt bool   // carries the TLS 1.3 cookie extension
 }
 
+// traceEnv forces the fallback of traceFlag: TESTS_OPENSSL_TRACE=msg makes
+// the tests run the peers with -msg even where -trace exists, to exercise
+// parseMsgDump against a live peer.
+const traceEnv = "TESTS_OPENSSL_TRACE"
+
+var traceFlagOnce struct {
+	sync.Once
+	flag string
+	why  string
+}
+
+// traceFlag returns the option that makes `openssl s_client` and `s_server`
+// log every record and handshake message to -msgfile, for parseTrace:
+// "-trace" where the tool has it, else "-msg". It asks the tool once per run.
+//
+// Version difference: -trace exists only in an OpenSSL built with
+// enable-ssl-trace. Debian's 3.0 (bookworm) and 3.5 (trixie) are; Debian's
+// 1.1.1 (bullseye, 1.1.1w) is not, and its s_client and s_server reject
+// the option ("Option unknown option -trace"). -msg is always there: it
+// prints the same message callback's data (SSL_CTX_set_msg_callback(3)),
+// every record header and handshake message in hex, which parseMsgDump
+// decodes into the same traceRecords, so the tests' assertions on the
+// records hold on every version.
+func traceFlag(t *testing.T) string {
+	t.Helper()
+	bin := opensslBin(t)
+	traceFlagOnce.Do(func() {
+		if v := os.Getenv(traceEnv); v == "msg" {
+			traceFlagOnce.flag, traceFlagOnce.why = "-msg", traceEnv+"=msg"
+			return
+		}
+		traceFlagOnce.flag, traceFlagOnce.why = "-trace", "s_client and s_server have -trace"
+		for _, cmd := range []string{"s_client", "s_server"} {
+			ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+			// -help exits with status 0 on 3.x and 1 on 1.1.1, and
+			// writes to stdout or stderr depending on the version:
+			// only the text counts.
+			out, _ := exec.CommandContext(ctx, bin, cmd, "-help").CombinedOutput()
+			cancel()
+			if !helpTraceRE.Match(out) {
+				traceFlagOnce.flag, traceFlagOnce.why = "-msg", cmd+" -help lists no -trace (OpenSSL built without enable-ssl-trace)"
+				return
+			}
+		}
+	})
+	t.Logf("peer protocol log: %s (%s)", traceFlagOnce.flag, traceFlagOnce.why)
+	return traceFlagOnce.flag
+}
+
+// helpTraceRE finds the -trace option in `openssl s_client -help`:
+// " -trace                     Show trace output of protocol messages".
+var helpTraceRE = regexp.MustCompile(`(?m)^\s*-trace\s`)
+
 var (
+	// Version difference: OpenSSL 3.0 starts each record with "Sent Record"
+	// / "Received Record", 3.5 with "Sent TLS Record" / "Received TLS
+	// Record" (for DTLS records as well); both are accepted (the series
+	// between were not checked). The lines below are the same in 3.0 and
+	// 3.5, for every record and message these tests look at.
+	traceRecordRE      = regexp.MustCompile(`^(Sent|Received) (TLS )?Record$`)
 	traceContentTypeRE = regexp.MustCompile(`^  Content Type = (\w+) \(\d+\)`)
 	traceLengthRE      = regexp.MustCompile(`^  Length = (\d+)`)
 	traceMessageRE     = regexp.MustCompile(`^    (\w+), Length=\d+`)
 	traceCookieRE      = regexp.MustCompile(`^      cookie \(len=\d+\): ([0-9A-F]*)`)
 )
 
-// parseTrace reads the records of an SSL_trace log.
+// parseTrace reads the records of a peer's -msgfile, written with -trace
+// or -msg (told apart by their first line).
 func parseTrace(t *testing.T, path string) []traceRecord {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	require.NoError(t, err, "reading the peer's trace")
+	text := string(data)
 	var recs []traceRecord
-	for _, line := range strings.Split(string(data), "\n") {
-		switch {
-		case line == "Sent Record" || line == "Received Record":
-			recs = append(recs, traceRecord{sent: line == "Sent Record"})
+	if strings.HasPrefix(text, ">>> ") || strings.HasPrefix(text, "<<< ") {
+		recs, err = parseMsgDump(text)
+		require.NoError(t, err, "parsing the peer's -msg output")
+	} else {
+		recs = parseSSLTrace(text)
+	}
+	if len(recs) == 0 && strings.TrimSpace(text) != "" {
+		// A format this parser does not know (as 3.5's "Sent TLS Record"
+		// was): fail here rather than on a missing record later.
+		head := strings.SplitN(text, "\n", 8)
+		t.Fatalf("no record found in %s, an unknown format? It begins:\n%s", path, strings.Join(head[:len(head)-1], "\n"))
+	}
+	return recs
+}
+
+// parseSSLTrace reads the records of an SSL_trace log (-trace).
+func parseSSLTrace(text string) []traceRecord {
+	var recs []traceRecord
+	for _, line := range strings.Split(text, "\n") {
+		if m := traceRecordRE.FindStringSubmatch(line); m != nil {
+			recs = append(recs, traceRecord{sent: m[1] == "Sent"})
 			continue
-		case len(recs) == 0:
+		}
+		if len(recs) == 0 {
 			continue
 		}
 		r := &recs[len(recs)-1]
@@ -268,6 +351,210 @@ func parseTrace(t *testing.T, path string) []traceRecord {
 		}
 	}
 	return recs
+}
+
+// A -msg log is one entry per call of the message callback: a line with
+// the direction and the byte count, then the bytes in hex, 16 a line:
+//
+//	>>> ??? [length 000d]                                         (1.1.1)
+//	    16 fe ff 00 00 00 00 00 00 00 00 00 c0
+//	<<< TLS 1.3, Handshake [length 00d2], ClientHello             (1.1.1)
+//	>>> DTLS 1.0, RecordHeader [length 000d]                      (3.x)
+//	<<< Not TLS data or unknown version (version=65277, content_type=22) [length 00c0]
+//
+// Version difference: the labels differ (1.1.1 names no DTLS 1.2 entry and
+// no record header, "???"; 3.x names some), the hex does not, so only the
+// hex is read: a record header (5 bytes for TLS, 13 for DTLS) opens a
+// record, a handshake message that follows is one message of it, exactly
+// where SSL_trace prints "Sent Record" and the message's name.
+var (
+	msgEntryRE = regexp.MustCompile(`^(>>>|<<<) .*\[length ([0-9a-f]+)\]`)
+	msgHexRE   = regexp.MustCompile(`^ +[0-9a-f]{2}( [0-9a-f]{2})*$`)
+)
+
+// parseMsgDump reads the records of a -msg log.
+func parseMsgDump(text string) ([]traceRecord, error) {
+	type entry struct {
+		sent bool
+		want int
+		data []byte
+	}
+	var entries []entry
+	for i, line := range strings.Split(text, "\n") {
+		if m := msgEntryRE.FindStringSubmatch(line); m != nil {
+			n, err := strconv.ParseUint(m[2], 16, 32)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %q: %v", i+1, line, err)
+			}
+			entries = append(entries, entry{sent: m[1] == ">>>", want: int(n)})
+		} else if msgHexRE.MatchString(line) && len(entries) > 0 {
+			b, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(line), " ", ""))
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %q: %v", i+1, line, err)
+			}
+			e := &entries[len(entries)-1]
+			e.data = append(e.data, b...)
+		}
+	}
+	var recs []traceRecord
+	var dtls bool  // the current record is a DTLS record
+	var inner byte // its TLS 1.3 inner content type, 0 until seen
+	for i, e := range entries {
+		if len(e.data) != e.want {
+			return nil, fmt.Errorf("entry %d: %d bytes of hex for [length %04x]", i, len(e.data), e.want)
+		}
+		b := e.data
+		if isRecordHeader(b) {
+			recs = append(recs, traceRecord{
+				sent:        e.sent,
+				contentType: contentTypeName(b[0]),
+				length:      int(b[len(b)-2])<<8 | int(b[len(b)-1]),
+			})
+			dtls, inner = len(b) == 13, 0
+			continue
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		r := &recs[len(recs)-1]
+		if r.contentType == "ApplicationData" && !dtls && inner == 0 && len(b) == 1 {
+			// TLS 1.3: the real type of an encrypted record.
+			inner = b[0]
+			continue
+		}
+		if r.contentType != "Handshake" && inner != 22 {
+			continue // ChangeCipherSpec, Alert...: no message to name
+		}
+		if m, ok := decodeHandshake(b, dtls); ok {
+			r.messages = append(r.messages, m)
+		}
+	}
+	return recs, nil
+}
+
+// isRecordHeader reports whether b, one entry of a -msg log, is a record
+// header: content type, version, (DTLS: epoch and sequence number,) length.
+func isRecordHeader(b []byte) bool {
+	if len(b) == 0 || b[0] < 20 || b[0] > 24 {
+		return false
+	}
+	// A handshake message of 5 or 13 bytes starting with 20-24 has 0 as
+	// its second byte (the high byte of a small length).
+	return (len(b) == 5 && b[1] == 3) || (len(b) == 13 && b[1] == 0xfe)
+}
+
+// contentTypeName is SSL_trace's name of a record content type.
+func contentTypeName(t byte) string {
+	switch t {
+	case 20:
+		return "ChangeCipherSpec"
+	case 21:
+		return "Alert"
+	case 22:
+		return "Handshake"
+	case 23:
+		return "ApplicationData"
+	case 24:
+		return "HeartBeat"
+	}
+	return "UNKNOWN"
+}
+
+// handshakeNames are SSL_trace's names of handshake message types.
+var handshakeNames = map[byte]string{
+	0: "HelloRequest", 1: "ClientHello", 2: "ServerHello", 3: "HelloVerifyRequest",
+	4: "NewSessionTicket", 5: "EndOfEarlyData", 8: "EncryptedExtensions",
+	11: "Certificate", 12: "ServerKeyExchange", 13: "CertificateRequest",
+	14: "ServerHelloDone", 15: "CertificateVerify", 16: "ClientKeyExchange",
+	20: "Finished", 21: "CertificateUrl", 22: "CertificateStatus",
+	23: "SupplementalData", 24: "KeyUpdate", 25: "CompressedCertificate",
+	67: "NextProto", 254: "MessageHash",
+}
+
+// decodeHandshake decodes one handshake message as the message callback
+// passes it: with its 4-byte header, 12 bytes for DTLS. Of the body it
+// reads what traceMessage holds: the cookie of a DTLS ClientHello or
+// HelloVerifyRequest, the cookie extension of a ClientHello or ServerHello
+// (TLS 1.3's HelloRetryRequest is a ServerHello).
+func decodeHandshake(b []byte, dtls bool) (traceMessage, bool) {
+	hdr := 4
+	if dtls {
+		hdr = 12
+	}
+	if len(b) < hdr {
+		return traceMessage{}, false
+	}
+	m := traceMessage{name: handshakeNames[b[0]]}
+	if m.name == "" {
+		m.name = "UNKNOWN"
+	}
+	body := &byteReader{b: b[hdr:]}
+	cookieHex := func(c []byte) string { return strings.ToUpper(hex.EncodeToString(c)) }
+	switch b[0] {
+	case 1: // ClientHello
+		body.skip(2 + 32)    // client_version, random
+		body.skip(body.u8()) // session_id
+		if dtls {
+			m.cookie = cookieHex(body.next(body.u8()))
+		}
+		body.skip(body.u16()) // cipher_suites
+		body.skip(body.u8())  // compression_methods
+		m.cookieExt = hasCookieExt(body)
+	case 2: // ServerHello, HelloRetryRequest
+		body.skip(2 + 32)    // server_version, random
+		body.skip(body.u8()) // session_id
+		body.skip(2 + 1)     // cipher_suite, compression_method
+		m.cookieExt = hasCookieExt(body)
+	case 3: // HelloVerifyRequest
+		body.skip(2) // server_version
+		m.cookie = cookieHex(body.next(body.u8()))
+	}
+	return m, true
+}
+
+// hasCookieExt reads the extensions block at r and reports whether it
+// holds a cookie extension (44, RFC 8446 §4.2.2).
+func hasCookieExt(r *byteReader) bool {
+	exts := &byteReader{b: r.next(r.u16())}
+	for len(exts.b) >= 4 {
+		typ, n := exts.u16(), exts.u16()
+		if typ == 44 {
+			return true
+		}
+		exts.skip(n)
+	}
+	return false
+}
+
+// byteReader reads big-endian fields; past the end, every read yields
+// zero values.
+type byteReader struct{ b []byte }
+
+func (r *byteReader) next(n int) []byte {
+	if n > len(r.b) {
+		n = len(r.b)
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *byteReader) skip(n int) { r.next(n) }
+
+func (r *byteReader) u8() int {
+	b := r.next(1)
+	if len(b) < 1 {
+		return 0
+	}
+	return int(b[0])
+}
+
+func (r *byteReader) u16() int {
+	b := r.next(2)
+	if len(b) < 2 {
+		return 0
+	}
+	return int(b[0])<<8 | int(b[1])
 }
 
 // String renders a record in one line, for logs: "> Handshake[ClientHello]".

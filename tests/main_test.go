@@ -2,6 +2,11 @@
 // openssl command-line tool) over real loopback sockets. Peers are started
 // per test, awaited by their readiness line, and killed and waited for in
 // t.Cleanup. The tests skip only when the openssl tool is not installed.
+//
+// The tests that check the records a peer sent and received read its
+// protocol log: `-trace` where the tool has it, `-msg` where it does not
+// (OpenSSL 1.1.1 as Debian builds it); TESTS_OPENSSL_TRACE=msg forces
+// -msg. See traceFlag and parseTrace.
 package tests
 
 import (

@@ -42,10 +42,16 @@ func opensslCLIVersion(t *testing.T) string {
 
 var cliVersionRE = regexp.MustCompile(`^OpenSSL (\d+)\.(\d+)\.`)
 
-// opensslCLIIs30 reports whether the openssl tool is from the 3.0 series.
-func opensslCLIIs30(t *testing.T) bool {
+// opensslCLISeries returns the release series of the openssl tool: "1.1"
+// for 1.1.1w, "3.0" for 3.0.13, "3.5" for 3.5.9; "" when `openssl version`
+// names no OpenSSL (LibreSSL, say).
+func opensslCLISeries(t *testing.T) string {
+	t.Helper()
 	m := cliVersionRE.FindStringSubmatch(opensslCLIVersion(t))
-	return m != nil && m[1] == "3" && m[2] == "0"
+	if m == nil {
+		return ""
+	}
+	return m[1] + "." + m[2]
 }
 
 // output collects what a peer prints on stdout and stderr (one pipe, so the
