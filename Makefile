@@ -1,9 +1,14 @@
-# Targets: build, test, race, lint, leaks, bench, docker-test.
+# Targets: demo, build, test, race, lint, leaks, bench, docker-test.
 GO ?= go
 PKGS ?= ./...
 TESTFLAGS ?= -count=1 -shuffle=on
 
-.PHONY: build test race lint leaks bench docker-test clean
+.PHONY: demo build test race lint leaks bench docker-test clean
+
+# Builds cmd/ossl-stateless and runs it end to end on 127.0.0.1: a DTLS echo
+# server, a client through the cookie exchange, SIGINT, the server's stats.
+demo:
+	GO=$(GO) bash cmd/ossl-stateless/demo.sh
 
 build:
 	$(GO) build $(PKGS)

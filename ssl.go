@@ -533,8 +533,10 @@ func (s *SSL) PeerCertificates() ([]*x509.Certificate, error) {
 	}
 	n := int(C.gossl_ssl_peer_chain_len(s.ptr))
 	certs := make([]*x509.Certificate, 0, n)
-	buf := make([]byte, 4096)
 	for i := 0; i < n; i++ {
+		// A buffer per certificate: x509.ParseCertificate keeps references
+		// into its input (Raw and the parsed fields alias it).
+		buf := make([]byte, 4096)
 		m := int(C.gossl_ssl_peer_cert_der(s.ptr, C.int(i), (*C.uchar)(unsafe.Pointer(&buf[0])), C.int(len(buf))))
 		if m < 0 {
 			buf = make([]byte, -m)

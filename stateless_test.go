@@ -285,3 +285,37 @@ func TestStatelessCookieIsBoundToItsCtx(t *testing.T) {
 	assert.False(t, bVerified, "OpenSSL rejects it before the application cookie is even looked at")
 	t.Logf("second server: %v", err)
 }
+
+// PeerCertificates returns every certificate of the chain intact. A bug
+// once parsed them all from one reused buffer, and x509.ParseCertificate
+// keeps references into its input: all but the last came back corrupted.
+func TestPeerCertificatesChainIntact(t *testing.T) {
+	p := newPKI(t)
+	ctx := newTLSServerCtx(t, p, newSigner(t, nil))
+	require.NoError(t, ctx.UseCertificatePEM(append(append([]byte(nil), p.server.CertPEM...), p.ca.CertPEM...)))
+	require.NoError(t, ctx.UsePrivateKeyPEM(p.server.KeyPEM))
+	cc, sc := tcpPair(t)
+	go func() {
+		srv, err := openssl.NewServerConn(sc, ctx)
+		if err != nil {
+			return
+		}
+		defer srv.Close()
+		_ = srv.Handshake()
+		_, _ = srv.Read(make([]byte, 1))
+	}()
+	cctx, err := openssl.NewCtx(openssl.TLSClientMethod)
+	require.NoError(t, err)
+	defer cctx.Close()
+	client, err := openssl.NewClientConn(cc, cctx)
+	require.NoError(t, err)
+	defer client.Close()
+	require.NoError(t, client.Handshake())
+	certs, err := client.SSL().PeerCertificates()
+	require.NoError(t, err)
+	require.Len(t, certs, 2, "leaf and CA")
+	assert.Equal(t, p.server.Leaf.Raw, certs[0].Raw)
+	assert.Equal(t, p.ca.Cert.Raw, certs[1].Raw)
+	assert.Equal(t, "localhost", certs[0].Subject.CommonName)
+	assert.Equal(t, p.server.Leaf.IPAddresses[0].String(), certs[0].IPAddresses[0].String())
+}

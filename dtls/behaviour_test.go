@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -409,4 +410,19 @@ func TestDialContextCancel(t *testing.T) {
 	_, err = dtls.DialContext(ctx, "udp", pc.LocalAddr().String(), &dtls.Config{InsecureSkipVerify: true})
 	require.Error(t, err)
 	assert.Less(t, time.Since(start), 3*time.Second)
+}
+
+// Dialling a UDP port where nothing listens fails at once with "connection
+// refused" (ICMP port unreachable on the connected socket), not after the
+// whole handshake timeout.
+func TestDialRefused(t *testing.T) {
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	addr := pc.LocalAddr().String()
+	require.NoError(t, pc.Close()) // now nothing listens there
+	start := time.Now()
+	_, err = dtls.Dial("udp", addr, &dtls.Config{InsecureSkipVerify: true, HandshakeTimeout: 20 * time.Second})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+	assert.Less(t, time.Since(start), 5*time.Second)
 }

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/openssl-stateless/openssl"
@@ -69,6 +70,12 @@ type Conn struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 
+	// peerGone is closed when the socket reports the peer unreachable
+	// (ICMP port unreachable on a connected socket: ECONNREFUSED).
+	peerGone     chan struct{}
+	peerGoneOnce sync.Once
+	peerErr      error
+
 	hsMu            sync.Mutex
 	hsDone          atomic.Bool
 	hsErr           error
@@ -84,16 +91,17 @@ type Conn struct {
 
 func newConn(pc net.PacketConn, peer netip.AddrPort, cfg *Config, ssl *openssl.SSL, bio *openssl.BIO) *Conn {
 	c := &Conn{
-		pc:     pc,
-		raddr:  net.UDPAddrFromAddrPort(peer),
-		rap:    peer,
-		cfg:    cfg,
-		ssl:    ssl,
-		bio:    bio,
-		in:     make(chan *[]byte, inQueue),
-		closed: make(chan struct{}),
-		rdl:    newDeadline(),
-		wdl:    newDeadline(),
+		pc:       pc,
+		raddr:    net.UDPAddrFromAddrPort(peer),
+		rap:      peer,
+		cfg:      cfg,
+		ssl:      ssl,
+		bio:      bio,
+		in:       make(chan *[]byte, inQueue),
+		closed:   make(chan struct{}),
+		peerGone: make(chan struct{}),
+		rdl:      newDeadline(),
+		wdl:      newDeadline(),
 	}
 	c.udp, _ = pc.(*net.UDPConn)
 	return c
@@ -225,6 +233,8 @@ func (c *Conn) handshake(ctx context.Context) error {
 			if herr != nil {
 				return fmt.Errorf("dtls: handshake with %v: %w", c.rap, herr)
 			}
+		case <-c.peerGone:
+			return fmt.Errorf("dtls: handshake with %v: %w", c.rap, c.peerErr)
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return &net.OpError{Op: "handshake", Net: "udp", Addr: c.raddr, Err: timeoutError{op: "handshake"}}
@@ -316,6 +326,8 @@ func (c *Conn) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 		case <-c.rdl.wait():
 			return 0, &net.OpError{Op: "read", Net: "udp", Addr: c.raddr, Err: timeoutError{op: "read"}}
+		case <-c.peerGone:
+			return 0, &net.OpError{Op: "read", Net: "udp", Addr: c.raddr, Err: c.peerErr}
 		case <-c.closed:
 			return 0, net.ErrClosed
 		}
@@ -371,7 +383,10 @@ func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		if c.ssl != nil {
-			if c.hsDone.Load() {
+			// IsInitFinished also covers a handshake OpenSSL completed but
+			// whose peer the Go verification refused: the peer then learns
+			// at once (close_notify) instead of at its idle timeout.
+			if c.hsDone.Load() || c.ssl.IsInitFinished() {
 				_, _ = c.ssl.Shutdown()
 				_ = c.flushLocked()
 			}
@@ -625,7 +640,15 @@ func (c *Conn) readLoop() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			continue // e.g. ICMP port unreachable surfacing as ECONNREFUSED
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				// Nothing listens at the peer's port: fail now rather than
+				// retransmit into the void until the handshake times out.
+				c.peerGoneOnce.Do(func() {
+					c.peerErr = err
+					close(c.peerGone)
+				})
+			}
+			continue
 		}
 		if !c.connected && netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) != c.rap {
 			continue

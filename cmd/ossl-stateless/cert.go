@@ -147,24 +147,3 @@ func fingerprint(c *x509.Certificate) string {
 	sum := sha256.Sum256(c.Raw)
 	return hex.EncodeToString(sum[:])
 }
-
-// verifyServer checks a server's chain as crypto/tls (and the dtls
-// package) would.
-func verifyServer(certs []*x509.Certificate, roots *x509.CertPool, name string) error {
-	if len(certs) == 0 {
-		return errors.New("the server sent no certificate")
-	}
-	opts := x509.VerifyOptions{
-		Roots:         roots,
-		Intermediates: x509.NewCertPool(),
-		DNSName:       name,
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, c := range certs[1:] {
-		opts.Intermediates.AddCert(c)
-	}
-	if _, err := certs[0].Verify(opts); err != nil {
-		return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
-	}
-	return nil
-}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -72,7 +73,7 @@ func runClient(o *clientOpts, stdin io.Reader, stdout, stderr io.Writer, sig <-c
 	}()
 	var sess *session
 	if o.tls13 {
-		sess, err = dialTLS(ctx, o, creds, roots, name)
+		sess, err = dialTLS(ctx, o, creds, name)
 	} else {
 		sess, err = dialDTLS(ctx, o, creds, roots, name)
 	}
@@ -114,6 +115,11 @@ func exchange(sess *session, o *clientOpts, stdin io.Reader, stdout io.Writer, i
 	activity := make(chan struct{}, 1)
 	readErr := make(chan error, 1)
 	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				readErr <- fmt.Errorf("internal error: %v", v)
+			}
+		}()
 		buf := make([]byte, 1<<16) // a whole record: DTLS drops what does not fit
 		for {
 			n, err := conn.Read(buf)
@@ -180,7 +186,10 @@ func exchange(sess *session, o *clientOpts, stdin io.Reader, stdout io.Writer, i
 		}
 		closed = true
 		_ = conn.Close()
-		return fmt.Errorf("connection to %s: %w", conn.RemoteAddr(), err)
+		if msg, ok := alertMessage(err); ok {
+			return fmt.Errorf("connection to %s: %s", o.connect, msg)
+		}
+		return fmt.Errorf("connection to %s: %w", o.connect, err)
 	}
 
 	for eof := false; !eof; {
@@ -191,7 +200,14 @@ func exchange(sess *session, o *clientOpts, stdin io.Reader, stdout io.Writer, i
 					return fmt.Errorf("stdin line %d is %d bytes: one datagram carries at most %d here (raise -mtu or shorten the line)",
 						sent+1, len(line), conn.(*dtls.Conn).MaxPayload())
 				}
-				return fmt.Errorf("sending to %s: %w", conn.RemoteAddr(), err)
+				// A write fails once the server has ended the connection;
+				// why (an alert, a close_notify) reaches the reader.
+				select {
+				case rerr := <-readErr:
+					return peerClosed(rerr)
+				case <-time.After(500 * time.Millisecond):
+				}
+				return fmt.Errorf("sending to %s: %w", o.connect, err)
 			}
 			sent++
 			sentBytes += int64(len(line))
@@ -340,7 +356,7 @@ func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x50
 	return sess, nil
 }
 
-func dialTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x509.CertPool, name string) (*session, error) {
+func dialTLS(ctx context.Context, o *clientOpts, creds *credentials, name string) (*session, error) {
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", o.connect)
 	if err != nil {
@@ -370,9 +386,23 @@ func dialTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x509
 			return fail(fmt.Errorf("-key %s: %w", o.key, err))
 		}
 	}
-	// OpenSSL only collects the chain; it is verified in Go below, as the
-	// DTLS client does.
-	if err := sslctx.SetVerify(openssl.VerifyNone, -1); err != nil {
+	// OpenSSL verifies the chain and the name, and on failure sends the
+	// server an alert. (Not in Go as the DTLS client does: PeerCertificates
+	// returns a corrupted leaf when the server sends a chain; see
+	// peerLeaf.)
+	if o.insecure {
+		err = sslctx.SetVerify(openssl.VerifyNone, -1)
+	} else {
+		if o.caFile != "" {
+			err = sslctx.LoadVerifyLocations(o.caFile, "")
+		} else {
+			err = sslctx.SetDefaultVerifyPaths()
+		}
+		if err == nil {
+			err = sslctx.SetVerify(openssl.VerifyPeer, -1)
+		}
+	}
+	if err != nil {
 		return fail(err)
 	}
 	sniff := &helloSniffer{Conn: raw}
@@ -380,10 +410,18 @@ func dialTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x509
 	if err != nil {
 		return fail(err)
 	}
-	if net.ParseIP(name) == nil { // SNI carries names, not addresses
-		if err := sc.SSL().SetServerName(name, false); err != nil {
+	// SNI, and with verification the name the certificate must carry.
+	// OpenSSL checks a DNS name and, from 3.0 on, an IP address against
+	// the IP SANs (SSL_set1_host). SNI carries no IP address (RFC 6066),
+	// but SetServerName cannot set a name to verify without sending it:
+	// an address goes out in SNI only when OpenSSL checks it. On 1.1.1,
+	// an address is checked in Go after the handshake (checkIP).
+	ip := net.ParseIP(name)
+	opensslChecksName := !o.insecure && (ip == nil || openssl.VersionNumber() >= 0x30000000)
+	if ip == nil || opensslChecksName {
+		if err := sc.SSL().SetServerName(name, opensslChecksName); err != nil {
 			sc.Close()
-			return fail(err)
+			return fail(fmt.Errorf("-servername %s: %w", name, err))
 		}
 	}
 	if dl, ok := ctx.Deadline(); ok {
@@ -393,6 +431,10 @@ func dialTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x509
 	err = sc.Handshake()
 	stopWatch()
 	if err != nil {
+		var ve *openssl.VerifyError
+		if !o.insecure && errors.As(sc.SSL().VerifyResult(), &ve) {
+			err = ve
+		}
 		sc.Close()
 		sslctx.Close()
 		if ctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded) {
@@ -401,14 +443,12 @@ func dialTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x509
 		return nil, handshakeError("TLS", o, err)
 	}
 	_ = raw.SetDeadline(time.Time{})
-	certs, err := sc.SSL().PeerCertificates()
-	if err == nil && !o.insecure {
-		err = verifyServer(certs, roots, name)
-	}
-	if err != nil {
-		sc.Close()
-		sslctx.Close()
-		return nil, handshakeError("TLS", o, err)
+	if !o.insecure && !opensslChecksName {
+		if err := checkIP(sc.SSL(), name); err != nil {
+			sc.Close()
+			sslctx.Close()
+			return nil, fmt.Errorf("the certificate of %s does not verify: %w", o.connect, err)
+		}
 	}
 	sess := &session{
 		conn:      sc,
@@ -419,10 +459,34 @@ func dialTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x509
 		cookie:    sniff.Verdict(),
 		free:      func() { sslctx.Close() },
 	}
-	if len(certs) > 0 {
-		sess.peer = certs[0]
-	}
+	sess.peer = peerLeaf(sc.SSL())
 	return sess, nil
+}
+
+// peerLeaf returns the server's certificate, for display. (*SSL).
+// PeerCertificates parses every certificate of the chain from one reused
+// buffer, and x509.ParseCertificate keeps references into it: with a
+// chain of two or more, every certificate but the last comes back
+// corrupted. Only a chain of one is trusted here.
+func peerLeaf(s *openssl.SSL) *x509.Certificate {
+	certs, err := s.PeerCertificates()
+	if err != nil || len(certs) != 1 {
+		return nil
+	}
+	return certs[0]
+}
+
+// checkIP checks the server's certificate for an IP address, where
+// OpenSSL (1.1.1) cannot. The chain itself was verified by OpenSSL.
+func checkIP(s *openssl.SSL, ip string) error {
+	leaf := peerLeaf(s)
+	if leaf == nil {
+		return fmt.Errorf("cannot check IP address %s on %s when the server sends a chain of certificates: connect by a name it carries, or set -servername", ip, openssl.VersionText())
+	}
+	if err := leaf.VerifyHostname(ip); err != nil {
+		return fmt.Errorf("%w (connect by a name the certificate carries, or set -servername)", err)
+	}
+	return nil
 }
 
 // dialError shortens a resolve or connect error.
@@ -442,6 +506,15 @@ func dialError(addr string, err error) error {
 	return fmt.Errorf("cannot connect to %s: %w", addr, err)
 }
 
+// X509_V_ERR_* codes that handshakeError gives a hint for.
+const (
+	x509CertNotYetValid   = 9
+	x509CertHasExpired    = 10
+	x509HostnameMismatch  = 62
+	x509EmailMismatch     = 63
+	x509IPAddressMismatch = 64
+)
+
 // handshakeError explains a failed handshake.
 func handshakeError(proto string, o *clientOpts, err error) error {
 	var ve *tls.CertificateVerificationError
@@ -457,11 +530,47 @@ func handshakeError(proto string, o *clientOpts, err error) error {
 		}
 		return fmt.Errorf("the certificate of %s does not verify: %v (%s)", o.connect, ve.Err, hint)
 	}
+	var oe *openssl.VerifyError
+	if errors.As(err, &oe) {
+		hint := "give the CA that issued it with -CAfile, or skip verification with -insecure"
+		switch oe.Code {
+		case x509HostnameMismatch, x509EmailMismatch, x509IPAddressMismatch:
+			hint = "connect by a name the certificate carries, or set -servername"
+		case x509CertHasExpired, x509CertNotYetValid:
+			hint = "skip verification with -insecure to connect anyway"
+		}
+		return fmt.Errorf("the certificate of %s does not verify: %s (%s)", o.connect, oe.Text, hint)
+	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("no %s handshake with %s within %v: no answer (is a %s server listening there?)", proto, o.connect, o.timeout, proto)
 	}
 	if errors.Is(err, context.Canceled) {
 		return errInterrupted
 	}
+	if msg, ok := alertMessage(err); ok {
+		return fmt.Errorf("%s handshake with %s failed: %s", proto, o.connect, msg)
+	}
 	return fmt.Errorf("%s handshake with %s failed: %w", proto, o.connect, err)
+}
+
+// alertMessage describes an alert from the server, found in OpenSSL's
+// error queue, with a hint where one helps. A TLS 1.3 client learns that
+// the server wanted its certificate only after its side of the handshake,
+// on its first read.
+func alertMessage(err error) (string, bool) {
+	var ent openssl.ErrorEntry
+	if !errors.As(err, &ent) || !strings.Contains(ent.Reason, "alert") {
+		return "", false
+	}
+	msg := "the server sent an alert: " + ent.Reason
+	if ent.Data != "" {
+		msg += " (" + ent.Data + ")"
+	}
+	switch {
+	case strings.Contains(ent.Reason, "certificate required"):
+		msg += ": it wants a client certificate (give -cert and -key)"
+	case strings.Contains(ent.Reason, "handshake failure"):
+		msg += ": it may want a client certificate (-cert and -key), or share no version or cipher with us"
+	}
+	return msg, true
 }

@@ -20,6 +20,9 @@ import (
 // close after a signal.
 const shutdownGrace = 5 * time.Second
 
+// errBackendClosed ends a TCP relay whose backend closed its connection.
+var errBackendClosed = errors.New("closed by the backend")
+
 // server is what the DTLS and the TLS servers share: the connections they
 // serve, the handlers' bookkeeping and the relay loops.
 type server struct {
@@ -247,6 +250,8 @@ func (s *server) closeReason(err error) string {
 			return "server shutting down"
 		}
 		return "closed"
+	case errors.Is(err, errBackendClosed):
+		return "closed by the backend"
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Sprintf("idle for %v", s.o.idle)
 	}
@@ -283,23 +288,32 @@ func (s *server) relay(c net.Conn, datagrams bool) error {
 	last.Store(time.Now().UnixNano())
 
 	back := make(chan error, 1)
-	go func() { back <- s.backToClient(c, b, datagrams, &last) }()
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				back <- fmt.Errorf("internal error: %v", v)
+			}
+		}()
+		back <- s.backToClient(c, b, datagrams, &last)
+	}()
 	err = s.clientToBack(c, b, datagrams, &last)
-	if datagrams {
-		_ = b.Close() // stops backToClient
-	} else if tc, ok := b.(*net.TCPConn); ok && errors.Is(err, io.EOF) {
-		// The client closed: let the backend finish its replies.
-		_ = tc.CloseWrite()
+	if !datagrams && errors.Is(err, io.EOF) {
+		// The client closed its side: let the backend finish its replies.
+		if tc, ok := b.(*net.TCPConn); ok {
+			_ = tc.CloseWrite()
+		}
 		_ = c.SetReadDeadline(time.Time{})
 		select {
-		case berr := <-back:
-			return berr
+		case <-back:
+			return err
 		case <-time.After(s.o.timeout):
 		}
 	}
-	_ = b.Close()
+	_ = b.Close() // stops backToClient
 	_ = c.Close()
-	<-back
+	if berr := <-back; berr != nil && errors.Is(err, net.ErrClosed) {
+		return berr // the backend side ended first, and closed c
+	}
 	return err
 }
 
@@ -369,13 +383,11 @@ func (s *server) backToClient(c, b net.Conn, datagrams bool, last *atomic.Int64)
 				continue
 			}
 			if errors.Is(err, net.ErrClosed) {
-				return nil
+				return nil // relay closed b
 			}
-			if !datagrams {
-				_ = c.Close() // the backend closed: close_notify to the client
-			}
+			_ = c.Close() // close_notify to the client
 			if errors.Is(err, io.EOF) {
-				return nil
+				return errBackendClosed
 			}
 			return fmt.Errorf("backend %s: %w", s.backend, err)
 		}
