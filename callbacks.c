@@ -779,12 +779,23 @@ long gossl_ssl_link_min_mtu(SSL *ssl)
 int gossl_ssl_set_host(SSL *ssl, const char *name, int sni, int verify, gossl_result *r)
 {
     int ret = 1;
+    ASN1_OCTET_STRING *ip;
 
     ERR_clear_error();
-    if (sni && !SSL_set_tlsext_host_name(ssl, name))
-        ret = 0;
-    if (ret && verify && !SSL_set1_host(ssl, name))
-        ret = 0;
+    /* An IP literal is checked against the certificate's IP addresses and
+     * never sent as SNI, which carries host names only (RFC 6066). */
+    ip = a2i_IPADDRESS(name);
+    if (ip != NULL) {
+        ASN1_OCTET_STRING_free(ip);
+        if (verify && !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name))
+            ret = 0;
+    } else {
+        ERR_clear_error();
+        if (sni && !SSL_set_tlsext_host_name(ssl, name))
+            ret = 0;
+        if (ret && verify && !SSL_set1_host(ssl, name))
+            ret = 0;
+    }
     gossl_capture(r, NULL, ret);
     return ret;
 }

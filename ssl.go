@@ -384,7 +384,10 @@ func (s *SSL) SetConnectState() {
 
 // SetServerName sets the name a client sends in its server_name extension
 // (SSL_set_tlsext_host_name(3)) and, when verify is true, the name the
-// server's certificate must carry (SSL_set1_host(3)).
+// server's certificate must carry (SSL_set1_host(3)). An IP address is not
+// sent (SNI carries host names only) and is checked against the
+// certificate's IP addresses (X509_VERIFY_PARAM_set1_ip_asc(3)); OpenSSL
+// verifies only with SetVerify(VerifyPeer, ...).
 func (s *SSL) SetServerName(name string, verify bool) error {
 	if s.ptr == nil {
 		return ErrClosed

@@ -319,3 +319,48 @@ func TestPeerCertificatesChainIntact(t *testing.T) {
 	assert.Equal(t, "localhost", certs[0].Subject.CommonName)
 	assert.Equal(t, p.server.Leaf.IPAddresses[0].String(), certs[0].IPAddresses[0].String())
 }
+
+// SetServerName with an IP address: OpenSSL checks the certificate's IP
+// addresses (a name check would fail, and SNI may carry host names only).
+func TestSetServerNameIP(t *testing.T) {
+	p := newPKI(t)
+	ctx := newTLSServerCtx(t, p, nil)
+	cc, sc := tcpPair(t)
+	go func() {
+		srv, err := openssl.NewServerConn(sc, ctx)
+		if err != nil {
+			return
+		}
+		defer srv.Close()
+		_ = srv.Handshake()
+		_, _ = srv.Read(make([]byte, 1))
+	}()
+	cctx, err := openssl.NewCtx(openssl.TLSClientMethod)
+	require.NoError(t, err)
+	defer cctx.Close()
+	require.NoError(t, cctx.AddCAPEM(p.ca.CertPEM))
+	require.NoError(t, cctx.SetVerify(openssl.VerifyPeer, -1))
+	client, err := openssl.NewClientConn(cc, cctx)
+	require.NoError(t, err)
+	defer client.Close()
+	require.NoError(t, client.SSL().SetServerName("127.0.0.1", true))
+	require.NoError(t, client.Handshake(), "the certificate's IP SAN 127.0.0.1 verifies")
+
+	// The wrong IP fails verification.
+	cc2, sc2 := tcpPair(t)
+	go func() {
+		srv, err := openssl.NewServerConn(sc2, ctx)
+		if err != nil {
+			return
+		}
+		defer srv.Close()
+		_ = srv.Handshake()
+	}()
+	client2, err := openssl.NewClientConn(cc2, cctx)
+	require.NoError(t, err)
+	defer client2.Close()
+	require.NoError(t, client2.SSL().SetServerName("10.9.8.7", true))
+	err = client2.Handshake()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "certificate verify failed")
+}

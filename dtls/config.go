@@ -46,8 +46,9 @@ const (
 	// DefaultAcceptBacklog is the accept queue's size when
 	// Config.AcceptBacklog is zero.
 	DefaultAcceptBacklog = 128
-	minMTU               = 256
-	maxMTU               = 16384
+	// MinMTU and MaxMTU bound Config.MTU.
+	MinMTU = 256
+	MaxMTU = 16384
 )
 
 // Config configures a Listener or a client Conn. Its fields follow
@@ -149,8 +150,8 @@ func (c *Config) validate(server bool) error {
 	if c == nil {
 		return errors.New("dtls: nil Config")
 	}
-	if m := c.mtu(); m < minMTU || m > maxMTU {
-		return fmt.Errorf("dtls: MTU %d outside [%d, %d]", m, minMTU, maxMTU)
+	if m := c.mtu(); m < MinMTU || m > MaxMTU {
+		return fmt.Errorf("dtls: MTU %d outside [%d, %d]", m, MinMTU, MaxMTU)
 	}
 	for _, v := range []uint16{c.MinVersion, c.MaxVersion} {
 		if v != 0 && v != VersionDTLS10 && v != VersionDTLS12 {

@@ -9,12 +9,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/openssl-stateless/openssl/dtls"
 )
 
-// MTU bounds, as the dtls package validates them.
+// MTU bounds: the dtls package's own.
 const (
-	minMTU = 256
-	maxMTU = 16384
+	minMTU = dtls.MinMTU
+	maxMTU = dtls.MaxMTU
 )
 
 // common are the flags of both commands.
