@@ -57,3 +57,21 @@ func BenchmarkForgedClientHello(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHandshake is one Dial (cookie exchange and full handshake) and
+// Close against a Listener, with one Config reused for every Dial.
+func BenchmarkHandshake(b *testing.B) {
+	p := newPKI(b)
+	l := listen(b, p.serverConfig())
+	serveEcho(b, l)
+	cfg := p.clientConfig()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, err := dtls.Dial("udp", l.Addr().String(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+}

@@ -2,6 +2,9 @@ package dtls
 
 import (
 	"crypto/tls"
+	"runtime"
+	"sync"
+	"weak"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -52,8 +55,9 @@ const (
 )
 
 // Config configures a Listener or a client Conn. Its fields follow
-// crypto/tls where they can. A Config may be reused; do not change it after
-// passing it to Listen, NewListener, Dial or Client.
+// crypto/tls where they can. A Config may be reused, and should be: clients
+// dialled with the same Config share one OpenSSL context. Do not change it
+// after passing it to Listen, NewListener, Dial or Client; Clone it.
 type Config struct {
 	// Certificates are the server's (or a client's) certificate chains and
 	// keys. Only the first is used.
@@ -297,4 +301,32 @@ func (c *Config) verifyPeer(server bool, certs []*x509.Certificate, serverName s
 		return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
 	}
 	return nil
+}
+
+// clientCtxs holds one client Ctx per Config: building an SSL_CTX (loading
+// certificates, parsing the cipher list) costs about a tenth of a client
+// handshake, and every Dial with the same Config would repeat it. Keys are
+// weak, so a Config's Ctx is freed once the Config is unreachable.
+var clientCtxs sync.Map // weak.Pointer[Config] -> *openssl.Ctx
+
+func (c *Config) clientCtx() (*openssl.Ctx, error) {
+	key := weak.Make(c)
+	if v, ok := clientCtxs.Load(key); ok {
+		return v.(*openssl.Ctx), nil
+	}
+	ctx, err := c.newCtx(false)
+	if err != nil {
+		return nil, err
+	}
+	if v, loaded := clientCtxs.LoadOrStore(key, ctx); loaded {
+		ctx.Close()
+		return v.(*openssl.Ctx), nil
+	}
+	runtime.AddCleanup(c, func(key weak.Pointer[Config]) {
+		if v, ok := clientCtxs.LoadAndDelete(key); ok {
+			// SSL objects still alive hold their own reference to it.
+			v.(*openssl.Ctx).Close()
+		}
+	}, key)
+	return ctx, nil
 }

@@ -59,7 +59,6 @@ type Conn struct {
 	cfg       *Config
 	server    bool
 	ln        *Listener     // the server side's listener
-	ownCtx    *openssl.Ctx  // the client's Ctx
 	readDone  chan struct{} // the client's reader goroutine has exited
 
 	mu  sync.Mutex // guards ssl and bio: every OpenSSL call and every send
@@ -412,7 +411,6 @@ func (c *Conn) Close() error {
 		}
 		_ = c.pc.Close()
 		<-c.readDone
-		c.ownCtx.Close()
 	})
 	return nil
 }
@@ -507,6 +505,10 @@ func DialContext(ctx context.Context, network, address string, cfg *Config) (*Co
 	if err != nil {
 		return nil, fmt.Errorf("dtls: %w", err)
 	}
+	octx, err := cfg.clientCtx()
+	if err != nil {
+		return nil, err
+	}
 	cfg = cfg.Clone()
 	if cfg.ServerName == "" {
 		if host, _, err := net.SplitHostPort(address); err == nil {
@@ -517,7 +519,7 @@ func DialContext(ctx context.Context, network, address string, cfg *Config) (*Co
 	if err != nil {
 		return nil, fmt.Errorf("dtls: %w", err)
 	}
-	c, err := newClient(pc, raddr, cfg, true)
+	c, err := newClient(pc, raddr, cfg, octx, true)
 	if err != nil {
 		pc.Close()
 		return nil, err
@@ -548,17 +550,18 @@ func Client(pc net.PacketConn, raddr net.Addr, cfg *Config) (*Conn, error) {
 			return nil, fmt.Errorf("dtls: peer address: %w", err)
 		}
 	}
-	return newClient(pc, ua, cfg.Clone(), false)
-}
-
-func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, connected bool) (*Conn, error) {
-	ctx, err := cfg.newCtx(false)
+	ctx, err := cfg.clientCtx()
 	if err != nil {
 		return nil, err
 	}
+	return newClient(pc, ua, cfg.Clone(), ctx, false)
+}
+
+// newClient makes a client Conn with an SSL from ctx, the Ctx shared by
+// every client of the caller's Config.
+func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, ctx *openssl.Ctx, connected bool) (*Conn, error) {
 	ssl, bio, err := newSSL(ctx, cfg)
 	if err != nil {
-		ctx.Close()
 		return nil, err
 	}
 	peer := netip.AddrPortFrom(raddr.AddrPort().Addr().Unmap(), raddr.AddrPort().Port())
@@ -567,14 +570,12 @@ func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, connected boo
 		if _, err := netip.ParseAddr(cfg.ServerName); err != nil { // SNI carries names, not addresses
 			if err := ssl.SetServerName(cfg.ServerName, false); err != nil {
 				ssl.Close()
-				ctx.Close()
 				return nil, err
 			}
 		}
 	}
 	ssl.SetConnectState()
 	c := newConn(pc, peer, cfg, ssl, bio)
-	c.ownCtx = ctx
 	c.connected = connected && c.udp != nil
 	c.readDone = make(chan struct{})
 	go c.readLoop()
