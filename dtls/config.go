@@ -2,16 +2,16 @@ package dtls
 
 import (
 	"crypto/tls"
-	"runtime"
-	"sync"
-	"weak"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
+	"sync"
 	"time"
+	"weak"
 
 	"github.com/openssl-stateless/openssl"
 )
