@@ -620,6 +620,67 @@ void gossl_ctx_set_cookie_cb(SSL_CTX *ctx, int kind, int verify, int on)
         SSL_CTX_set_stateless_cookie_verify_cb(ctx, on ? gossl_verify_stateless : NULL);
 }
 
+/*
+ * Certificate verification in Go: OpenSSL calls this instead of its own
+ * X509_verify_cert, during the handshake, so a refusal becomes a fatal alert
+ * to the peer and a failed handshake on both sides.
+ */
+static int gossl_cert_verify(X509_STORE_CTX *store, void *arg)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    uintptr_t h;
+
+    (void)arg;
+    if (ssl == NULL || (h = gossl_handle(ssl)) == 0) {
+        X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+        return 0;
+    }
+    if (goCertVerify(h, store) != 1) {
+        X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+        return 0;
+    }
+    X509_STORE_CTX_set_error(store, X509_V_OK);
+    return 1;
+}
+
+void gossl_ctx_set_cert_verify(SSL_CTX *ctx, int on)
+{
+    SSL_CTX_set_cert_verify_callback(ctx, on ? gossl_cert_verify : NULL, NULL);
+}
+
+/* The chain the peer sent, leaf first, as the verify callback sees it. */
+int gossl_store_chain_len(X509_STORE_CTX *store)
+{
+    STACK_OF(X509) *sk = X509_STORE_CTX_get0_untrusted(store);
+
+    if (sk != NULL && sk_X509_num(sk) > 0)
+        return sk_X509_num(sk);
+    return X509_STORE_CTX_get0_cert(store) != NULL ? 1 : 0;
+}
+
+int gossl_store_cert_der(X509_STORE_CTX *store, int i, unsigned char *buf, int cap)
+{
+    STACK_OF(X509) *sk = X509_STORE_CTX_get0_untrusted(store);
+    X509 *x;
+    int n;
+
+    if (sk != NULL && sk_X509_num(sk) > 0)
+        x = i < sk_X509_num(sk) ? sk_X509_value(sk, i) : NULL;
+    else
+        x = i == 0 ? X509_STORE_CTX_get0_cert(store) : NULL;
+    if (x == NULL)
+        return 0;
+    n = i2d_X509(x, NULL);
+    if (n > cap)
+        return -n;
+    if (n > 0) {
+        unsigned char *p = buf;
+
+        n = i2d_X509(x, &p);
+    }
+    return n;
+}
+
 /* ---- SSL ----------------------------------------------------------------- */
 
 SSL *gossl_ssl_new(SSL_CTX *ctx, uintptr_t handle, gossl_result *r)

@@ -4,12 +4,12 @@ package openssl
 // declare, but not define, C in its preamble.
 
 /*
-#include <stddef.h>
-#include <stdint.h>
+#include "shim.h"
 */
 import "C"
 
 import (
+	"crypto/x509"
 	"fmt"
 	"unsafe"
 )
@@ -80,4 +80,52 @@ func goCookieVerify(h C.uintptr_t, kind C.int, cookie *C.uchar, n C.size_t) (ok 
 		return 1
 	}
 	return 0
+}
+
+// goCertVerify is reached from the certificate verify trampoline during a
+// handshake. It parses the chain the peer sent and asks the Go callback;
+// 1 accepts, 0 refuses (OpenSSL then sends the peer a fatal alert). A Go
+// error or panic reaches the caller of the handshake operation.
+//
+//export goCertVerify
+func goCertVerify(h C.uintptr_t, store *C.X509_STORE_CTX) (ok C.int) {
+	s := sslFromHandle(h)
+	if s == nil {
+		return 0
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.callbackPanicked(r)
+			ok = 0
+		}
+	}()
+	f := s.ctx.certVerify.Load()
+	if f == nil {
+		return 0
+	}
+	n := int(C.gossl_store_chain_len(store))
+	chain := make([]*x509.Certificate, 0, n)
+	for i := 0; i < n; i++ {
+		buf := make([]byte, 4096) // one per certificate: x509 keeps references
+		m := int(C.gossl_store_cert_der(store, C.int(i), (*C.uchar)(unsafe.Pointer(&buf[0])), C.int(len(buf))))
+		if m < 0 {
+			buf = make([]byte, -m)
+			m = int(C.gossl_store_cert_der(store, C.int(i), (*C.uchar)(unsafe.Pointer(&buf[0])), C.int(len(buf))))
+		}
+		if m <= 0 {
+			s.callbackFailed(fmt.Errorf("openssl: i2d_X509 of certificate %d failed", i))
+			return 0
+		}
+		c, err := x509.ParseCertificate(buf[:m])
+		if err != nil {
+			s.callbackFailed(fmt.Errorf("openssl: peer certificate %d: %w", i, err))
+			return 0
+		}
+		chain = append(chain, c)
+	}
+	if err := (*f)(s, chain); err != nil {
+		s.callbackFailed(err)
+		return 0
+	}
+	return 1
 }

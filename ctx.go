@@ -7,6 +7,7 @@ package openssl
 import "C"
 
 import (
+	"crypto/x509"
 	"fmt"
 	"os"
 	"runtime"
@@ -125,9 +126,12 @@ type Ctx struct {
 	method  Method
 	cleanup runtime.Cleanup
 
-	gen    [2]atomic.Pointer[genFunc]
-	verify [2]atomic.Pointer[verifyFunc]
+	gen        [2]atomic.Pointer[genFunc]
+	verify     [2]atomic.Pointer[verifyFunc]
+	certVerify atomic.Pointer[certVerifyFunc]
 }
+
+type certVerifyFunc func(s *SSL, chain []*x509.Certificate) error
 
 type ctxResources struct {
 	ptr *C.SSL_CTX
@@ -309,6 +313,29 @@ func (c *Ctx) SetDefaultVerifyPaths() error {
 func (c *Ctx) SetVerify(mode VerifyMode, depth int) error {
 	return c.with(func() error {
 		C.gossl_ctx_set_verify(c.ptr, C.int(mode), C.int(depth), 0)
+		return nil
+	})
+}
+
+// SetCertVerifyCallback replaces OpenSSL's chain verification with f
+// (SSL_CTX_set_cert_verify_callback(3)), called during the handshake with
+// the chain the peer sent, leaf first, parsed by crypto/x509: verify it
+// with x509.Certificate.Verify against an x509.CertPool, as crypto/tls
+// does. A non-nil error (or a panic) refuses the peer: OpenSSL sends it a
+// fatal alert, the handshake fails, and the error is the cause of the
+// handshake's *Error. It runs when the peer sends certificates and the
+// verify mode (SetVerify) asks for them: VerifyPeer on a client, VerifyPeer
+// with or without VerifyFailIfNoPeerCert on a server. nil restores
+// OpenSSL's own verification.
+func (c *Ctx) SetCertVerifyCallback(f func(s *SSL, chain []*x509.Certificate) error) error {
+	return c.with(func() error {
+		if f == nil {
+			c.certVerify.Store(nil)
+		} else {
+			fn := certVerifyFunc(f)
+			c.certVerify.Store(&fn)
+		}
+		C.gossl_ctx_set_cert_verify(c.ptr, cBool(f != nil))
 		return nil
 	})
 }

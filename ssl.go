@@ -36,6 +36,7 @@ type SSL struct {
 
 	attached   net.Addr
 	attachedAP netip.AddrPort
+	userData   any
 
 	// What the cookie callbacks reported during the current operation.
 	cbErr    error
@@ -116,6 +117,13 @@ func (s *SSL) Close() error {
 	}
 	return nil
 }
+
+// SetUserData attaches a Go value to the SSL, for callbacks that need
+// per-connection context (the role of SSL_set_app_data(3), kept in Go).
+func (s *SSL) SetUserData(v any) { s.userData = v }
+
+// UserData returns the value given to SetUserData.
+func (s *SSL) UserData() any { return s.userData }
 
 // Ctx returns the Ctx the SSL was created from.
 func (s *SSL) Ctx() *Ctx { return s.ctx }

@@ -116,9 +116,10 @@ func (c *StreamConn) flush() error {
 func (c *StreamConn) fill(buf []byte) error {
 	n, err := c.conn.Read(buf)
 	if n > 0 {
-		c.mu.Lock()
-		_, werr := c.rbio.Write(buf[:n])
-		c.mu.Unlock()
+		var werr error
+		if cerr := c.locked(func() { _, werr = c.rbio.Write(buf[:n]) }); cerr != nil {
+			return cerr
+		}
 		if werr != nil {
 			return werr
 		}
@@ -154,19 +155,19 @@ func (c *StreamConn) StatelessHandshake() error {
 	buf := make([]byte, streamBuf)
 	retries := 0
 	for {
-		c.mu.Lock()
-		if c.closed {
-			c.mu.Unlock()
-			return net.ErrClosed
+		var before, after int
+		var err, ferr error
+		if cerr := c.locked(func() {
+			before = c.rbio.Pending()
+			err = c.ssl.Stateless()
+			after = c.rbio.Pending()
+			ferr = c.flush()
+			if errors.Is(err, ErrHelloRetryRequest) {
+				c.hrrSent = true
+			}
+		}); cerr != nil {
+			return cerr
 		}
-		before := c.rbio.Pending()
-		err := c.ssl.Stateless()
-		after := c.rbio.Pending()
-		ferr := c.flush()
-		if errors.Is(err, ErrHelloRetryRequest) {
-			c.hrrSent = true
-		}
-		c.mu.Unlock()
 		if ferr != nil {
 			return ferr
 		}
@@ -201,19 +202,18 @@ func (c *StreamConn) Handshake() error {
 	c.mu.Unlock()
 	buf := make([]byte, streamBuf)
 	for {
-		c.mu.Lock()
-		if c.closed {
-			c.mu.Unlock()
-			return net.ErrClosed
+		var err, ferr error
+		if cerr := c.locked(func() {
+			err = c.ssl.Handshake()
+			ferr = c.flush()
+			if err == nil {
+				c.hsDone = true
+			} else if !errors.Is(err, ErrWantRead) {
+				c.hsErr = err
+			}
+		}); cerr != nil {
+			return cerr
 		}
-		err := c.ssl.Handshake()
-		ferr := c.flush()
-		if err == nil {
-			c.hsDone = true
-		} else if !errors.Is(err, ErrWantRead) {
-			c.hsErr = err
-		}
-		c.mu.Unlock()
 		if ferr != nil {
 			return ferr
 		}
@@ -233,14 +233,14 @@ func (c *StreamConn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	for {
-		c.mu.Lock()
-		if c.closed {
-			c.mu.Unlock()
-			return 0, net.ErrClosed
+		var n int
+		var err, ferr error
+		if cerr := c.locked(func() {
+			n, err = c.ssl.Read(p)
+			ferr = c.flush()
+		}); cerr != nil {
+			return 0, cerr
 		}
-		n, err := c.ssl.Read(p)
-		ferr := c.flush()
-		c.mu.Unlock()
 		if n > 0 || (err != nil && !errors.Is(err, ErrWantRead)) {
 			return n, err
 		}
@@ -261,16 +261,30 @@ func (c *StreamConn) Write(p []byte) (int, error) {
 	if err := c.Handshake(); err != nil {
 		return 0, err
 	}
+	var n int
+	var err error
+	if cerr := c.locked(func() {
+		n, err = c.ssl.Write(p)
+		if ferr := c.flush(); err == nil {
+			err = ferr
+		}
+	}); cerr != nil {
+		return 0, cerr
+	}
+	return n, err
+}
+
+// locked runs f with c.mu held and the connection open. The unlock is
+// deferred: a panic raised again from a callback (see SSL.Stateless) must
+// not leave the mutex held, or Close would block forever.
+func (c *StreamConn) locked(f func()) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return 0, net.ErrClosed
+		return net.ErrClosed
 	}
-	n, err := c.ssl.Write(p)
-	if ferr := c.flush(); err == nil {
-		err = ferr
-	}
-	return n, err
+	f()
+	return nil
 }
 
 // Close sends close_notify (SSL_shutdown(3)) if the handshake completed,

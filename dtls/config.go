@@ -256,18 +256,28 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 		}
 	}
 	ctx.SetOptions(openssl.OpNoQueryMTU)
-	// Certificates are verified in Go, against the x509.CertPools of the
-	// Config, once the handshake is done; OpenSSL only asks for them.
+	// Certificates are verified in Go, against the Config's x509.CertPools,
+	// inside the handshake: a refused peer gets a fatal alert.
+	mode := openssl.VerifyNone
 	switch {
 	case server && c.ClientAuth == RequireAndVerifyClientCert:
-		err = ctx.SetVerifyDeferred(openssl.VerifyPeer | openssl.VerifyFailIfNoPeerCert)
+		mode = openssl.VerifyPeer | openssl.VerifyFailIfNoPeerCert
 	case server && c.ClientAuth == VerifyClientCertIfGiven:
-		err = ctx.SetVerifyDeferred(openssl.VerifyPeer)
-	default:
-		err = ctx.SetVerify(openssl.VerifyNone, -1)
+		mode = openssl.VerifyPeer
+	case !server && !c.InsecureSkipVerify:
+		mode = openssl.VerifyPeer
 	}
-	if err != nil {
+	if err := ctx.SetVerify(mode, -1); err != nil {
 		return fail(err)
+	}
+	if mode != openssl.VerifyNone {
+		err := ctx.SetCertVerifyCallback(func(s *openssl.SSL, chain []*x509.Certificate) error {
+			name, _ := s.UserData().(string)
+			return c.verifyPeer(server, chain, name)
+		})
+		if err != nil {
+			return fail(err)
+		}
 	}
 	return ctx, nil
 }

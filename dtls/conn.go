@@ -254,19 +254,16 @@ func (c *Conn) handshake(ctx context.Context) error {
 	}
 }
 
-// finishHandshake verifies the peer in Go and learns the payload limit.
+// finishHandshake learns the payload limit. The peer's certificates were
+// verified during the handshake (Config.newCtx).
 func (c *Conn) finishHandshake() error {
 	c.mu.Lock()
-	certs, err := c.ssl.PeerCertificates()
 	c.maxPayload = c.ssl.DTLSDataMTU()
 	c.mu.Unlock()
-	if err != nil {
-		return err
-	}
 	if c.maxPayload <= 0 {
 		c.maxPayload = c.cfg.mtu() - 100
 	}
-	return c.cfg.verifyPeer(c.server, certs, c.cfg.ServerName)
+	return nil
 }
 
 // Read reads one record's data. It returns io.EOF after the peer's
@@ -574,6 +571,7 @@ func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, ctx *openssl.
 			}
 		}
 	}
+	ssl.SetUserData(cfg.ServerName) // the name the verify callback checks
 	ssl.SetConnectState()
 	c := newConn(pc, peer, cfg, ssl, bio)
 	c.connected = connected && c.udp != nil

@@ -140,6 +140,9 @@ uint64_t gossl_ctx_set_options(SSL_CTX *ctx, uint64_t set, uint64_t clear);
 void gossl_ctx_set_verify(SSL_CTX *ctx, int mode, int depth, int deferred);
 void gossl_ctx_set_cookie_cb(SSL_CTX *ctx, int kind, int verify, int on);
 void gossl_ctx_set_quiet_shutdown(SSL_CTX *ctx, int on);
+void gossl_ctx_set_cert_verify(SSL_CTX *ctx, int on);
+int gossl_store_chain_len(X509_STORE_CTX *store);
+int gossl_store_cert_der(X509_STORE_CTX *store, int i, unsigned char *buf, int cap);
 
 /* SSL */
 SSL *gossl_ssl_new(SSL_CTX *ctx, uintptr_t handle, gossl_result *r);
