@@ -314,6 +314,7 @@ func (b *BIO) DrainDatagrams(send func(p []byte) error) error {
 		}
 		return errNotPacketBIO
 	}
+	defer runtime.KeepAlive(b) // d is C memory the BIO's cleanup would free
 	out := unsafe.Slice((*byte)(unsafe.Pointer(d.out)), int(d.out_len))
 	var first error
 	for len(out) >= 2 {

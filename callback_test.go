@@ -301,3 +301,31 @@ func TestCookieVerifyCallbackSeesCookieBytes(t *testing.T) {
 	assert.Equal(t, want, got)
 	require.Len(t, out, 1, "a rejected cookie is answered with a fresh HelloVerifyRequest")
 }
+
+// A callback that calls back into its own SSL: an operation is refused
+// with ErrInCallback (it would reuse memory the outer call is using), and
+// Close is deferred until the outer operation returns.
+func TestCallbackReentrancy(t *testing.T) {
+	ctx := newDTLSServerCtx(t, true)
+	var innerErr error
+	require.NoError(t, ctx.SetCookieGenerateCallback(func(s *openssl.SSL) ([]byte, error) {
+		_, innerErr = s.DTLSv1Listen()
+		return peerCookie(s), nil
+	}))
+	s, b := newPacketListener(t, ctx)
+	_, err, out := listenOnce(t, s, b, clientHello{}.bytes(), clientAP)
+	require.ErrorIs(t, err, openssl.ErrRetry, "the outer call is unharmed")
+	require.ErrorIs(t, innerErr, openssl.ErrInCallback)
+	require.Len(t, out, 1)
+
+	require.NoError(t, ctx.SetCookieGenerateCallback(func(s *openssl.SSL) ([]byte, error) {
+		require.NoError(t, s.Close()) // deferred
+		return peerCookie(s), nil
+	}))
+	require.NoError(t, b.PushDatagram(clientHello{}.bytes(), clientAP))
+	_, err = s.DTLSv1Listen()
+	require.ErrorIs(t, err, openssl.ErrRetry)
+	_, err = s.DTLSv1Listen()
+	assert.ErrorIs(t, err, openssl.ErrClosed, "closed once the operation returned")
+	assert.ErrorIs(t, b.PushDatagram([]byte{1}, clientAP), openssl.ErrClosed, "with its BIO")
+}

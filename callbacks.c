@@ -704,7 +704,22 @@ void gossl_ssl_free(SSL *ssl)
     SSL_free(ssl);
 }
 
+/*
+ * Helpers that are not operations (they capture no result) leave the error
+ * queue as they found it: ERR_set_mark / ERR_pop_to_mark drop only what they
+ * added. Clearing instead would erase an outer operation's entries when a
+ * callback calls them mid-operation (PeerAddr inside a cookie callback).
+ */
+static void gossl_ssl_peer_inner(SSL *ssl, gossl_addr *out);
+
 void gossl_ssl_peer(SSL *ssl, gossl_addr *out)
+{
+    ERR_set_mark();
+    gossl_ssl_peer_inner(ssl, out);
+    ERR_pop_to_mark();
+}
+
+static void gossl_ssl_peer_inner(SSL *ssl, gossl_addr *out)
 {
     BIO *rb = SSL_get_rbio(ssl);
     BIO_ADDR *a;
@@ -821,10 +836,17 @@ static unsigned int gossl_timer_cb(SSL *s, unsigned int timer_us)
     return timer_us * 2;
 }
 
-void gossl_ssl_set_initial_timeout(SSL *ssl, unsigned int us)
+int gossl_ssl_set_initial_timeout(SSL *ssl, unsigned int us)
 {
-    SSL_set_ex_data(ssl, gossl_timer_idx, (void *)(uintptr_t)us);
+    int ok;
+
+    ERR_set_mark();
+    ok = SSL_set_ex_data(ssl, gossl_timer_idx, (void *)(uintptr_t)us);
+    ERR_pop_to_mark();
+    if (!ok)
+        return 0;
     DTLS_set_timer_cb(ssl, gossl_timer_cb);
+    return 1;
 }
 
 long gossl_ssl_data_mtu(SSL *ssl)
@@ -951,6 +973,7 @@ int gossl_ssl_peer_cert_der(SSL *ssl, int i, unsigned char *buf, int cap)
 
     if (x == NULL)
         return 0;
+    ERR_set_mark();
     n = i2d_X509(x, NULL);
     if (n > 0 && n <= cap) {
         unsigned char *p = buf;
@@ -961,6 +984,7 @@ int gossl_ssl_peer_cert_der(SSL *ssl, int i, unsigned char *buf, int cap)
     }
     if (owned)
         X509_free(x);
+    ERR_pop_to_mark();
     return n;
 }
 
@@ -980,17 +1004,21 @@ uint64_t gossl_ssl_set_options(SSL *ssl, uint64_t set, uint64_t clear)
 
 BIO *gossl_bio_new_mem(void)
 {
-    BIO *b = BIO_new(BIO_s_mem());
+    BIO *b;
 
-    ERR_clear_error();
+    ERR_set_mark();
+    b = BIO_new(BIO_s_mem());
+    ERR_pop_to_mark();
     return b;
 }
 
 BIO *gossl_bio_new_dgram_fd(int fd, int close_flag)
 {
-    BIO *b = BIO_new_dgram(fd, close_flag ? BIO_CLOSE : BIO_NOCLOSE);
+    BIO *b;
 
-    ERR_clear_error();
+    ERR_set_mark();
+    b = BIO_new_dgram(fd, close_flag ? BIO_CLOSE : BIO_NOCLOSE);
+    ERR_pop_to_mark();
     return b;
 }
 
@@ -1013,12 +1041,13 @@ BIO *gossl_bio_new_go_dgram(int bufsize, int mtu, gossl_dgram **state)
     }
     d->in_cap = bufsize;
     d->mtu = mtu;
+    ERR_set_mark();
     b = BIO_new(gossl_go_dgram_method);
+    ERR_pop_to_mark();
     if (b == NULL) {
         free(d->in);
         free(d->out);
         free(d);
-        ERR_clear_error();
         return NULL;
     }
     BIO_set_data(b, d);
@@ -1033,14 +1062,22 @@ void gossl_bio_free(BIO *b)
 
 int gossl_bio_write(BIO *b, const void *p, int n)
 {
-    return BIO_write(b, p, n);
+    int ret;
+
+    ERR_set_mark();
+    ret = BIO_write(b, p, n);
+    ERR_pop_to_mark();
+    return ret;
 }
 
 int gossl_bio_read(BIO *b, void *p, int n, int *retry)
 {
-    int ret = BIO_read(b, p, n);
+    int ret;
 
+    ERR_set_mark();
+    ret = BIO_read(b, p, n);
     *retry = BIO_should_retry(b);
+    ERR_pop_to_mark();
     return ret;
 }
 
@@ -1067,33 +1104,32 @@ int gossl_bio_get_peer(BIO *b, gossl_addr *out)
             *out = d->peer;
         return out->family != 0;
     }
+    ERR_set_mark();
     a = BIO_ADDR_new();
-    if (a == NULL)
-        return 0;
-    if (BIO_dgram_get_peer(b, a) > 0) {
+    if (a != NULL && BIO_dgram_get_peer(b, a) > 0) {
         gossl_addr_get(a, out);
         ok = out->family != 0;
     }
     BIO_ADDR_free(a);
-    ERR_clear_error();
+    ERR_pop_to_mark();
     return ok;
 }
 
 static int gossl_bio_addr_ctrl(BIO *b, int cmd, const gossl_addr *in)
 {
     BIO_ADDR *a = NULL;
-    long ret;
+    long ret = 0;
 
+    ERR_set_mark();
     if (in != NULL && in->family != 0) {
         a = BIO_ADDR_new();
-        if (a == NULL || !gossl_addr_set(a, in)) {
-            BIO_ADDR_free(a);
-            return 0;
-        }
+        if (a == NULL || !gossl_addr_set(a, in))
+            goto end;
     }
     ret = BIO_ctrl(b, cmd, 0, a);
+end:
     BIO_ADDR_free(a);
-    ERR_clear_error();
+    ERR_pop_to_mark();
     return ret > 0;
 }
 
@@ -1116,7 +1152,12 @@ int gossl_bio_is_go_dgram(BIO *b)
 
 BIO_ADDR *gossl_addr_new(void)
 {
-    return BIO_ADDR_new();
+    BIO_ADDR *a;
+
+    ERR_set_mark();
+    a = BIO_ADDR_new();
+    ERR_pop_to_mark();
+    return a;
 }
 
 void gossl_addr_free(BIO_ADDR *a)

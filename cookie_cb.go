@@ -21,16 +21,18 @@ import (
 //
 //export goCookieGenerate
 func goCookieGenerate(h C.uintptr_t, kind C.int, buf *C.uchar, capacity C.size_t, outlen *C.size_t) (ok C.int) {
-	s := sslFromHandle(h)
-	if s == nil {
-		return 0
-	}
-	defer func() {
+	var s *SSL
+	defer func() { // first: even a bad handle must not unwind through C
 		if r := recover(); r != nil {
-			s.callbackPanicked(r)
+			if s != nil {
+				s.callbackPanicked(r)
+			}
 			ok = 0
 		}
 	}()
+	if s = sslFromHandle(h); s == nil {
+		return 0
+	}
 	f := s.ctx.gen[kind].Load()
 	if f == nil {
 		s.callbackFailed(fmt.Errorf("openssl: no cookie generate callback"))
@@ -58,16 +60,18 @@ func goCookieGenerate(h C.uintptr_t, kind C.int, buf *C.uchar, capacity C.size_t
 //
 //export goCookieVerify
 func goCookieVerify(h C.uintptr_t, kind C.int, cookie *C.uchar, n C.size_t) (ok C.int) {
-	s := sslFromHandle(h)
-	if s == nil {
-		return 0
-	}
-	defer func() {
+	var s *SSL
+	defer func() { // first: even a bad handle must not unwind through C
 		if r := recover(); r != nil {
-			s.callbackPanicked(r)
+			if s != nil {
+				s.callbackPanicked(r)
+			}
 			ok = 0
 		}
 	}()
+	if s = sslFromHandle(h); s == nil {
+		return 0
+	}
 	f := s.ctx.verify[kind].Load()
 	if f == nil {
 		return 0
@@ -89,16 +93,18 @@ func goCookieVerify(h C.uintptr_t, kind C.int, cookie *C.uchar, n C.size_t) (ok 
 //
 //export goCertVerify
 func goCertVerify(h C.uintptr_t, store *C.X509_STORE_CTX) (ok C.int) {
-	s := sslFromHandle(h)
-	if s == nil {
-		return 0
-	}
-	defer func() {
+	var s *SSL
+	defer func() { // first: even a bad handle must not unwind through C
 		if r := recover(); r != nil {
-			s.callbackPanicked(r)
+			if s != nil {
+				s.callbackPanicked(r)
+			}
 			ok = 0
 		}
 	}()
+	if s = sslFromHandle(h); s == nil {
+		return 0
+	}
 	f := s.ctx.certVerify.Load()
 	if f == nil {
 		return 0

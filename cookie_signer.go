@@ -53,8 +53,8 @@ type CookieSigner struct {
 }
 
 type signerKeys struct {
-	epoch     int64
-	cur, prev *epochKey
+	epoch           int64
+	cur, prev, next *epochKey
 }
 
 type epochKey struct {
@@ -189,7 +189,14 @@ func (c *CookieSigner) keysFor(now int64) *signerKeys {
 	} else {
 		nk.prev = c.newEpochKey(e - 1)
 	}
-	nk.cur = c.newEpochKey(e)
+	if k != nil && k.epoch == e-1 && k.next != nil {
+		nk.cur = k.next
+	} else {
+		nk.cur = c.newEpochKey(e)
+	}
+	// Derived ahead, so that a cookie claiming the next window (a peer
+	// server's clock slightly ahead, or a forger) costs no allocation.
+	nk.next = c.newEpochKey(e + 1)
 	// Losing this race only means another goroutine derived the same keys.
 	c.keys.CompareAndSwap(k, nk)
 	return nk
@@ -260,9 +267,9 @@ func (c *CookieSigner) check(cookie []byte, kind byte, addr netip.Addr, port uin
 		ek = keys.cur
 	case keys.prev.epoch:
 		ek = keys.prev
-	case keys.cur.epoch + 1:
+	case keys.next.epoch:
 		// Issued by a server whose clock runs slightly ahead (within cookieSkew).
-		ek = c.newEpochKey(keys.cur.epoch + 1)
+		ek = keys.next
 	default:
 		return false
 	}

@@ -58,6 +58,12 @@ var (
 	// certificate loaded beside it.
 	ErrKeyMismatch = errors.New("openssl: private key does not match the certificate")
 
+	// ErrInCallback is returned when a callback calls an operation (or
+	// SetBIO) on the SSL whose operation invoked it. A callback may read
+	// PeerAddr, PeerAddrPort and UserData, and call SetPeerAddr and Close
+	// (which then takes effect when the operation returns).
+	ErrInCallback = errors.New("openssl: operation on an SSL from inside its own callback")
+
 	// ErrDatagramPending is returned by (*BIO).PushDatagram when the
 	// previous datagram has not been read by OpenSSL yet.
 	ErrDatagramPending = errors.New("openssl: previous datagram not yet consumed")

@@ -8,6 +8,7 @@ import "C"
 import (
 	"net"
 	"net/netip"
+	"runtime"
 	"unsafe"
 )
 
@@ -58,9 +59,11 @@ func (s *SSL) DTLSv1Listen() (net.Addr, error) {
 // DTLSv1ListenAddrPort is DTLSv1Listen returning a netip.AddrPort, without
 // allocating. The address is the zero value when the BIO reports no peer.
 func (s *SSL) DTLSv1ListenAddrPort() (netip.AddrPort, error) {
-	if s.ptr == nil {
-		return netip.AddrPort{}, ErrClosed
+	if err := s.enter(); err != nil {
+		return netip.AddrPort{}, err
 	}
+	defer s.finishOp()
+	defer runtime.KeepAlive(s) // s.res is read after the call
 	ret, cause := s.run(C.GOSSL_OP_LISTEN, unsafe.Pointer(s.addr), 0)
 	switch {
 	case ret >= 1:
@@ -96,9 +99,11 @@ func (s *SSL) DTLSv1ListenAddrPort() (netip.AddrPort, error) {
 // A TLS 1.2 (or older) ClientHello makes OpenSSL fail the handshake: an
 // *Error, and OpenSSL sends the client an alert.
 func (s *SSL) Stateless() error {
-	if s.ptr == nil {
-		return ErrClosed
+	if err := s.enter(); err != nil {
+		return err
 	}
+	defer s.finishOp()
+	defer runtime.KeepAlive(s) // s.res is read after the call
 	ret, cause := s.run(C.GOSSL_OP_STATELESS, nil, 0)
 	switch {
 	case ret == 1:

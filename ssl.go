@@ -42,6 +42,13 @@ type SSL struct {
 	cbErr    error
 	cbPanic  any
 	panicked bool
+
+	// inOp is set while an operation runs in C: a callback calling back
+	// into its own SSL (an operation, SetBIO, Close) would reuse or free
+	// memory the outer call still uses. closeAfterOp defers a Close made
+	// from a callback until the operation returns.
+	inOp         bool
+	closeAfterOp bool
 }
 
 type sslResources struct {
@@ -83,6 +90,12 @@ func NewSSL(ctx *Ctx) (*SSL, error) {
 		return nil, err
 	}
 	s.addr = C.gossl_addr_new()
+	if s.addr == nil {
+		C.gossl_ssl_free(s.ptr)
+		h.Delete()
+		C.free(unsafe.Pointer(s.res))
+		return nil, errors.New("openssl: BIO_ADDR_new: out of memory")
+	}
 	s.handle = h
 	s.cleanup = runtime.AddCleanup(s, freeSSL, sslResources{s.ptr, s.res, s.addr, h})
 	return s, nil
@@ -104,6 +117,10 @@ func sslFromHandle(h C.uintptr_t) *SSL {
 // Close is idempotent.
 func (s *SSL) Close() error {
 	if s.ptr == nil {
+		return nil
+	}
+	if s.inOp {
+		s.closeAfterOp = true // from a callback: free once C has returned
 		return nil
 	}
 	s.cleanup.Stop()
@@ -141,6 +158,9 @@ func (s *SSL) SetBIO(rbio, wbio *BIO) error {
 	if s.rbio != nil || s.wbio != nil {
 		return errors.New("openssl: SetBIO: BIOs already set on this SSL")
 	}
+	if s.inOp {
+		return ErrInCallback
+	}
 	for _, b := range []*BIO{rbio, wbio} {
 		if b.ptr == nil {
 			return ErrClosed
@@ -170,11 +190,38 @@ func (s *SSL) WriteBIO() *BIO { return s.wbio }
 // into Go: one cgo call that clears the queue, calls and drains. It then
 // hands the callbacks' outcome to the caller, re-raising a panic here, on
 // the caller's goroutine, after C has returned.
+//
+// Callers check s.ptr first and read s.res afterwards; an operation called
+// from inside a callback on the same SSL is refused (errInOp).
 func (s *SSL) run(op C.int, buf unsafe.Pointer, n int) (C.long, error) {
+	s.inOp = true
 	ret := C.gossl_ssl_op(s.ptr, op, buf, C.int(n), s.res)
-	cause := s.takeCallbackOutcome()
+	s.inOp = false
 	runtime.KeepAlive(s)
+	cause := s.takeCallbackOutcome()
 	return ret, cause
+}
+
+// enter reports why an operation cannot start: the SSL is closed, or a
+// callback of an operation in progress is calling back into it.
+func (s *SSL) enter() error {
+	if s.ptr == nil {
+		return ErrClosed
+	}
+	if s.inOp {
+		return ErrInCallback
+	}
+	return nil
+}
+
+// finishOp frees the SSL if a callback asked for Close during the
+// operation. Deferred by every operation, so that it runs even when a
+// callback's panic is raised again.
+func (s *SSL) finishOp() {
+	if s.closeAfterOp {
+		s.closeAfterOp = false
+		s.Close()
+	}
 }
 
 func (s *SSL) callbackFailed(err error) {
@@ -202,9 +249,10 @@ func (s *SSL) takeCallbackOutcome() error {
 
 // handshakeOp runs an operation whose success is a return of 1.
 func (s *SSL) handshakeOp(op C.int, name string) error {
-	if s.ptr == nil {
-		return ErrClosed
+	if err := s.enter(); err != nil {
+		return err
 	}
+	defer s.finishOp()
 	ret, cause := s.run(op, nil, 0)
 	if ret == 1 {
 		return nil
@@ -226,9 +274,10 @@ func (s *SSL) Handshake() error { return s.handshakeOp(C.GOSSL_OP_HANDSHAKE, "SS
 // Read wraps SSL_read(3). It returns io.EOF after the peer's close_notify,
 // ErrWantRead when the read BIO has nothing more yet.
 func (s *SSL) Read(p []byte) (int, error) {
-	if s.ptr == nil {
-		return 0, ErrClosed
+	if err := s.enter(); err != nil {
+		return 0, err
 	}
+	defer s.finishOp()
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -241,9 +290,10 @@ func (s *SSL) Read(p []byte) (int, error) {
 
 // Write wraps SSL_write(3). On DTLS each Write is one record.
 func (s *SSL) Write(p []byte) (int, error) {
-	if s.ptr == nil {
-		return 0, ErrClosed
+	if err := s.enter(); err != nil {
+		return 0, err
 	}
+	defer s.finishOp()
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -257,9 +307,10 @@ func (s *SSL) Write(p []byte) (int, error) {
 // Shutdown wraps SSL_shutdown(3): it sends close_notify. done reports that
 // the peer's close_notify has been received as well (a return of 1).
 func (s *SSL) Shutdown() (done bool, err error) {
-	if s.ptr == nil {
-		return false, ErrClosed
+	if err := s.enter(); err != nil {
+		return false, err
 	}
+	defer s.finishOp()
 	ret, cause := s.run(C.GOSSL_OP_SHUTDOWN, nil, 0)
 	switch {
 	case ret == 1:
@@ -273,6 +324,7 @@ func (s *SSL) Shutdown() (done bool, err error) {
 // DTLSGetTimeout wraps DTLSv1_get_timeout(3): the time left before the
 // retransmission timer fires, and whether a timer is running at all.
 func (s *SSL) DTLSGetTimeout() (time.Duration, bool) {
+	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return 0, false
 	}
@@ -288,9 +340,10 @@ func (s *SSL) DTLSGetTimeout() (time.Duration, bool) {
 // timer had expired; an error means the handshake has failed (for example
 // after too many retransmissions).
 func (s *SSL) DTLSHandleTimeout() (retransmitted bool, err error) {
-	if s.ptr == nil {
-		return false, ErrClosed
+	if err := s.enter(); err != nil {
+		return false, err
 	}
+	defer s.finishOp()
 	ret, cause := s.run(C.GOSSL_OP_HANDLE_TIMEOUT, nil, 0)
 	switch {
 	case ret > 0:
@@ -305,6 +358,7 @@ func (s *SSL) DTLSHandleTimeout() (retransmitted bool, err error) {
 // writes. It also sets SSL_OP_NO_QUERY_MTU, without which OpenSSL would ask
 // the BIO instead and forget the value across DTLSv1_listen's SSL_clear.
 func (s *SSL) SetMTU(mtu int) error {
+	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return ErrClosed
 	}
@@ -317,6 +371,7 @@ func (s *SSL) SetMTU(mtu int) error {
 // SetLinkMTU wraps DTLS_set_link_mtu(3): the MTU of the link, from which
 // OpenSSL subtracts the IP and UDP overhead its BIO reports.
 func (s *SSL) SetLinkMTU(mtu int) error {
+	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return ErrClosed
 	}
@@ -331,6 +386,7 @@ func (s *SSL) SetLinkMTU(mtu int) error {
 // timeouts double up to 60 seconds, as with the default timer. Useful on
 // links whose round trip is far below a second.
 func (s *SSL) SetDTLSInitialTimeout(d time.Duration) error {
+	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return ErrClosed
 	}
@@ -338,7 +394,9 @@ func (s *SSL) SetDTLSInitialTimeout(d time.Duration) error {
 	if us < 1000 || us > 60_000_000 {
 		return fmt.Errorf("openssl: DTLS initial timeout %v outside [1ms, 60s]", d)
 	}
-	C.gossl_ssl_set_initial_timeout(s.ptr, C.uint(us))
+	if C.gossl_ssl_set_initial_timeout(s.ptr, C.uint(us)) != 1 {
+		return fmt.Errorf("openssl: DTLS_set_timer_cb: out of memory")
+	}
 	return nil
 }
 
@@ -346,6 +404,7 @@ func (s *SSL) SetDTLSInitialTimeout(d time.Duration) error {
 // record (one datagram) can carry at the current MTU and cipher; 0 before a
 // cipher is negotiated.
 func (s *SSL) DTLSDataMTU() int {
+	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return 0
 	}
@@ -354,6 +413,7 @@ func (s *SSL) DTLSDataMTU() int {
 
 // LinkMinMTU wraps DTLS_get_link_min_mtu(3).
 func (s *SSL) LinkMinMTU() int {
+	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return 0
 	}
@@ -362,6 +422,7 @@ func (s *SSL) LinkMinMTU() int {
 
 // SetOptions wraps SSL_set_options(3) and returns the options now set.
 func (s *SSL) SetOptions(o Options) Options {
+	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return 0
 	}
@@ -370,6 +431,7 @@ func (s *SSL) SetOptions(o Options) Options {
 
 // ClearOptions wraps SSL_clear_options(3) and returns the options now set.
 func (s *SSL) ClearOptions(o Options) Options {
+	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return 0
 	}
@@ -397,6 +459,7 @@ func (s *SSL) SetConnectState() {
 // certificate's IP addresses (X509_VERIFY_PARAM_set1_ip_asc(3)); OpenSSL
 // verifies only with SetVerify(VerifyPeer, ...).
 func (s *SSL) SetServerName(name string, verify bool) error {
+	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return ErrClosed
 	}
@@ -431,6 +494,7 @@ func (s *SSL) PeerAddrPort() netip.AddrPort {
 }
 
 func (s *SSL) bioPeer() netip.AddrPort {
+	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return netip.AddrPort{}
 	}
@@ -457,6 +521,7 @@ func (s *SSL) SetPeerAddr(addr net.Addr) {
 
 // Version wraps SSL_get_version(3), e.g. "DTLSv1.2" or "TLSv1.3".
 func (s *SSL) Version() string {
+	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return ""
 	}
@@ -466,6 +531,7 @@ func (s *SSL) Version() string {
 // CipherName wraps SSL_CIPHER_get_name(SSL_get_current_cipher(3)); "" before
 // a cipher is negotiated.
 func (s *SSL) CipherName() string {
+	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return ""
 	}
@@ -479,6 +545,7 @@ func (s *SSL) CipherName() string {
 // X509_verify_cert_error_string(3). It returns nil when verification passed
 // (or was not asked for).
 func (s *SSL) VerifyResult() error {
+	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return ErrClosed
 	}
@@ -512,6 +579,7 @@ func (s *SSL) IsInitFinished() bool {
 
 // Pending wraps SSL_pending(3): decrypted bytes ready to be read.
 func (s *SSL) Pending() int {
+	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return 0
 	}
@@ -529,6 +597,7 @@ const (
 
 // GetShutdown wraps SSL_get_shutdown(3).
 func (s *SSL) GetShutdown() ShutdownState {
+	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return 0
 	}

@@ -364,3 +364,38 @@ func TestSetServerNameIP(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "certificate verify failed")
 }
+
+// A Read and a Write that both start before the handshake: one runs the
+// handshake, the other waits for it, and both complete.
+func TestStreamConnConcurrentFirstReadAndWrite(t *testing.T) {
+	p := newPKI(t)
+	ctx := newTLSServerCtx(t, p, nil)
+	for i := 0; i < 20; i++ {
+		cc, sc := tcpPair(t)
+		go func() {
+			tc := goTLSClient(cc, p, tls.VersionTLS13)
+			buf := make([]byte, 16)
+			n, err := tc.Read(buf)
+			if err == nil {
+				_, _ = tc.Write(buf[:n])
+			}
+		}()
+		srv, err := openssl.NewServerConn(sc, ctx)
+		require.NoError(t, err)
+		readDone := make(chan string, 1)
+		go func() {
+			buf := make([]byte, 16)
+			n, _ := srv.Read(buf)
+			readDone <- string(buf[:n])
+		}()
+		_, err = srv.Write([]byte("ping"))
+		require.NoError(t, err)
+		select {
+		case got := <-readDone:
+			assert.Equal(t, "ping", got)
+		case <-time.After(5 * time.Second):
+			t.Fatal("deadlock: Read and Write both ran a handshake loop")
+		}
+		srv.Close()
+	}
+}

@@ -19,6 +19,7 @@ type StreamConn struct {
 	conn   net.Conn
 	server bool
 
+	hsMu   sync.Mutex // one handshake loop at a time, fill included
 	mu     sync.Mutex // guards ssl, rbio, wbio and out
 	ssl    *SSL
 	rbio   *BIO
@@ -152,6 +153,16 @@ func (c *StreamConn) StatelessHandshake() error {
 	if !c.server {
 		return errors.New("openssl: StatelessHandshake on a client connection")
 	}
+	if err := c.statelessExchange(); err != nil {
+		return err
+	}
+	return c.Handshake()
+}
+
+// statelessExchange runs SSL_stateless until a cookie verifies.
+func (c *StreamConn) statelessExchange() error {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
 	buf := make([]byte, streamBuf)
 	retries := 0
 	for {
@@ -174,7 +185,7 @@ func (c *StreamConn) StatelessHandshake() error {
 		var oe *Error
 		switch {
 		case err == nil:
-			return c.Handshake()
+			return nil
 		case errors.Is(err, ErrHelloRetryRequest), errors.Is(err, ErrWantRead):
 			if after > 0 && after < before {
 				continue // more records already buffered
@@ -193,6 +204,10 @@ func (c *StreamConn) StatelessHandshake() error {
 // Handshake runs the handshake (SSL_do_handshake(3)) to completion if it has
 // not run yet. Read and Write call it.
 func (c *StreamConn) Handshake() error {
+	// A Read and a Write that both start before the handshake must not run
+	// two loops, each reading the net.Conn: one runs it, the other waits.
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
 	c.mu.Lock()
 	if c.hsDone || c.hsErr != nil {
 		err := c.hsErr
@@ -290,6 +305,10 @@ func (c *StreamConn) locked(f func()) error {
 // Close sends close_notify (SSL_shutdown(3)) if the handshake completed,
 // closes the net.Conn and frees the SSL.
 func (c *StreamConn) Close() error {
+	// A Write blocked sending (holding c.mu) must not hold Close up: bound
+	// it first, without the lock. The close_notify below gets the same
+	// bound.
+	_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -298,7 +317,6 @@ func (c *StreamConn) Close() error {
 	c.closed = true
 	if c.hsDone {
 		_, _ = c.ssl.Shutdown()
-		_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
 		_ = c.flush()
 	}
 	err := c.conn.Close()

@@ -255,7 +255,9 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 			return fail(fmt.Errorf("dtls: cipher list %q: %w", c.CipherList, err))
 		}
 	}
-	ctx.SetOptions(openssl.OpNoQueryMTU)
+	// Renegotiation would run the verify callback again mid-connection, and
+	// could change the peer's identity: refuse it on both sides.
+	ctx.SetOptions(openssl.OpNoQueryMTU | openssl.OpNoRenegotiation)
 	// Certificates are verified in Go, against the Config's x509.CertPools,
 	// inside the handshake: a refused peer gets a fatal alert.
 	mode := openssl.VerifyNone
@@ -271,9 +273,13 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 		return fail(err)
 	}
 	if mode != openssl.VerifyNone {
+		// A copy of the verification settings, not the Config: the Ctx is
+		// cached under a weak key to the Config, which the closure must not
+		// keep alive.
+		v := verifier{rootCAs: c.RootCAs, clientCAs: c.ClientCAs, clientAuth: c.ClientAuth, insecure: c.InsecureSkipVerify}
 		err := ctx.SetCertVerifyCallback(func(s *openssl.SSL, chain []*x509.Certificate) error {
 			name, _ := s.UserData().(string)
-			return c.verifyPeer(server, chain, name)
+			return v.verifyPeer(server, chain, name)
 		})
 		if err != nil {
 			return fail(err)
@@ -282,14 +288,21 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 	return ctx, nil
 }
 
+// verifier holds what verifying a peer needs from a Config.
+type verifier struct {
+	rootCAs, clientCAs *x509.CertPool
+	clientAuth         ClientAuthType
+	insecure           bool
+}
+
 // verifyPeer checks the peer's chain as crypto/tls would, returning a
 // *tls.CertificateVerificationError on failure.
-func (c *Config) verifyPeer(server bool, certs []*x509.Certificate, serverName string) error {
+func (c verifier) verifyPeer(server bool, certs []*x509.Certificate, serverName string) error {
 	if server {
-		if c.ClientAuth == NoClientCert || (len(certs) == 0 && c.ClientAuth == VerifyClientCertIfGiven) {
+		if c.clientAuth == NoClientCert || (len(certs) == 0 && c.clientAuth == VerifyClientCertIfGiven) {
 			return nil
 		}
-	} else if c.InsecureSkipVerify {
+	} else if c.insecure {
 		return nil
 	}
 	if len(certs) == 0 {
@@ -300,10 +313,10 @@ func (c *Config) verifyPeer(server bool, certs []*x509.Certificate, serverName s
 		opts.Intermediates.AddCert(ic)
 	}
 	if server {
-		opts.Roots = c.ClientCAs
+		opts.Roots = c.clientCAs
 		opts.KeyUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	} else {
-		opts.Roots = c.RootCAs
+		opts.Roots = c.rootCAs
 		opts.DNSName = serverName
 		opts.KeyUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	}

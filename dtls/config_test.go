@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/tls"
 	"log/slog"
+	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -85,4 +87,36 @@ func TestConfigFieldsTakeEffect(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.Count(logs.String(), "handshake completed") == 2 }, 3*time.Second, 10*time.Millisecond,
 		"one log line per completed handshake: %s", logs.String())
 	assert.Contains(t, logs.String(), "cipher=ECDHE-ECDSA-AES128-GCM-SHA256")
+}
+
+// Client with no ServerName checks the certificate against the peer's IP
+// address, as Dial does, rather than accepting any name.
+func TestClientDefaultsServerNameToPeerIP(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	serveEcho(t, l)
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	c, err := dtls.Client(pc, l.Addr(), &dtls.Config{RootCAs: p.pool()})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Handshake(), "the certificate carries 127.0.0.1")
+	assert.Equal(t, "127.0.0.1", c.ConnectionState().ServerName)
+}
+
+// The Ctx shared by a Config's clients is freed with the Config.
+func TestClientCtxFreedWithConfig(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	serveEcho(t, l)
+	before := dtls.ClientCtxCount()
+	for i := 0; i < 5; i++ {
+		c, err := dtls.Dial("udp", l.Addr().String(), p.clientConfig())
+		require.NoError(t, err)
+		c.Close()
+	}
+	require.Eventually(t, func() bool {
+		runtime.GC()
+		return dtls.ClientCtxCount() <= before
+	}, 5*time.Second, 50*time.Millisecond, "five Configs, five Ctxs, all freed once the Configs are gone")
 }

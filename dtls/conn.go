@@ -204,11 +204,15 @@ func (c *Conn) handshake(ctx context.Context) error {
 			err = c.ssl.Connect()
 		}
 		_ = c.flushLocked() // a lost flight is retransmitted on the timer
+		if err == nil {
+			// Still under c.mu: a Close racing with the end of the
+			// handshake must not free the SSL in between.
+			ferr := c.finishHandshakeLocked()
+			c.mu.Unlock()
+			return ferr
+		}
 		wait, running := c.ssl.DTLSGetTimeout()
 		c.mu.Unlock()
-		if err == nil {
-			return c.finishHandshake()
-		}
 		if !errors.Is(err, openssl.ErrWantRead) {
 			return fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
 		}
@@ -254,12 +258,21 @@ func (c *Conn) handshake(ctx context.Context) error {
 	}
 }
 
-// finishHandshake learns the payload limit. The peer's certificates were
-// verified during the handshake (Config.newCtx).
-func (c *Conn) finishHandshake() error {
-	c.mu.Lock()
+// finishHandshakeLocked learns the payload limit, and makes sure a client
+// that verifies its server did get a certificate: the verify callback only
+// runs for certificates that arrive (an anonymous cipher sends none).
+// Called with c.mu held.
+func (c *Conn) finishHandshakeLocked() error {
+	if !c.server && !c.cfg.InsecureSkipVerify {
+		certs, err := c.ssl.PeerCertificates()
+		if err != nil {
+			return err
+		}
+		if len(certs) == 0 {
+			return fmt.Errorf("dtls: handshake with %v: server sent no certificate", c.rap)
+		}
+	}
 	c.maxPayload = c.ssl.DTLSDataMTU()
-	c.mu.Unlock()
 	if c.maxPayload <= 0 {
 		c.maxPayload = c.cfg.mtu() - 100
 	}
@@ -278,6 +291,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	var timer *time.Timer // made only if a DTLS timer runs after the handshake
 	for {
 		select {
 		case <-c.closed:
@@ -293,11 +307,12 @@ func (c *Conn) Read(p []byte) (int, error) {
 		}
 		n, err := c.ssl.Read(p)
 		_ = c.flushLocked()
-		wait, running := c.ssl.DTLSGetTimeout()
-		c.mu.Unlock()
 		if n > 0 {
+			c.mu.Unlock()
 			return n, nil
 		}
+		wait, running := c.ssl.DTLSGetTimeout()
+		c.mu.Unlock()
 		if err == io.EOF {
 			return 0, io.EOF
 		}
@@ -306,9 +321,13 @@ func (c *Conn) Read(p []byte) (int, error) {
 		}
 		var fire <-chan time.Time
 		if running { // a retransmission is due even after the handshake (the last flight)
-			t := time.NewTimer(wait)
-			fire = t.C
-			defer t.Stop()
+			if timer == nil {
+				timer = time.NewTimer(wait)
+				defer timer.Stop()
+			} else {
+				timer.Reset(wait)
+			}
+			fire = timer.C
 		}
 		select {
 		case bp := <-c.in:
@@ -551,7 +570,13 @@ func Client(pc net.PacketConn, raddr net.Addr, cfg *Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newClient(pc, ua, cfg.Clone(), ctx, false)
+	cfg = cfg.Clone()
+	if cfg.ServerName == "" {
+		// As Dial does: check the certificate against the address dialled,
+		// never accept any name at all.
+		cfg.ServerName = ua.IP.String()
+	}
+	return newClient(pc, ua, cfg, ctx, false)
 }
 
 // newClient makes a client Conn with an SSL from ctx, the Ctx shared by

@@ -9,8 +9,9 @@ import (
 // datagram can carry at the connection's MTU and cipher.
 var ErrMessageTooLarge = errors.New("dtls: message too large for one datagram")
 
-// ErrHandshakeRefused is returned to clients the server turned away because
-// its accept queue was full (seen by the server's logs and Stats only).
+// ErrHandshakeRefused is what a Listener logs for a handshake it turned
+// away because its accept queue was full; the client itself only sees its
+// handshake time out.
 var ErrHandshakeRefused = errors.New("dtls: handshake refused: accept queue full")
 
 // timeoutError is the net.Error of an expired deadline or handshake timeout.

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/openssl-stateless/openssl"
 )
@@ -170,6 +171,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.acceptCh:
 		l.mu.Lock()
+		if l.closing { // Close ran meanwhile and did not see this one
+			l.mu.Unlock()
+			c.Close()
+			return nil, net.ErrClosed
+		}
 		c.accepted = true
 		l.mu.Unlock()
 		return c, nil
@@ -286,6 +292,7 @@ func (l *Listener) loop() {
 				}
 			default:
 			}
+			time.Sleep(time.Millisecond) // a persistent error must not spin a core
 			continue
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
@@ -294,7 +301,7 @@ func (l *Listener) loop() {
 		closing := l.closing
 		l.mu.Unlock()
 		if c != nil {
-			if !c.deliver(getBuf(buf[:n])) {
+			if n > bioBuffer || !c.deliver(getBuf(buf[:n])) {
 				l.datagramsDropped.Add(1)
 			}
 			continue
@@ -395,8 +402,10 @@ func (l *Listener) handshake(c *Conn) {
 			l.live.Add(1)
 			l.hsCompleted.Add(1)
 			l.mu.Unlock()
-			cs := c.ConnectionState()
-			l.log.Info("dtls: handshake completed", "peer", c.rap, "version", cs.Version, "cipher", cs.CipherSuite)
+			if l.log.Enabled(context.Background(), slog.LevelInfo) {
+				cs := c.ConnectionState()
+				l.log.Info("dtls: handshake completed", "peer", c.rap, "version", cs.Version, "cipher", cs.CipherSuite)
+			}
 			return
 		default:
 			err = ErrHandshakeRefused

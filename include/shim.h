@@ -154,7 +154,7 @@ int gossl_ssl_set_mtu(SSL *ssl, long mtu);
 int gossl_ssl_set_link_mtu(SSL *ssl, long mtu);
 long gossl_ssl_link_min_mtu(SSL *ssl);
 long gossl_ssl_data_mtu(SSL *ssl);
-void gossl_ssl_set_initial_timeout(SSL *ssl, unsigned int us);
+int gossl_ssl_set_initial_timeout(SSL *ssl, unsigned int us);
 int gossl_ssl_set_host(SSL *ssl, const char *name, int sni, int verify, gossl_result *r);
 void gossl_ssl_set_state(SSL *ssl, int server);
 int gossl_ssl_pending(SSL *ssl);

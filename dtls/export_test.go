@@ -1,0 +1,8 @@
+package dtls
+
+// ClientCtxCount is the number of client Ctxs cached for live Configs.
+func ClientCtxCount() int {
+	n := 0
+	clientCtxs.Range(func(any, any) bool { n++; return true })
+	return n
+}
