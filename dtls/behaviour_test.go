@@ -422,3 +422,47 @@ func TestDialRefused(t *testing.T) {
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
 	assert.Less(t, time.Since(start), 5*time.Second)
 }
+
+// A client that lost its state reconnects from the same address and port:
+// its new ClientHello goes through the cookie exchange and, once the cookie
+// verifies, replaces the old connection (RFC 6347, 4.2.8). The old one is
+// closed on the server.
+func TestReconnectFromSameAddress(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	pc1, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	local := pc1.LocalAddr().(*net.UDPAddr)
+	c1, err := dtls.Client(pc1, l.Addr(), p.clientConfig())
+	require.NoError(t, err)
+	require.NoError(t, c1.Handshake())
+	sc1, err := l.Accept()
+	require.NoError(t, err)
+	defer sc1.Close()
+	oldErr := make(chan error, 1)
+	go func() { _, err := sc1.Read(make([]byte, 16)); oldErr <- err }()
+
+	// The client "crashes": its socket goes away without close_notify.
+	require.NoError(t, pc1.Close())
+	c1.Close()
+
+	pc2, err := net.ListenUDP("udp", local)
+	require.NoError(t, err)
+	c2, err := dtls.Client(pc2, l.Addr(), p.clientConfig())
+	require.NoError(t, err)
+	defer c2.Close()
+	require.NoError(t, c2.Handshake(), "the reconnecting client gets through")
+	sc2, err := l.Accept()
+	require.NoError(t, err)
+	defer sc2.Close()
+	go echo(sc2)
+	roundTrip(t, c2, []byte("back again"))
+	select {
+	case err := <-oldErr:
+		assert.ErrorIs(t, err, net.ErrClosed, "the old connection was closed")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the old connection was not closed")
+	}
+	assert.Equal(t, 1, l.PeerCount())
+	assert.Equal(t, uint64(2), l.Stats().CookiesVerified)
+}

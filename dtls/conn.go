@@ -493,6 +493,12 @@ func isHelloVerifyRequest(d []byte) bool {
 	return len(d) > 13+12 && d[0] == 22 && d[13] == 3
 }
 
+// isInitialClientHello reports whether a datagram starts with an epoch-0
+// handshake record holding a ClientHello.
+func isInitialClientHello(d []byte) bool {
+	return len(d) > 13+12 && d[0] == 22 && d[3] == 0 && d[4] == 0 && d[13] == 1
+}
+
 // clientHelloHasCookie reports whether a datagram's ClientHello carries a
 // non-empty cookie: record header (13), handshake header (12), version (2)
 // and random (32) come before the session id.

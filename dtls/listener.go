@@ -300,12 +300,18 @@ func (l *Listener) loop() {
 		c := l.conns[from]
 		closing := l.closing
 		l.mu.Unlock()
-		if c != nil {
+		if c != nil && !(c.hsDone.Load() && isInitialClientHello(buf[:n])) {
 			if n > bioBuffer || !c.deliver(getBuf(buf[:n])) {
 				l.datagramsDropped.Add(1)
 			}
 			continue
 		}
+		// An unknown source, or a known one whose handshake is long done
+		// sending an epoch-0 ClientHello: a client that lost its state and
+		// reconnects from the same address and port (RFC 6347, 4.2.8). Both
+		// go through the cookie exchange; admit replaces the old connection
+		// only once the new cookie verifies, so a forged ClientHello cannot
+		// tear down a live connection.
 		if closing || l.lssl == nil {
 			l.datagramsDropped.Add(1)
 			continue
@@ -381,10 +387,17 @@ func (l *Listener) admit(peer netip.AddrPort) {
 	c.server = true
 	c.ln = l
 	l.lssl, l.lbio = ssl, bio
+	old := l.conns[peer]
 	l.conns[peer] = c
 	l.pending++
 	l.hsWG.Add(1)
 	l.mu.Unlock()
+	if old != nil {
+		// The peer proved it owns the address again with a fresh cookie:
+		// its previous connection is gone on its side.
+		l.log.Info("dtls: peer reconnected, closing its previous connection", "peer", peer)
+		old.Close()
+	}
 	go l.handshake(c)
 }
 
