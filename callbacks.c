@@ -234,6 +234,8 @@ void gossl_capture(gossl_result *r, SSL *ssl, long ret)
         int flags = 0;
         unsigned long code;
 
+        /* 3.0 replaced ERR_get_error_line_data (deprecated there) with
+         * ERR_get_error_all; 1.1.1 has only the former. */
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
         code = ERR_get_error_all(NULL, NULL, NULL, &data, &flags);
 #else

@@ -279,9 +279,11 @@ func (c *Conn) finishHandshakeLocked() error {
 	return nil
 }
 
-// Read reads one record's data. It returns io.EOF after the peer's
-// close_notify, net.ErrClosed after Close, and a net.Error whose Timeout is
-// true when the read deadline passes.
+// Read reads one record's data. Give it MaxPayload bytes: with a shorter
+// p, OpenSSL returns the first len(p) bytes and keeps the rest of the
+// record for the next Read (unlike UDP, which would drop it). It returns
+// io.EOF after the peer's close_notify, net.ErrClosed after Close, and a
+// net.Error whose Timeout is true when the read deadline passes.
 func (c *Conn) Read(p []byte) (int, error) {
 	if err := c.Handshake(); err != nil {
 		return 0, err
