@@ -13,32 +13,20 @@ import (
 	"github.com/openssl-stateless/openssl/internal/testcert"
 )
 
+// pki is a testcert.PKI under the names this package's tests use.
 type pki struct {
-	ca     *testcert.CA
-	server *testcert.Pair
-	client *testcert.Pair
-	dir    string
-	caFile string
+	ca             *testcert.CA
+	server, client *testcert.Pair
+	dir, caFile    string
 }
 
 func newPKI(t testing.TB) *pki {
 	t.Helper()
-	ca := testcert.NewCA(t, "test CA")
-	dir := t.TempDir()
-	return &pki{
-		ca:     ca,
-		server: ca.Issue(t, "localhost", testcert.Options{}).Files(t, dir, "server"),
-		client: ca.Issue(t, "client", testcert.Options{Client: true}).Files(t, dir, "client"),
-		dir:    dir,
-		caFile: ca.WriteCA(t, dir),
-	}
+	p := testcert.NewPKI(t, "test CA", testcert.Options{})
+	return &pki{ca: p.CA, server: p.Server, client: p.Client, dir: p.Dir, caFile: p.CAFile}
 }
 
-func (p *pki) pool() *x509.CertPool {
-	pool := x509.NewCertPool()
-	pool.AddCert(p.ca.Cert)
-	return pool
-}
+func (p *pki) pool() *x509.CertPool { return p.ca.Pool() }
 
 // newTLSServerCtx is a TLS server Ctx with the server certificate and a
 // CookieSigner installed.

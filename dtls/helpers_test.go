@@ -20,30 +20,19 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// pki holds the parts of a testcert.PKI this package's tests use.
 type pki struct {
-	ca     *testcert.CA
-	server *testcert.Pair
-	client *testcert.Pair
-	dir    string
+	ca             *testcert.CA
+	server, client *testcert.Pair
 }
 
 func newPKI(t testing.TB) *pki {
 	t.Helper()
-	ca := testcert.NewCA(t, "dtls test CA")
-	dir := t.TempDir()
-	return &pki{
-		ca:     ca,
-		server: ca.Issue(t, "localhost", testcert.Options{}).Files(t, dir, "server"),
-		client: ca.Issue(t, "client", testcert.Options{Client: true}).Files(t, dir, "client"),
-		dir:    dir,
-	}
+	p := testcert.NewPKI(t, "dtls test CA", testcert.Options{})
+	return &pki{ca: p.CA, server: p.Server, client: p.Client}
 }
 
-func (p *pki) pool() *x509.CertPool {
-	pool := x509.NewCertPool()
-	pool.AddCert(p.ca.Cert)
-	return pool
-}
+func (p *pki) pool() *x509.CertPool { return p.ca.Pool() }
 
 func (p *pki) serverConfig() *dtls.Config {
 	return &dtls.Config{CertificatePEM: p.server.CertPEM, KeyPEM: p.server.KeyPEM}

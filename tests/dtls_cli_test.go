@@ -9,13 +9,10 @@ package tests
 //	go test -race -run TestDTLSLayer ./tests/
 
 import (
-	"bytes"
 	"context"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,38 +25,24 @@ import (
 
 	"github.com/openssl-stateless/openssl/dtls"
 	"github.com/openssl-stateless/openssl/internal/testcert"
+	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
-
-// cliTimeout bounds every peer process and every wait on one.
-const cliTimeout = 20 * time.Second
 
 // cliPKI is a CA and a server certificate for "localhost", 127.0.0.1 and
 // ::1, written to a temporary directory for the command-line peers.
-type cliPKI struct {
-	ca     *testcert.CA
-	server *testcert.Pair
-	caFile string
-}
+type cliPKI struct{ *testcert.PKI }
 
 func cliNewPKI(t *testing.T) *cliPKI {
 	t.Helper()
-	dir := t.TempDir()
-	ca := testcert.NewCA(t, "dtls cli interop CA")
-	return &cliPKI{
-		ca:     ca,
-		server: ca.Issue(t, "localhost", testcert.Options{}).Files(t, dir, "server"),
-		caFile: ca.WriteCA(t, dir),
-	}
+	return &cliPKI{testcert.NewPKI(t, "dtls cli interop CA", testcert.Options{})}
 }
 
 func (p *cliPKI) serverConfig() *dtls.Config {
-	return &dtls.Config{CertificatePEM: p.server.CertPEM, KeyPEM: p.server.KeyPEM}
+	return &dtls.Config{CertificatePEM: p.Server.CertPEM, KeyPEM: p.Server.KeyPEM}
 }
 
 func (p *cliPKI) clientConfig(serverName string) *dtls.Config {
-	pool := x509.NewCertPool()
-	pool.AddCert(p.ca.Cert)
-	return &dtls.Config{ServerName: serverName, RootCAs: pool}
+	return &dtls.Config{ServerName: serverName, RootCAs: p.Pool()}
 }
 
 // cliCheckLeaks fails the test if it leaves goroutines behind. Call it
@@ -69,160 +52,6 @@ func cliCheckLeaks(t *testing.T) {
 	t.Helper()
 	opt := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
-}
-
-// cliLookPath returns the path of a command-line peer, skipping the test
-// when it is not installed.
-func cliLookPath(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("this interop test needs %s, not found in $PATH (apt-get install openssl gnutls-bin): %v", name, err)
-	}
-	return path
-}
-
-// cliFreeUDPPort returns a UDP port nobody listens on right now, for a
-// peer that must be told its port. network "udp" reserves it on the
-// dual-stack wildcard address, for peers (gnutls-serv) that bind 0.0.0.0
-// and :: both; "udp4" on 127.0.0.1 only.
-func cliFreeUDPPort(t *testing.T, network string) int {
-	t.Helper()
-	laddr := &net.UDPAddr{}
-	if network == "udp4" {
-		laddr.IP = net.IPv4(127, 0, 0, 1)
-	}
-	c, err := net.ListenUDP(network, laddr)
-	require.NoError(t, err)
-	port := c.LocalAddr().(*net.UDPAddr).Port
-	require.NoError(t, c.Close())
-	return port
-}
-
-// cliOutput collects what a peer prints on stdout and stderr (one pipe, so
-// lines keep their order) and wakes a waiter on every write.
-type cliOutput struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	changed chan struct{} // capacity 1
-}
-
-func (o *cliOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	o.buf.Write(p)
-	o.mu.Unlock()
-	select {
-	case o.changed <- struct{}{}:
-	default:
-	}
-	return len(p), nil
-}
-
-func (o *cliOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
-// cliProc is a running command-line peer.
-type cliProc struct {
-	t     *testing.T
-	name  string
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *cliOutput
-	done  chan struct{} // closed once the process exited and its output is drained
-	err   error         // cmd.Wait's result, valid after done
-}
-
-// cliStart starts bin with args under a cliTimeout context. The process is
-// killed if still running and waited for in t.Cleanup; its output is
-// logged when the test failed.
-func cliStart(t *testing.T, bin, name string, args ...string) *cliProc {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
-	cmd := exec.CommandContext(ctx, bin, args...)
-	out := &cliOutput{changed: make(chan struct{}, 1)}
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.WaitDelay = 2 * time.Second
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		cancel()
-		t.Fatalf("stdin pipe for %s: %v", name, err)
-	}
-	p := &cliProc{t: t, name: name, cmd: cmd, stdin: stdin, out: out, done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting %s: %v", cmd, err)
-	}
-	t.Logf("started %s", strings.Join(cmd.Args, " "))
-	go func() {
-		p.err = cmd.Wait()
-		cancel()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("output of %s (%v):\n%s", p.name, p.err, p.out.String())
-		}
-	})
-	return p
-}
-
-// waitFor waits until the peer's output contains s, failing the test when
-// the peer exits first or after cliTimeout.
-func (p *cliProc) waitFor(s string) {
-	p.t.Helper()
-	timer := time.NewTimer(cliTimeout)
-	defer timer.Stop()
-	for {
-		if strings.Contains(p.out.String(), s) {
-			return
-		}
-		select {
-		case <-p.out.changed:
-		case <-p.done:
-			if strings.Contains(p.out.String(), s) {
-				return
-			}
-			p.t.Fatalf("%s exited (%v) before printing %q; output:\n%s", p.name, p.err, s, p.out.String())
-		case <-timer.C:
-			p.t.Fatalf("%s did not print %q within %v; output:\n%s", p.name, s, cliTimeout, p.out.String())
-		}
-	}
-}
-
-// send writes s to the peer's stdin.
-func (p *cliProc) send(s string) {
-	p.t.Helper()
-	_, err := io.WriteString(p.stdin, s)
-	require.NoError(p.t, err, "writing to %s's stdin", p.name)
-}
-
-// closeStdin gives the peer end of file on its stdin.
-func (p *cliProc) closeStdin() {
-	p.t.Helper()
-	require.NoError(p.t, p.stdin.Close())
-}
-
-// wait waits for the peer to exit on its own and returns cmd.Wait's error.
-func (p *cliProc) wait() error {
-	p.t.Helper()
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(cliTimeout):
-		p.t.Fatalf("%s did not exit within %v; output:\n%s", p.name, cliTimeout, p.out.String())
-		return nil
-	}
 }
 
 // cliEchoed is what the echo handler saw on one connection.
@@ -243,9 +72,13 @@ type cliEchoServer struct {
 	done    chan struct{}   // the accept loop and every handler returned
 }
 
-// cliServeEcho starts the accept loop. The Listener and every connection
-// are closed, and all handlers waited for, in t.Cleanup.
-func cliServeEcho(t *testing.T, l *dtls.Listener) *cliEchoServer {
+// cliServeEcho starts a Listener on 127.0.0.1 with p's server certificate,
+// and its accept loop. The Listener and every connection are closed, and
+// all handlers waited for, in t.Cleanup.
+func cliServeEcho(t *testing.T, p *cliPKI) (*dtls.Listener, *cliEchoServer) {
+	t.Helper()
+	l, err := dtls.Listen("udp", "127.0.0.1:0", p.serverConfig())
+	require.NoError(t, err)
 	s := &cliEchoServer{ended: make(chan *cliEchoed, 64), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
@@ -303,18 +136,18 @@ func cliServeEcho(t *testing.T, l *dtls.Listener) *cliEchoServer {
 		s.mu.Unlock()
 		select {
 		case <-s.done:
-		case <-time.After(cliTimeout):
-			t.Errorf("echo server did not stop within %v", cliTimeout)
+		case <-time.After(testpeer.Timeout):
+			t.Errorf("echo server did not stop within %v", testpeer.Timeout)
 		}
 	})
-	return s
+	return l, s
 }
 
 // waitEnded waits for n connections' handlers to end and returns what they
 // saw.
 func (s *cliEchoServer) waitEnded(t *testing.T, n int) []*cliEchoed {
 	t.Helper()
-	timer := time.NewTimer(cliTimeout)
+	timer := time.NewTimer(testpeer.Timeout)
 	defer timer.Stop()
 	var got []*cliEchoed
 	for len(got) < n {
@@ -322,7 +155,7 @@ func (s *cliEchoServer) waitEnded(t *testing.T, n int) []*cliEchoed {
 		case e := <-s.ended:
 			got = append(got, e)
 		case <-timer.C:
-			t.Fatalf("only %d of %d echo handlers ended within %v", len(got), n, cliTimeout)
+			t.Fatalf("only %d of %d echo handlers ended within %v", len(got), n, testpeer.Timeout)
 		}
 	}
 	s.mu.Lock()
@@ -336,10 +169,61 @@ func (s *cliEchoServer) waitEnded(t *testing.T, n int) []*cliEchoed {
 	return out
 }
 
-// cliReadRecord reads one record from c within cliTimeout.
+// cliEndAll gives every peer end of file on its stdin, on which it sends
+// close_notify and exits: it checks that each exits with status 0 and that
+// each connection's handler, on DTLS 1.2, read the close_notify as io.EOF.
+// It returns what the handlers saw, and every record they received.
+func cliEndAll(t *testing.T, srv *cliEchoServer, procs []*testpeer.Proc) (ended []*cliEchoed, received []string) {
+	t.Helper()
+	for _, pr := range procs {
+		require.NoError(t, pr.CloseStdin())
+	}
+	for _, pr := range procs {
+		assert.NoError(t, pr.Wait(), "%s exit status", pr.Name)
+	}
+	ended = srv.waitEnded(t, len(procs))
+	for _, e := range ended {
+		assert.ErrorIs(t, e.endErr, io.EOF, "connection from %s ends with the peer's close_notify", e.remote)
+		assert.Equal(t, "DTLSv1.2", e.state.Version)
+		received = append(received, e.received...)
+	}
+	return ended, received
+}
+
+// cliCheckStats logs l's Stats and checks that clients handshakes
+// completed, each after a HelloVerifyRequest, and none failed.
+func cliCheckStats(t *testing.T, l *dtls.Listener, clients int) dtls.Stats {
+	t.Helper()
+	st := l.Stats()
+	t.Logf("listener stats: %+v", st)
+	assert.Equal(t, uint64(clients), st.HandshakesCompleted)
+	assert.GreaterOrEqual(t, st.CookiesSent, uint64(clients))
+	assert.Zero(t, st.HandshakesFailed)
+	return st
+}
+
+// cliDial runs dtls.Dial to the peer at addr, named peer, with p's CA and
+// serverName, closing the Conn at the end of the test, and checks that the
+// DTLS 1.2 handshake completed and that the peer presented p's server
+// certificate.
+func cliDial(t *testing.T, p *cliPKI, addr, serverName, peer string) (*dtls.Conn, dtls.ConnectionState) {
+	t.Helper()
+	c, err := dtls.Dial("udp", addr, p.clientConfig(serverName))
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	cs := c.ConnectionState()
+	assert.True(t, cs.HandshakeComplete)
+	assert.Equal(t, "DTLSv1.2", cs.Version)
+	assert.NotEmpty(t, cs.CipherSuite)
+	require.NotEmpty(t, cs.PeerCertificates)
+	assert.Equal(t, p.Server.Leaf.Raw, cs.PeerCertificates[0].Raw, "%s presented our certificate", peer)
+	return c, cs
+}
+
+// cliReadRecord reads one record from c within testpeer.Timeout.
 func cliReadRecord(t *testing.T, c net.Conn) string {
 	t.Helper()
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(cliTimeout)))
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(testpeer.Timeout)))
 	buf := make([]byte, 1<<16)
 	n, err := c.Read(buf)
 	require.NoError(t, err, "reading a record")
@@ -391,7 +275,7 @@ func cliProbeCookieLen(t *testing.T, p *cliPKI) int {
 		t.Fatalf("dtls.Client: %v", err)
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), testpeer.Timeout)
 	defer cancel()
 	require.NoError(t, c.HandshakeContext(ctx), "probe handshake with a dtls.Listener")
 	require.True(t, c.ConnectionState().CookieExchanged)
@@ -407,35 +291,33 @@ func cliProbeCookieLen(t *testing.T, p *cliPKI) int {
 // line and must see exactly that line echoed, then ends with close_notify.
 func TestDTLSLayerSClientConcurrentEcho(t *testing.T) {
 	cliCheckLeaks(t)
-	bin := cliLookPath(t, "openssl")
+	bin := testpeer.LookPath(t, "openssl")
 	p := cliNewPKI(t)
-	l, err := dtls.Listen("udp", "127.0.0.1:0", p.serverConfig())
-	require.NoError(t, err)
-	srv := cliServeEcho(t, l)
+	l, srv := cliServeEcho(t, p)
 	addr := l.Addr().String()
 
 	const clients = 4
-	procs := make([]*cliProc, clients)
+	procs := make([]*testpeer.Proc, clients)
 	lines := make([]string, clients)
 	for i := range procs {
 		// -nocommands: a line starting with Q, R, k... is data, not a
 		// command. -verify_ip checks the certificate's IP SAN.
-		procs[i] = cliStart(t, bin, fmt.Sprintf("s_client#%d", i), "s_client", "-dtls1_2",
-			"-connect", addr, "-CAfile", p.caFile, "-verify_return_error",
+		procs[i] = testpeer.Start(t, fmt.Sprintf("s_client#%d", i), bin, "s_client", "-dtls1_2",
+			"-connect", addr, "-CAfile", p.CAFile, "-verify_return_error",
 			"-verify_ip", "127.0.0.1", "-brief", "-nocommands")
 		lines[i] = fmt.Sprintf("hello %d from openssl s_client %d\n", time.Now().UnixNano(), i)
 	}
 	for _, pr := range procs {
-		pr.waitFor("CONNECTION ESTABLISHED")
+		pr.WaitFor("CONNECTION ESTABLISHED")
 	}
 	for i, pr := range procs {
-		pr.send(lines[i])
+		pr.Send(lines[i])
 	}
 	for i, pr := range procs {
-		pr.waitFor(lines[i])
+		pr.WaitFor(lines[i])
 	}
 	for i, pr := range procs {
-		out := pr.out.String()
+		out := pr.String()
 		assert.Contains(t, out, "Protocol version: DTLSv1.2", "s_client#%d", i)
 		assert.Contains(t, out, "Verification: OK", "s_client#%d", i)
 		assert.Equal(t, 1, strings.Count(out, lines[i]), "s_client#%d prints its echo once", i)
@@ -448,31 +330,17 @@ func TestDTLSLayerSClientConcurrentEcho(t *testing.T) {
 
 	// End of file on stdin: s_client sends close_notify, which the
 	// handler reads as io.EOF, and exits with status 0.
-	for _, pr := range procs {
-		pr.closeStdin()
-	}
-	for _, pr := range procs {
-		assert.NoError(t, pr.wait(), "%s exit status", pr.name)
-	}
-	ended := srv.waitEnded(t, clients)
-	var received []string
+	ended, received := cliEndAll(t, srv, procs)
 	for _, e := range ended {
-		assert.ErrorIs(t, e.endErr, io.EOF, "connection from %s ends with the peer's close_notify", e.remote)
 		assert.True(t, e.state.HandshakeComplete)
-		assert.Equal(t, "DTLSv1.2", e.state.Version)
 		assert.True(t, e.state.CookieExchanged)
 		assert.Empty(t, e.state.PeerCertificates, "s_client sent no certificate")
 		require.Len(t, e.received, 1, "one record per connection from %s", e.remote)
-		received = append(received, e.received...)
 	}
 	assert.ElementsMatch(t, lines, received, "each s_client's line reached the server once")
 
-	st := l.Stats()
-	t.Logf("listener stats: %+v", st)
-	assert.Equal(t, uint64(clients), st.HandshakesCompleted)
-	assert.GreaterOrEqual(t, st.CookiesSent, uint64(clients))
+	st := cliCheckStats(t, l, clients)
 	assert.GreaterOrEqual(t, st.CookiesVerified, uint64(clients))
-	assert.Zero(t, st.HandshakesFailed)
 	assert.Zero(t, st.HandshakesRefused)
 	assert.Zero(t, st.CookiesRejected)
 	assert.Eventually(t, func() bool { return l.Stats().LiveConns == 0 }, 5*time.Second, 10*time.Millisecond,
@@ -484,55 +352,47 @@ func TestDTLSLayerSClientConcurrentEcho(t *testing.T) {
 // HelloVerifyRequest (DTLSv1_listen).
 func TestDTLSLayerDialSServer(t *testing.T) {
 	cliCheckLeaks(t)
-	bin := cliLookPath(t, "openssl")
+	bin := testpeer.LookPath(t, "openssl")
 	p := cliNewPKI(t)
-	port := cliFreeUDPPort(t, "udp4")
+	port := testpeer.FreePort(t, "udp4", net.IPv4(127, 0, 0, 1))
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	srv := cliStart(t, bin, "s_server", "s_server", "-dtls1_2", "-listen",
-		"-accept", addr, "-cert", p.server.CertFile, "-key", p.server.KeyFile,
+	srv := testpeer.Start(t, "s_server", bin, "s_server", "-dtls1_2", "-listen",
+		"-accept", addr, "-cert", p.Server.CertFile, "-key", p.Server.KeyFile,
 		"-naccept", "1")
-	srv.waitFor("ACCEPT")
+	srv.WaitFor("ACCEPT")
 
 	// No ServerName: Dial takes "127.0.0.1" from the address and checks
 	// it against the certificate's IP SAN.
-	c, err := dtls.Dial("udp", addr, p.clientConfig(""))
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	cs := c.ConnectionState()
-	assert.True(t, cs.HandshakeComplete)
-	assert.Equal(t, "DTLSv1.2", cs.Version)
-	assert.NotEmpty(t, cs.CipherSuite)
+	c, cs := cliDial(t, p, addr, "", "s_server")
 	assert.True(t, cs.CookieExchanged, "s_server -listen sends a HelloVerifyRequest")
 	assert.Equal(t, "127.0.0.1", cs.ServerName)
-	require.NotEmpty(t, cs.PeerCertificates)
-	assert.Equal(t, p.server.Leaf.Raw, cs.PeerCertificates[0].Raw, "s_server presented our certificate")
 
 	// Conn -> s_server: s_server prints what it receives.
 	fromClient := fmt.Sprintf("hello %d from dtls.Dial\n", time.Now().UnixNano())
 	n, err := c.Write([]byte(fromClient))
 	require.NoError(t, err)
 	assert.Equal(t, len(fromClient), n)
-	srv.waitFor(fromClient)
+	srv.WaitFor(fromClient)
 
 	// s_server -> Conn: s_server sends each stdin line as one record.
 	fromServer := fmt.Sprintf("hello %d from openssl s_server\n", time.Now().UnixNano())
-	srv.send(fromServer)
+	srv.Send(fromServer)
 	assert.Equal(t, fromServer, cliReadRecord(t, c))
 
 	// And once more each way, on the established connection.
 	fromClient2 := "second line from dtls.Dial\n"
 	_, err = c.Write([]byte(fromClient2))
 	require.NoError(t, err)
-	srv.waitFor(fromClient2)
+	srv.WaitFor(fromClient2)
 	fromServer2 := "second line from openssl s_server\n"
-	srv.send(fromServer2)
+	srv.Send(fromServer2)
 	assert.Equal(t, fromServer2, cliReadRecord(t, c))
 
 	// close_notify: s_server closes the connection and, with -naccept 1,
 	// exits with status 0.
 	require.NoError(t, c.Close())
-	require.NoError(t, srv.wait(), "s_server exit status")
-	assert.Contains(t, srv.out.String(), "CONNECTION CLOSED")
+	require.NoError(t, srv.Wait(), "s_server exit status")
+	assert.Contains(t, srv.String(), "CONNECTION CLOSED")
 }
 
 // TestDTLSLayerGnuTLSCliEcho runs `gnutls-cli --udp` against a
@@ -540,11 +400,9 @@ func TestDTLSLayerDialSServer(t *testing.T) {
 // three lines and seeing each echoed.
 func TestDTLSLayerGnuTLSCliEcho(t *testing.T) {
 	cliCheckLeaks(t)
-	bin := cliLookPath(t, "gnutls-cli")
+	bin := testpeer.LookPath(t, "gnutls-cli")
 	p := cliNewPKI(t)
-	l, err := dtls.Listen("udp", "127.0.0.1:0", p.serverConfig())
-	require.NoError(t, err)
-	srv := cliServeEcho(t, l)
+	l, srv := cliServeEcho(t, p)
 	port := strconv.Itoa(l.Addr().(*net.UDPAddr).Port)
 
 	// GnuTLS takes HelloVerifyRequest cookies of at most 32 bytes
@@ -557,16 +415,16 @@ func TestDTLSLayerGnuTLSCliEcho(t *testing.T) {
 	}
 
 	const clients, perClient = 2, 3
-	procs := make([]*cliProc, clients)
+	procs := make([]*testpeer.Proc, clients)
 	for i := range procs {
 		// gnutls-cli verifies 127.0.0.1 against the certificate's IP SAN.
-		procs[i] = cliStart(t, bin, fmt.Sprintf("gnutls-cli#%d", i),
-			"--udp", "--port", port, "--x509cafile", p.caFile, "127.0.0.1")
+		procs[i] = testpeer.Start(t, fmt.Sprintf("gnutls-cli#%d", i), bin,
+			"--udp", "--port", port, "--x509cafile", p.CAFile, "127.0.0.1")
 	}
 	var sent []string
 	for i, pr := range procs {
-		pr.waitFor("- Handshake was completed")
-		out := pr.out.String()
+		pr.WaitFor("- Handshake was completed")
+		out := pr.String()
 		assert.Contains(t, out, "- Status: The certificate is trusted.", "gnutls-cli#%d", i)
 		assert.Contains(t, out, "(DTLS1.2-X.509)", "gnutls-cli#%d", i)
 	}
@@ -574,8 +432,8 @@ func TestDTLSLayerGnuTLSCliEcho(t *testing.T) {
 		for i, pr := range procs {
 			line := fmt.Sprintf("hello %d from gnutls-cli %d, line %d\n", time.Now().UnixNano(), i, j)
 			sent = append(sent, line)
-			pr.send(line)
-			pr.waitFor(line)
+			pr.Send(line)
+			pr.WaitFor(line)
 		}
 	}
 	for i, pr := range procs {
@@ -584,33 +442,19 @@ func TestDTLSLayerGnuTLSCliEcho(t *testing.T) {
 			if strings.Contains(line, fmt.Sprintf("gnutls-cli %d,", i)) {
 				want = 1
 			}
-			assert.Equal(t, want, strings.Count(pr.out.String(), line), "gnutls-cli#%d output of %q", i, line)
+			assert.Equal(t, want, strings.Count(pr.String(), line), "gnutls-cli#%d output of %q", i, line)
 		}
 	}
 
 	// End of file on stdin: gnutls-cli sends close_notify (gnutls_bye)
 	// and exits with status 0.
-	for _, pr := range procs {
-		pr.closeStdin()
-	}
-	for _, pr := range procs {
-		assert.NoError(t, pr.wait(), "%s exit status", pr.name)
-	}
-	ended := srv.waitEnded(t, clients)
-	var received []string
+	ended, received := cliEndAll(t, srv, procs)
 	for _, e := range ended {
-		assert.ErrorIs(t, e.endErr, io.EOF, "connection from %s ends with the peer's close_notify", e.remote)
-		assert.Equal(t, "DTLSv1.2", e.state.Version)
 		assert.Len(t, e.received, perClient, "records from %s", e.remote)
-		received = append(received, e.received...)
 	}
 	assert.ElementsMatch(t, sent, received, "every line reached the server once")
 
-	st := l.Stats()
-	t.Logf("listener stats: %+v", st)
-	assert.Equal(t, uint64(clients), st.HandshakesCompleted)
-	assert.GreaterOrEqual(t, st.CookiesSent, uint64(clients))
-	assert.Zero(t, st.HandshakesFailed)
+	cliCheckStats(t, l, clients)
 }
 
 // TestDTLSLayerDialGnuTLSServ runs dtls.Dial against `gnutls-serv --udp
@@ -618,7 +462,7 @@ func TestDTLSLayerGnuTLSCliEcho(t *testing.T) {
 // HelloVerifyRequest unless started with --nocookie; CookieExchanged must
 // report which happened.
 func TestDTLSLayerDialGnuTLSServ(t *testing.T) {
-	bin := cliLookPath(t, "gnutls-serv")
+	bin := testpeer.LookPath(t, "gnutls-serv")
 	for _, tc := range []struct {
 		name   string
 		flags  []string
@@ -630,23 +474,17 @@ func TestDTLSLayerDialGnuTLSServ(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cliCheckLeaks(t)
 			p := cliNewPKI(t)
-			port := cliFreeUDPPort(t, "udp")
+			// The dual-stack wildcard address: gnutls-serv binds 0.0.0.0
+			// and :: both.
+			port := testpeer.FreePort(t, "udp", nil)
 			args := append([]string{"--udp", "--port", strconv.Itoa(port),
-				"--x509certfile", p.server.CertFile, "--x509keyfile", p.server.KeyFile, "--echo"}, tc.flags...)
-			srv := cliStart(t, bin, "gnutls-serv", args...)
-			srv.waitFor(fmt.Sprintf("listening on IPv4 0.0.0.0 port %d...done", port))
+				"--x509certfile", p.Server.CertFile, "--x509keyfile", p.Server.KeyFile, "--echo"}, tc.flags...)
+			srv := testpeer.Start(t, "gnutls-serv", bin, args...)
+			srv.WaitFor(fmt.Sprintf("listening on IPv4 0.0.0.0 port %d...done", port))
 
 			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-			c, err := dtls.Dial("udp", addr, p.clientConfig("localhost"))
-			require.NoError(t, err)
-			t.Cleanup(func() { c.Close() })
-			cs := c.ConnectionState()
-			assert.True(t, cs.HandshakeComplete)
-			assert.Equal(t, "DTLSv1.2", cs.Version)
-			assert.NotEmpty(t, cs.CipherSuite)
+			c, cs := cliDial(t, p, addr, "localhost", "gnutls-serv")
 			assert.Equal(t, tc.cookie, cs.CookieExchanged, "gnutls-serv %v", tc.flags)
-			require.NotEmpty(t, cs.PeerCertificates)
-			assert.Equal(t, p.server.Leaf.Raw, cs.PeerCertificates[0].Raw, "gnutls-serv presented our certificate")
 
 			for i := 0; i < 3; i++ {
 				msg := fmt.Sprintf("hello %d from dtls.Dial, record %d\n", time.Now().UnixNano(), i)
@@ -655,7 +493,7 @@ func TestDTLSLayerDialGnuTLSServ(t *testing.T) {
 				assert.Equal(t, len(msg), n)
 				assert.Equal(t, msg, cliReadRecord(t, c), "gnutls-serv echoes record %d", i)
 				// gnutls-serv logs what it echoed.
-				srv.waitFor(fmt.Sprintf("*** Processing %d bytes command: %s", len(msg), msg))
+				srv.WaitFor(fmt.Sprintf("*** Processing %d bytes command: %s", len(msg), msg))
 			}
 			// The largest record one datagram carries at the default MTU.
 			// gnutls-serv's UDP echo reads a long record in pieces (254

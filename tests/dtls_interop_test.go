@@ -18,6 +18,7 @@ import (
 
 	"github.com/openssl-stateless/openssl"
 	"github.com/openssl-stateless/openssl/internal/testcert"
+	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
 
 var (
@@ -87,7 +88,7 @@ func TestDTLSServerWithOpenSSLClient(t *testing.T) {
 func testDTLSServerWithOpenSSLClient(t *testing.T, ip netip.Addr, mtu, padding int) {
 	checkGoroutines(t)
 	p := newPKIWith(t, testcert.Options{Padding: padding})
-	deadline := time.Now().Add(peerTimeout)
+	deadline := time.Now().Add(testpeer.Timeout)
 
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip.AsSlice()})
 	if ip.Is6() && err != nil {
@@ -97,14 +98,7 @@ func testDTLSServerWithOpenSSLClient(t *testing.T, ip netip.Addr, mtu, padding i
 	sock := newUDPSocket(t, conn)
 	serverAP := conn.LocalAddr().(*net.UDPAddr).AddrPort()
 
-	ctx, err := openssl.NewCtx(openssl.DTLSServerMethod)
-	require.NoError(t, err)
-	t.Cleanup(func() { ctx.Close() })
-	require.NoError(t, ctx.UseCertificateFile(p.server.CertFile))
-	require.NoError(t, ctx.UsePrivateKeyFile(p.server.KeyFile))
-	signer, err := openssl.NewCookieSigner(nil, 0)
-	require.NoError(t, err)
-	require.NoError(t, signer.Install(ctx))
+	ctx, signer := newServerCtx(t, openssl.DTLSServerMethod, p)
 	// Our own DTLS callbacks replace the signer's, delegating to it.
 	cookies := &cookieCounter{signer: signer}
 	cookies.install(t, ctx)
@@ -133,11 +127,11 @@ func testDTLSServerWithOpenSSLClient(t *testing.T, ip netip.Addr, mtu, padding i
 
 	// s_client binds to a port of our choosing, so that we know the address
 	// DTLSv1_listen must report.
-	clientAP := netip.AddrPortFrom(ip, uint16(freeUDPPort(t, ip)))
+	clientAP := netip.AddrPortFrom(ip, uint16(testpeer.FreePort(t, "udp", ip.AsSlice())))
 	traceFile := filepath.Join(t.TempDir(), "s_client.trace")
 	args := []string{"s_client", "-dtls1_2",
 		"-connect", serverAP.String(), "-bind", clientAP.String(),
-		"-CAfile", p.caFile, "-verify_return_error", "-verify_hostname", "localhost",
+		"-CAfile", p.CAFile, "-verify_return_error", "-verify_hostname", "localhost",
 		"-brief", traceFlag(t), "-msgfile", traceFile, "-ign_eof", "-nocommands"}
 	if mtu > 0 {
 		args = append(args, "-mtu", strconv.Itoa(mtu))
@@ -185,20 +179,12 @@ func testDTLSServerWithOpenSSLClient(t *testing.T, ip netip.Addr, mtu, padding i
 	require.NoError(t, err, "SSL_accept")
 	t.Logf("handshake done: %s %s, %d retransmission(s)", ssl.Version(), ssl.CipherName(), retransmits)
 	assert.Equal(t, "DTLSv1.2", ssl.Version())
-	cli.waitFor("CONNECTION ESTABLISHED")
+	cli.WaitFor("CONNECTION ESTABLISHED")
 
 	// s_client -> server: s_client sends what it reads on stdin.
 	const fromClient = "hello from openssl s_client over DTLS\n"
-	cli.send(fromClient)
-	got, err := readFull(func(b []byte) (int, error) {
-		var n int
-		_, err := sock.drive(ssl, deadline, func() error {
-			var rerr error
-			n, rerr = ssl.Read(b)
-			return rerr
-		})
-		return n, err
-	}, len(fromClient))
+	cli.Send(fromClient)
+	got, err := sock.read(ssl, deadline, len(fromClient))
 	require.NoError(t, err, "SSL_read")
 	assert.Equal(t, fromClient, string(got))
 
@@ -207,7 +193,7 @@ func testDTLSServerWithOpenSSLClient(t *testing.T, ip netip.Addr, mtu, padding i
 	n, err := ssl.Write([]byte(fromServer))
 	require.NoError(t, err, "SSL_write")
 	assert.Equal(t, len(fromServer), n)
-	cli.waitFor(fromServer)
+	cli.WaitFor(fromServer)
 
 	// close_notify: s_client answers with its own and exits with status 0.
 	done, err := ssl.Shutdown()
@@ -219,7 +205,7 @@ func testDTLSServerWithOpenSSLClient(t *testing.T, ip netip.Addr, mtu, padding i
 		return rerr
 	})
 	assert.ErrorIs(t, err, io.EOF, "s_client's close_notify reads as io.EOF")
-	require.NoError(t, cli.wait(), "s_client exit status")
+	require.NoError(t, cli.Wait(), "s_client exit status")
 
 	assert.Contains(t, cli.String(), "Verification: OK")
 
@@ -274,9 +260,9 @@ func testDTLSServerWithOpenSSLClient(t *testing.T, ip netip.Addr, mtu, padding i
 			}
 		}
 		t.Logf("s_client received a %d-byte certificate; %d fragment-only record(s); largest record %d bytes",
-			len(p.server.Leaf.Raw), fragments, largest)
+			len(p.Server.Leaf.Raw), fragments, largest)
 		assert.True(t, cert, "s_client reassembled the Certificate message")
-		assert.GreaterOrEqual(t, fragments, len(p.server.Leaf.Raw)/mtu, "the Certificate message travelled in fragments")
+		assert.GreaterOrEqual(t, fragments, len(p.Server.Leaf.Raw)/mtu, "the Certificate message travelled in fragments")
 		assert.LessOrEqual(t, largest+13, mtu, "every record, with its 13-byte header, fits the MTU")
 	}
 }
@@ -297,19 +283,19 @@ func TestDTLSClientWithOpenSSLServer(t *testing.T) {
 func testDTLSClientWithOpenSSLServer(t *testing.T, loseFirstAnswer bool) {
 	checkGoroutines(t)
 	p := newPKI(t)
-	deadline := time.Now().Add(peerTimeout)
+	deadline := time.Now().Add(testpeer.Timeout)
 
-	serverAP := netip.AddrPortFrom(loopback4, uint16(freeUDPPort(t, loopback4)))
+	serverAP := netip.AddrPortFrom(loopback4, uint16(testpeer.FreePort(t, "udp", loopback4.AsSlice())))
 	traceFile := filepath.Join(t.TempDir(), "s_server.trace")
 	srv := startPeer(t, "s_server", "-dtls1_2", "-listen",
-		"-accept", serverAP.String(), "-cert", p.server.CertFile, "-key", p.server.KeyFile,
+		"-accept", serverAP.String(), "-cert", p.Server.CertFile, "-key", p.Server.KeyFile,
 		"-naccept", "1", traceFlag(t), "-msgfile", traceFile)
-	srv.waitFor("ACCEPT")
+	srv.WaitFor("ACCEPT")
 
 	ctx, err := openssl.NewCtx(openssl.DTLSClientMethod)
 	require.NoError(t, err)
 	t.Cleanup(func() { ctx.Close() })
-	require.NoError(t, ctx.AddCAPEM(p.ca.CertPEM))
+	require.NoError(t, ctx.AddCAPEM(p.CA.CertPEM))
 	require.NoError(t, ctx.SetVerify(openssl.VerifyPeer, -1))
 
 	// Where the client sends: s_server itself, or a relay that loses
@@ -347,27 +333,19 @@ func testDTLSClientWithOpenSSLServer(t *testing.T, loseFirstAnswer bool) {
 	certs, err := ssl.PeerCertificates()
 	require.NoError(t, err)
 	require.NotEmpty(t, certs)
-	assert.Equal(t, p.server.Leaf.Raw, certs[0].Raw, "the server presented our certificate")
+	assert.Equal(t, p.Server.Leaf.Raw, certs[0].Raw, "the server presented our certificate")
 
 	// client -> s_server: s_server prints what it receives on stdout.
 	const fromClient = "hello from the Go DTLS client\n"
 	n, err := ssl.Write([]byte(fromClient))
 	require.NoError(t, err, "SSL_write")
 	assert.Equal(t, len(fromClient), n)
-	srv.waitFor(fromClient)
+	srv.WaitFor(fromClient)
 
 	// s_server -> client: s_server sends what it reads on stdin.
 	const fromServer = "hello from openssl s_server over DTLS\n"
-	srv.send(fromServer)
-	got, err := readFull(func(b []byte) (int, error) {
-		var n int
-		_, err := sock.drive(ssl, deadline, func() error {
-			var rerr error
-			n, rerr = ssl.Read(b)
-			return rerr
-		})
-		return n, err
-	}, len(fromServer))
+	srv.Send(fromServer)
+	got, err := sock.read(ssl, deadline, len(fromServer))
 	require.NoError(t, err, "SSL_read")
 	assert.Equal(t, fromServer, string(got))
 
@@ -375,7 +353,7 @@ func testDTLSClientWithOpenSSLServer(t *testing.T, loseFirstAnswer bool) {
 	// exits with status 0.
 	_, err = ssl.Shutdown()
 	require.NoError(t, err)
-	require.NoError(t, srv.wait(), "s_server exit status")
+	require.NoError(t, srv.Wait(), "s_server exit status")
 	out := srv.String()
 	assert.Contains(t, out, "CONNECTION CLOSED")
 

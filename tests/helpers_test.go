@@ -2,7 +2,6 @@ package tests
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,37 +23,37 @@ import (
 
 	"github.com/openssl-stateless/openssl"
 	"github.com/openssl-stateless/openssl/internal/testcert"
+	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
 
-// pki is a CA and a server certificate for "localhost" and 127.0.0.1,
-// written to a temporary directory for the openssl tool.
-type pki struct {
-	ca     *testcert.CA
-	server *testcert.Pair
-	caFile string
-}
-
-func newPKI(t *testing.T) *pki {
+// newPKI is a testcert.PKI for the openssl tool: a CA, and a server
+// certificate for "localhost" and 127.0.0.1, written to a temporary
+// directory.
+func newPKI(t *testing.T) *testcert.PKI {
 	t.Helper()
 	return newPKIWith(t, testcert.Options{})
 }
 
 // newPKIWith is newPKI with options for the server certificate.
-func newPKIWith(t *testing.T, o testcert.Options) *pki {
+func newPKIWith(t *testing.T, o testcert.Options) *testcert.PKI {
 	t.Helper()
-	dir := t.TempDir()
-	ca := testcert.NewCA(t, "interop test CA")
-	return &pki{
-		ca:     ca,
-		server: ca.Issue(t, "localhost", o).Files(t, dir, "server"),
-		caFile: ca.WriteCA(t, dir),
-	}
+	return testcert.NewPKI(t, "interop test CA", o)
 }
 
-func (p *pki) pool() *x509.CertPool {
-	pool := x509.NewCertPool()
-	pool.AddCert(p.ca.Cert)
-	return pool
+// newServerCtx is a server Ctx of method m with p's server certificate and
+// key, loaded from their files, and a CookieSigner with a random secret
+// installed, closed at the end of the test.
+func newServerCtx(t *testing.T, m openssl.Method, p *testcert.PKI) (*openssl.Ctx, *openssl.CookieSigner) {
+	t.Helper()
+	ctx, err := openssl.NewCtx(m)
+	require.NoError(t, err)
+	t.Cleanup(func() { ctx.Close() })
+	require.NoError(t, ctx.UseCertificateFile(p.Server.CertFile))
+	require.NoError(t, ctx.UsePrivateKeyFile(p.Server.KeyFile))
+	signer, err := openssl.NewCookieSigner(nil, 0)
+	require.NoError(t, err)
+	require.NoError(t, signer.Install(ctx))
+	return ctx, signer
 }
 
 // checkGoroutines fails the test if it leaves goroutines behind. Call it
@@ -78,27 +77,6 @@ func checkGoroutines(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
-}
-
-// freeUDPPort returns a UDP port of ip nobody listens on right now, for a
-// peer that must be told its port.
-func freeUDPPort(t *testing.T, ip netip.Addr) int {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip.AsSlice()})
-	require.NoError(t, err)
-	port := c.LocalAddr().(*net.UDPAddr).Port
-	require.NoError(t, c.Close())
-	return port
-}
-
-// freeTCPPort is freeUDPPort for TCP.
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-	return port
 }
 
 // udpSocket is a UDP socket from package net whose descriptor OpenSSL
@@ -140,6 +118,20 @@ func (u *udpSocket) connect(peer netip.AddrPort) error {
 
 // errDeadline reports that drive gave up at its deadline.
 var errDeadline = errors.New("tests: DTLS operation did not complete before the deadline")
+
+// read reads n bytes from s with SSL_read (readFull), each read run by
+// drive.
+func (u *udpSocket) read(s *openssl.SSL, deadline time.Time, n int) ([]byte, error) {
+	return readFull(func(b []byte) (int, error) {
+		var m int
+		_, err := u.drive(s, deadline, func() error {
+			var rerr error
+			m, rerr = s.Read(b)
+			return rerr
+		})
+		return m, err
+	}, n)
+}
 
 // drive runs op (Accept, Connect, Read, DTLSv1Listen...) until it returns
 // anything but ErrWantRead, in Go's poller: when op finds the socket empty,
@@ -267,7 +259,7 @@ func traceFlag(t *testing.T) string {
 		}
 		traceFlagOnce.flag, traceFlagOnce.why = "-trace", "s_client and s_server have -trace"
 		for _, cmd := range []string{"s_client", "s_server"} {
-			ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), testpeer.Timeout)
 			// -help exits with status 0 on 3.x and 1 on 1.1.1, and
 			// writes to stdout or stderr depending on the version:
 			// only the text counts.

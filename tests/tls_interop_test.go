@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openssl-stateless/openssl"
+	"github.com/openssl-stateless/openssl/internal/testcert"
+	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
 
 // TestStatelessServerWithOpenSSLClient runs the TLS 1.3 stateless cookie
@@ -39,29 +41,22 @@ func TestStatelessServerWithOpenSSLClient(t *testing.T) {
 			ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: loopback4.AsSlice()})
 			require.NoError(t, err)
 			t.Cleanup(func() { ln.Close() })
-			require.NoError(t, ln.SetDeadline(time.Now().Add(peerTimeout)))
+			require.NoError(t, ln.SetDeadline(time.Now().Add(testpeer.Timeout)))
 
-			ctx, err := openssl.NewCtx(openssl.TLSServerMethod)
-			require.NoError(t, err)
-			t.Cleanup(func() { ctx.Close() })
-			require.NoError(t, ctx.UseCertificateFile(p.server.CertFile))
-			require.NoError(t, ctx.UsePrivateKeyFile(p.server.KeyFile))
-			signer, err := openssl.NewCookieSigner(nil, 0)
-			require.NoError(t, err)
-			require.NoError(t, signer.Install(ctx))
+			ctx, _ := newServerCtx(t, openssl.TLSServerMethod, p)
 
-			clientAP := netip.AddrPortFrom(loopback4, uint16(freeTCPPort(t)))
+			clientAP := netip.AddrPortFrom(loopback4, uint16(testpeer.FreePort(t, "tcp4", loopback4.AsSlice())))
 			traceFile := filepath.Join(t.TempDir(), "s_client.trace")
 			args := append([]string{"s_client", "-tls1_3",
 				"-connect", ln.Addr().String(), "-bind", clientAP.String(),
-				"-CAfile", p.caFile, "-verify_return_error", "-verify_hostname", "localhost",
+				"-CAfile", p.CAFile, "-verify_return_error", "-verify_hostname", "localhost",
 				"-brief", traceFlag(t), "-msgfile", traceFile, "-ign_eof", "-nocommands"}, tc.args...)
 			cli := startPeer(t, args...)
 
 			conn, err := ln.AcceptTCP()
 			require.NoError(t, err)
 			assert.Equal(t, clientAP, conn.RemoteAddr().(*net.TCPAddr).AddrPort())
-			require.NoError(t, conn.SetDeadline(time.Now().Add(peerTimeout)))
+			require.NoError(t, conn.SetDeadline(time.Now().Add(testpeer.Timeout)))
 			srv, err := openssl.NewServerConn(conn, ctx)
 			require.NoError(t, err)
 			t.Cleanup(func() { srv.Close() })
@@ -69,10 +64,10 @@ func TestStatelessServerWithOpenSSLClient(t *testing.T) {
 			require.NoError(t, srv.StatelessHandshake())
 			assert.True(t, srv.HelloRetryRequestSent(), "the first ClientHello was answered with a HelloRetryRequest")
 			assert.Equal(t, "TLSv1.3", srv.SSL().Version())
-			cli.waitFor("CONNECTION ESTABLISHED")
+			cli.WaitFor("CONNECTION ESTABLISHED")
 
 			const fromClient = "hello from openssl s_client over TLS 1.3\n"
-			cli.send(fromClient)
+			cli.Send(fromClient)
 			got, err := readFull(srv.Read, len(fromClient))
 			require.NoError(t, err)
 			assert.Equal(t, fromClient, string(got))
@@ -81,11 +76,11 @@ func TestStatelessServerWithOpenSSLClient(t *testing.T) {
 			n, err := srv.Write([]byte(fromServer))
 			require.NoError(t, err)
 			assert.Equal(t, len(fromServer), n)
-			cli.waitFor(fromServer)
+			cli.WaitFor(fromServer)
 
 			// close_notify: s_client answers with its own and exits with 0.
 			require.NoError(t, srv.Close())
-			require.NoError(t, cli.wait(), "s_client exit status")
+			require.NoError(t, cli.Wait(), "s_client exit status")
 
 			assert.Contains(t, cli.String(), "Verification: OK")
 
@@ -156,12 +151,12 @@ func TestGoClientWithOpenSSLStatelessServer(t *testing.T) {
 		io.ReadWriteCloser
 		Handshake() error
 	}
-	opensslClient := func(middlebox bool) func(t *testing.T, p *pki, conn net.Conn) client {
-		return func(t *testing.T, p *pki, conn net.Conn) client {
+	opensslClient := func(middlebox bool) func(t *testing.T, p *testcert.PKI, conn net.Conn) client {
+		return func(t *testing.T, p *testcert.PKI, conn net.Conn) client {
 			ctx, err := openssl.NewCtx(openssl.TLSClientMethod)
 			require.NoError(t, err)
 			t.Cleanup(func() { ctx.Close() })
-			require.NoError(t, ctx.AddCAPEM(p.ca.CertPEM))
+			require.NoError(t, ctx.AddCAPEM(p.CA.CertPEM))
 			require.NoError(t, ctx.SetVerify(openssl.VerifyPeer, -1))
 			require.NoError(t, ctx.SetMinProtoVersion(openssl.VersionTLS13))
 			if middlebox {
@@ -175,14 +170,14 @@ func TestGoClientWithOpenSSLStatelessServer(t *testing.T) {
 			return c
 		}
 	}
-	goClient := func(t *testing.T, p *pki, conn net.Conn) client {
-		cfg := &tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS13, RootCAs: p.pool()}
+	goClient := func(t *testing.T, p *testcert.PKI, conn net.Conn) client {
+		cfg := &tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS13, RootCAs: p.Pool()}
 		return tls.Client(conn, cfg)
 	}
 
 	for _, tc := range []struct {
 		name      string
-		newClient func(t *testing.T, p *pki, conn net.Conn) client
+		newClient func(t *testing.T, p *testcert.PKI, conn net.Conn) client
 		// succeeds is what happens on OpenSSL 1.1.1, 3.0 and 3.5.
 		succeeds bool
 	}{
@@ -193,17 +188,17 @@ func TestGoClientWithOpenSSLStatelessServer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			checkGoroutines(t)
 			p := newPKI(t)
-			serverAP := netip.AddrPortFrom(loopback4, uint16(freeTCPPort(t)))
+			serverAP := netip.AddrPortFrom(loopback4, uint16(testpeer.FreePort(t, "tcp4", loopback4.AsSlice())))
 			traceFile := filepath.Join(t.TempDir(), "s_server.trace")
 			srv := startPeer(t, "s_server", "-tls1_3", "-stateless",
-				"-accept", serverAP.String(), "-cert", p.server.CertFile, "-key", p.server.KeyFile,
+				"-accept", serverAP.String(), "-cert", p.Server.CertFile, "-key", p.Server.KeyFile,
 				"-naccept", "1", traceFlag(t), "-msgfile", traceFile)
-			srv.waitFor("ACCEPT")
+			srv.WaitFor("ACCEPT")
 
-			conn, err := net.DialTimeout("tcp4", serverAP.String(), peerTimeout)
+			conn, err := net.DialTimeout("tcp4", serverAP.String(), testpeer.Timeout)
 			require.NoError(t, err)
 			t.Cleanup(func() { conn.Close() })
-			require.NoError(t, conn.SetDeadline(time.Now().Add(peerTimeout)))
+			require.NoError(t, conn.SetDeadline(time.Now().Add(testpeer.Timeout)))
 			c := tc.newClient(t, p, conn)
 			t.Cleanup(func() { c.Close() })
 
@@ -214,7 +209,7 @@ func TestGoClientWithOpenSSLStatelessServer(t *testing.T) {
 				// -naccept 1, exits; closing our end spares it the 0.5s it
 				// waits for the peer's FIN.
 				_ = conn.Close()
-				_ = srv.wait()
+				_ = srv.Wait()
 				t.Logf("s_server output:\n%s", srv.String())
 			}
 			if !checked {
@@ -241,16 +236,16 @@ func TestGoClientWithOpenSSLStatelessServer(t *testing.T) {
 			const fromClient = "hello from the Go client\n"
 			_, err = c.Write([]byte(fromClient))
 			require.NoError(t, err)
-			srv.waitFor(fromClient)
+			srv.WaitFor(fromClient)
 
 			const fromServer = "hello from openssl s_server -stateless\n"
-			srv.send(fromServer)
+			srv.Send(fromServer)
 			got, err := readFull(c.Read, len(fromServer))
 			require.NoError(t, err)
 			assert.Equal(t, fromServer, string(got))
 
 			require.NoError(t, c.Close())
-			require.NoError(t, srv.wait(), "s_server exit status")
+			require.NoError(t, srv.Wait(), "s_server exit status")
 			out := srv.String()
 			assert.Contains(t, out, "DELAY", "a HelloRetryRequest was sent (SSL_stateless returned 0)")
 			assert.NotContains(t, out, "ERROR")

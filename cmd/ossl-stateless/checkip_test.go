@@ -10,6 +10,7 @@ import (
 
 	"github.com/openssl-stateless/openssl"
 	"github.com/openssl-stateless/openssl/internal/testcert"
+	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
 
 // handshakeTLS runs a TLS 1.3 handshake in process between a server
@@ -36,7 +37,7 @@ func handshakeTLS(t *testing.T, certPEM, keyPEM []byte) *openssl.StreamConn {
 			done <- err
 			return
 		}
-		_ = c.SetDeadline(time.Now().Add(procTimeout))
+		_ = c.SetDeadline(time.Now().Add(testpeer.Timeout))
 		s, err := openssl.NewServerConn(c, sctx)
 		if err != nil {
 			c.Close()
@@ -48,7 +49,7 @@ func handshakeTLS(t *testing.T, certPEM, keyPEM []byte) *openssl.StreamConn {
 	}()
 	raw, err := net.Dial("tcp4", ln.Addr().String())
 	require.NoError(t, err)
-	require.NoError(t, raw.SetDeadline(time.Now().Add(procTimeout)))
+	require.NoError(t, raw.SetDeadline(time.Now().Add(testpeer.Timeout)))
 	c, err := openssl.NewClientConn(raw, cctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })

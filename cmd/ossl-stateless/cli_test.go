@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
 
 // assertOneLineError checks the shape of every failure: one line on stderr
@@ -136,9 +138,9 @@ func TestRuntimeErrors(t *testing.T) {
 		max  time.Duration // the failure comes this fast (0: no bound)
 	}{
 		{"server cert missing", []string{"server", "-cert", missing}, "-cert " + missing + ": no such file or directory", 0},
-		{"server key missing", []string{"server", "-cert", p.server.CertFile, "-key", missing}, "-key " + missing + ": no such file or directory", 0},
-		{"server key of another cert", []string{"server", "-cert", p.server.CertFile, "-key", p.client.KeyFile}, "private key does not match public key", 0},
-		{"server cert not PEM", []string{"server", "-cert", garbage, "-key", p.server.KeyFile}, "failed to find any PEM data in certificate input", 0},
+		{"server key missing", []string{"server", "-cert", p.Server.CertFile, "-key", missing}, "-key " + missing + ": no such file or directory", 0},
+		{"server key of another cert", []string{"server", "-cert", p.Server.CertFile, "-key", p.Client.KeyFile}, "private key does not match public key", 0},
+		{"server cert not PEM", []string{"server", "-cert", garbage, "-key", p.Server.KeyFile}, "failed to find any PEM data in certificate input", 0},
 		{"server CAfile missing", []string{"server", "-CAfile", missing, "-verify"}, "-CAfile " + missing + ": no such file or directory", 0},
 		{"server CAfile without certificates", []string{"server", "-CAfile", garbage}, "-CAfile " + garbage + ": no PEM certificate in it", 0},
 		{"server TLS CAfile missing", []string{"server", "-tls1_3", "-CAfile", missing}, "-CAfile " + missing + ": no such file or directory", 0},
@@ -147,9 +149,9 @@ func TestRuntimeErrors(t *testing.T) {
 		{"client CAfile missing", []string{"client", "-CAfile", missing}, "-CAfile " + missing + ": no such file or directory", 0},
 		{"client cert missing", []string{"client", "-cert", missing}, "-cert " + missing + ": no such file or directory", 0},
 		// -timeout 15s: the refusal, not the timeout, ends it.
-		{"DTLS server unreachable", []string{"client", "-connect", freePort(t, "udp"), "-insecure", "-timeout", "15s"}, "connection refused (ICMP port unreachable): no DTLS server there", 5 * time.Second},
+		{"DTLS server unreachable", []string{"client", "-connect", testpeer.FreeLoopbackAddr(t, "udp"), "-insecure", "-timeout", "15s"}, "connection refused (ICMP port unreachable): no DTLS server there", 5 * time.Second},
 		{"DTLS server silent", []string{"client", "-connect", silent.LocalAddr().String(), "-insecure", "-timeout", "1s"}, "no DTLS handshake with " + silent.LocalAddr().String() + " within 1s", 5 * time.Second},
-		{"TLS server unreachable", []string{"client", "-tls1_3", "-connect", freePort(t, "tcp"), "-insecure"}, "connection refused", 5 * time.Second},
+		{"TLS server unreachable", []string{"client", "-tls1_3", "-connect", testpeer.FreeLoopbackAddr(t, "tcp"), "-insecure"}, "connection refused", 5 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runTool(t, "a line\n", tc.args...)

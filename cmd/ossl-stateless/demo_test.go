@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
 
 // runDemo runs demo.sh with bin as the binary (no build: TestMain built
@@ -21,13 +23,13 @@ func runDemo(t *testing.T, bin string) (string, int) {
 	if err != nil {
 		t.Skip("demo.sh needs bash: " + err.Error())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), procTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), testpeer.Timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bash, "demo.sh")
 	cmd.Env = append(os.Environ(), "OSSL_STATELESS_BIN="+bin)
 	cmd.WaitDelay = 2 * time.Second
 	out, err := cmd.CombinedOutput()
-	require.NoError(t, ctx.Err(), "demo.sh finished within %v; output:\n%s", procTimeout, out)
+	require.NoError(t, ctx.Err(), "demo.sh finished within %v; output:\n%s", testpeer.Timeout, out)
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()

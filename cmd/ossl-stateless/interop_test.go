@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
 
 // TestServerWithOpenSSLSClientDTLS runs two `openssl s_client -dtls1_2`
@@ -19,39 +21,39 @@ import (
 // HelloVerifyRequest: OpenSSL 3.0 prints DTLS records as "Not TLS data".)
 func TestServerWithOpenSSLSClientDTLS(t *testing.T) {
 	p := newPKI(t)
-	srv, addr := startServer(t, "-cert", p.server.CertFile, "-key", p.server.KeyFile)
+	srv, addr := startServer(t, "-cert", p.Server.CertFile, "-key", p.Server.KeyFile)
 	const clients = 2
-	peers := make([]*proc, clients)
+	peers := make([]*testpeer.Proc, clients)
 	msgs := make([]string, clients)
 	for i := range peers {
 		// -nocommands: a line starting with Q, R, k... is data, not a
 		// command. -verify_ip checks the certificate's IP SAN.
 		peers[i] = opensslPeer(t, fmt.Sprintf("s_client#%d", i), "s_client", "-dtls1_2", "-connect", addr,
-			"-CAfile", p.caFile, "-verify_return_error", "-verify_ip", "127.0.0.1", "-brief", "-nocommands")
+			"-CAfile", p.CAFile, "-verify_return_error", "-verify_ip", "127.0.0.1", "-brief", "-nocommands")
 		msgs[i] = fmt.Sprintf("hello %d from openssl s_client %d\n", time.Now().UnixNano(), i)
 	}
 	for i, pr := range peers {
 		// -brief prints its summary after CONNECTION ESTABLISHED;
 		// Verification comes after the version.
-		out := pr.waitFor(pr.stdout, "Verification: OK")
+		out := pr.WaitFor("Verification: OK")
 		assert.Contains(t, out, "CONNECTION ESTABLISHED\n", "s_client#%d", i)
 		assert.Contains(t, out, "Protocol version: DTLSv1.2", "s_client#%d", i)
 	}
 	for i, pr := range peers {
-		pr.send(msgs[i])
+		pr.Send(msgs[i])
 	}
 	for i, pr := range peers {
-		pr.waitFor(pr.stdout, msgs[i])
+		pr.WaitFor(msgs[i])
 	}
 	for _, pr := range peers {
-		pr.closeStdin() // s_client sends close_notify and exits 0
+		_ = pr.CloseStdin() // s_client sends close_notify and exits 0
 	}
 	for i, pr := range peers {
-		assert.Equal(t, 0, pr.wait(), "s_client#%d exit status", i)
-		assert.Equal(t, 1, strings.Count(pr.stdout.String(), msgs[i]), "s_client#%d sees its line once", i)
+		assert.Equal(t, 0, pr.WaitStatus(), "s_client#%d exit status", i)
+		assert.Equal(t, 1, strings.Count(pr.Stdout.String(), msgs[i]), "s_client#%d sees its line once", i)
 	}
 	for range peers {
-		srv.waitFor(srv.stderr, `reason="closed by the client"`)
+		srv.WaitForStderr(`reason="closed by the client"`)
 	}
 	stats := parseStats(t, stopServer(t, srv))
 	t.Logf("server stats: %v", stats)
@@ -66,23 +68,23 @@ func TestServerWithOpenSSLSClientDTLS(t *testing.T) {
 // HelloVerifyRequest (DTLSv1_listen): a line each way, then close_notify.
 func TestClientWithOpenSSLSServerDTLS(t *testing.T) {
 	p := newPKI(t)
-	addr := freePort(t, "udp")
+	addr := testpeer.FreeLoopbackAddr(t, "udp")
 	srv := opensslPeer(t, "s_server", "s_server", "-dtls1_2", "-listen", "-accept", addr,
-		"-cert", p.server.CertFile, "-key", p.server.KeyFile, "-naccept", "1")
-	srv.waitFor(srv.stdout, "ACCEPT")
+		"-cert", p.Server.CertFile, "-key", p.Server.KeyFile, "-naccept", "1")
+	srv.WaitFor("ACCEPT")
 
-	cli := tool(t, "client", "client", "-connect", addr, "-CAfile", p.caFile, "-dtls1_2")
+	cli := tool(t, "client", "client", "-connect", addr, "-CAfile", p.CAFile, "-dtls1_2")
 	fromClient := fmt.Sprintf("hello %d from ossl-stateless client\n", time.Now().UnixNano())
-	cli.send(fromClient)
-	srv.waitFor(srv.stdout, fromClient) // s_server prints what it receives
+	cli.Send(fromClient)
+	srv.WaitFor(fromClient) // s_server prints what it receives
 	fromServer := fmt.Sprintf("hello %d from openssl s_server\n", time.Now().UnixNano())
-	srv.send(fromServer) // and sends each stdin line as one record
-	cli.waitFor(cli.stdout, fromServer)
-	cli.closeStdin() // one line sent, one reply: the client closes at once
+	srv.Send(fromServer) // and sends each stdin line as one record
+	cli.WaitFor(fromServer)
+	_ = cli.CloseStdin() // one line sent, one reply: the client closes at once
 
-	assert.Equal(t, 0, cli.wait(), "client exit status")
-	assert.Equal(t, fromServer, cli.stdout.String())
-	info := cli.stderr.String()
+	assert.Equal(t, 0, cli.WaitStatus(), "client exit status")
+	assert.Equal(t, fromServer, cli.Stdout.String())
+	info := cli.Stderr.String()
 	assert.Contains(t, info, "Protocol version: DTLSv1.2")
 	assert.Contains(t, info, "Cookie exchange: yes (HelloVerifyRequest)")
 	assert.Contains(t, info, "Verification: OK (127.0.0.1)")
@@ -91,8 +93,8 @@ func TestClientWithOpenSSLSServerDTLS(t *testing.T) {
 	assertNoCrash(t, info)
 	// close_notify: s_server closes the connection and, with -naccept 1,
 	// exits with status 0.
-	assert.Equal(t, 0, srv.wait(), "s_server exit status")
-	assert.Contains(t, srv.stdout.String(), "CONNECTION CLOSED")
+	assert.Equal(t, 0, srv.WaitStatus(), "s_server exit status")
+	assert.Contains(t, srv.Stdout.String(), "CONNECTION CLOSED")
 }
 
 // clientHelloRE finds the ClientHellos s_client sends, in its -msg output:
@@ -121,10 +123,10 @@ func TestStatelessServerWithOpenSSLSClientTLS13(t *testing.T) {
 		{"no_middlebox", []string{"-no_middlebox"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, addr := startServer(t, "-tls1_3", "-stateless", "-cert", p.server.CertFile, "-key", p.server.KeyFile)
+			srv, addr := startServer(t, "-tls1_3", "-stateless", "-cert", p.Server.CertFile, "-key", p.Server.KeyFile)
 			cli := opensslPeer(t, "s_client", append([]string{"s_client", "-tls1_3", "-connect", addr,
-				"-CAfile", p.caFile, "-verify_return_error", "-verify_ip", "127.0.0.1", "-brief", "-nocommands", "-msg"}, tc.args...)...)
-			out := cli.waitFor(cli.stdout, "Verification: OK")
+				"-CAfile", p.CAFile, "-verify_return_error", "-verify_ip", "127.0.0.1", "-brief", "-nocommands", "-msg"}, tc.args...)...)
+			out := cli.WaitFor("Verification: OK")
 			assert.Contains(t, out, "CONNECTION ESTABLISHED\n")
 			assert.Contains(t, out, "Protocol version: TLSv1.3")
 			assert.Len(t, clientHelloRE.FindAllString(out, -1), 2, "two ClientHellos: the second carries the cookie")
@@ -133,13 +135,13 @@ func TestStatelessServerWithOpenSSLSClientTLS13(t *testing.T) {
 			assert.Contains(t, hexDump(out), fmt.Sprintf("%x", hrrRandom), "the server sent a HelloRetryRequest")
 
 			line := fmt.Sprintf("hello %d from openssl s_client over TLS 1.3\n", time.Now().UnixNano())
-			cli.send(line)
-			cli.waitFor(cli.stdout, line)
-			cli.closeStdin()
-			assert.Equal(t, 0, cli.wait(), "s_client exit status")
-			srv.waitFor(srv.stderr, `reason="closed by the client"`)
+			cli.Send(line)
+			cli.WaitFor(line)
+			_ = cli.CloseStdin()
+			assert.Equal(t, 0, cli.WaitStatus(), "s_client exit status")
+			srv.WaitForStderr(`reason="closed by the client"`)
 
-			log := srv.stderr.String()
+			log := srv.Stderr.String()
 			assert.Contains(t, log, `msg="tls: handshake completed"`)
 			assert.Contains(t, log, "hello_retry_request=true")
 			stats := parseStats(t, stopServer(t, srv))
@@ -157,27 +159,27 @@ func TestStatelessServerWithOpenSSLSClientTLS13(t *testing.T) {
 // reports none, and that lines go both ways.
 func TestClientWithOpenSSLSServerTLS13(t *testing.T) {
 	p := newPKI(t)
-	addr := freePort(t, "tcp")
+	addr := testpeer.FreeLoopbackAddr(t, "tcp")
 	_, port, err := net.SplitHostPort(addr)
 	require.NoError(t, err)
 	srv := opensslPeer(t, "s_server", "s_server", "-tls1_3", "-accept", addr,
-		"-cert", p.server.CertFile, "-key", p.server.KeyFile, "-naccept", "1")
-	srv.waitFor(srv.stdout, "ACCEPT")
+		"-cert", p.Server.CertFile, "-key", p.Server.KeyFile, "-naccept", "1")
+	srv.WaitFor("ACCEPT")
 
 	// -wait 300ms: over TCP the client waits for as many bytes as it sent,
 	// and s_server answers with fewer; the wait ends it.
-	cli := tool(t, "client", "client", "-tls1_3", "-connect", "localhost:"+port, "-CAfile", p.caFile, "-wait", "300ms")
+	cli := tool(t, "client", "client", "-tls1_3", "-connect", "localhost:"+port, "-CAfile", p.CAFile, "-wait", "300ms")
 	fromClient := "hello from ossl-stateless client over TLS 1.3\n"
-	cli.send(fromClient)
-	srv.waitFor(srv.stdout, fromClient)
+	cli.Send(fromClient)
+	srv.WaitFor(fromClient)
 	fromServer := "hello from openssl s_server\n"
-	srv.send(fromServer)
-	cli.waitFor(cli.stdout, fromServer)
-	cli.closeStdin()
-	assert.Equal(t, 0, cli.wait())
-	info := cli.stderr.String()
+	srv.Send(fromServer)
+	cli.WaitFor(fromServer)
+	_ = cli.CloseStdin()
+	assert.Equal(t, 0, cli.WaitStatus())
+	info := cli.Stderr.String()
 	assert.Contains(t, info, "Protocol version: TLSv1.3")
 	assert.Contains(t, info, "Cookie exchange: no\n")
 	assert.Contains(t, info, "Verification: OK (localhost)")
-	assert.Equal(t, 0, srv.wait(), "s_server exit status")
+	assert.Equal(t, 0, srv.WaitStatus(), "s_server exit status")
 }

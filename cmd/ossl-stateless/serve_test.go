@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
 
 var statRE = regexp.MustCompile(`(\w+)=(\d+)`)
@@ -44,13 +46,13 @@ func runClients(t *testing.T, inputs []string, args ...string) []result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.send(in)
-			p.closeStdin()
-			<-p.done
-			results[i] = result{stdout: p.stdout.String(), stderr: p.stderr.String()}
-			if p.err != nil {
+			p.Send(in)
+			_ = p.CloseStdin()
+			<-p.Done()
+			results[i] = result{stdout: p.Stdout.String(), stderr: p.Stderr.String()}
+			if err := p.Err(); err != nil {
 				results[i].code = -1
-				if ee, ok := p.err.(interface{ ExitCode() int }); ok {
+				if ee, ok := err.(interface{ ExitCode() int }); ok {
 					results[i].code = ee.ExitCode()
 				}
 			}
@@ -72,8 +74,8 @@ func TestDTLSEcho(t *testing.T) {
 		verified   string
 	}{
 		{"CA-issued certificate, verified",
-			[]string{"-cert", p.server.CertFile, "-key", p.server.KeyFile, "-dtls1_2"},
-			[]string{"-CAfile", p.caFile, "-dtls1_2"}, "Verification: OK (127.0.0.1)"},
+			[]string{"-cert", p.Server.CertFile, "-key", p.Server.KeyFile, "-dtls1_2"},
+			[]string{"-CAfile", p.CAFile, "-dtls1_2"}, "Verification: OK (127.0.0.1)"},
 		{"self-signed certificate, -insecure",
 			nil, []string{"-insecure", "-mtu", "1400"}, "Verification: skipped (-insecure)"},
 	} {
@@ -104,7 +106,7 @@ func TestDTLSEcho(t *testing.T) {
 			assert.Equal(t, clients, stats["cookies_verified"])
 			assert.Zero(t, stats["handshakes_failed"])
 			assert.Zero(t, stats["live_conns"])
-			log := srv.stderr.String()
+			log := srv.Stderr.String()
 			assert.Equal(t, clients, strings.Count(log, `msg="dtls: handshake completed"`), "one log line per handshake")
 			assert.Equal(t, clients, strings.Count(log, `reason="closed by the client"`), "every client closed with close_notify")
 			if tc.serverArgs == nil {
@@ -124,8 +126,8 @@ func TestDTLSVerificationFails(t *testing.T) {
 	r := runTool(t, "x\n", "client", "-connect", selfAddr)
 	assertOneLineError(t, r, 1, "the certificate of "+selfAddr+" does not verify: x509: certificate signed by unknown authority (give the CA that issued it with -CAfile, or skip verification with -insecure)")
 
-	_, caAddr := startServer(t, "-cert", p.server.CertFile, "-key", p.server.KeyFile)
-	r = runTool(t, "x\n", "client", "-connect", caAddr, "-CAfile", p.caFile, "-servername", "example.com")
+	_, caAddr := startServer(t, "-cert", p.Server.CertFile, "-key", p.Server.KeyFile)
+	r = runTool(t, "x\n", "client", "-connect", caAddr, "-CAfile", p.CAFile, "-servername", "example.com")
 	assertOneLineError(t, r, 1, "x509: certificate is valid for localhost, not example.com (connect by a name the certificate carries, or set -servername)")
 }
 
@@ -183,7 +185,7 @@ func TestDTLSForward(t *testing.T) {
 	}
 	stats := parseStats(t, stopServer(t, srv, syscall.SIGTERM))
 	assert.Equal(t, 2, stats["handshakes_completed"])
-	assert.Contains(t, srv.stderr.String(), `msg="shutting down" signal=terminated`)
+	assert.Contains(t, srv.Stderr.String(), `msg="shutting down" signal=terminated`)
 }
 
 // tcpUpperBackend is a TCP service that answers every line in upper case.
@@ -230,7 +232,7 @@ func tcpUpperBackend(t *testing.T) net.Listener {
 func TestTLS13(t *testing.T) {
 	p := newPKI(t)
 	backend := tcpUpperBackend(t)
-	cert := []string{"-cert", p.server.CertFile, "-key", p.server.KeyFile, "-tls1_3"}
+	cert := []string{"-cert", p.Server.CertFile, "-key", p.Server.KeyFile, "-tls1_3"}
 	for _, tc := range []struct {
 		name       string
 		serverArgs []string
@@ -246,7 +248,7 @@ func TestTLS13(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, addr := startServer(t, tc.serverArgs...)
 			inputs := []string{lines("alice", 3), lines("bob", 2)}
-			results := runClients(t, inputs, "-tls1_3", "-connect", addr, "-CAfile", p.caFile)
+			results := runClients(t, inputs, "-tls1_3", "-connect", addr, "-CAfile", p.CAFile)
 			for i, r := range results {
 				want := inputs[i]
 				if tc.upper {
@@ -266,7 +268,7 @@ func TestTLS13(t *testing.T) {
 			assert.Equal(t, tc.hrr, stats["hello_retry_requests"])
 			assert.Equal(t, 2, stats["handshakes_completed"])
 			assert.Zero(t, stats["handshakes_failed"])
-			log := srv.stderr.String()
+			log := srv.Stderr.String()
 			assert.Equal(t, 2, strings.Count(log, `msg="tls: handshake completed"`))
 			assert.Equal(t, 2, strings.Count(log, fmt.Sprintf("hello_retry_request=%v", tc.hrr > 0)))
 		})
@@ -286,8 +288,8 @@ func TestMutualAuth(t *testing.T) {
 				serverExtra, clientExtra = []string{"-tls1_3", "-stateless"}, []string{"-tls1_3"}
 				failLog = `msg="tls: handshake failed"`
 			}
-			srv, addr := startServer(t, append([]string{"-cert", p.server.CertFile, "-key", p.server.KeyFile,
-				"-CAfile", p.caFile, "-verify"}, serverExtra...)...)
+			srv, addr := startServer(t, append([]string{"-cert", p.Server.CertFile, "-key", p.Server.KeyFile,
+				"-CAfile", p.CAFile, "-verify"}, serverExtra...)...)
 			if proto == "TLS" {
 				// With the CA in its store, the TLS server sends a chain of
 				// two: connect by name, which OpenSSL 1.1.1 checks too (see
@@ -295,10 +297,10 @@ func TestMutualAuth(t *testing.T) {
 				_, port, _ := net.SplitHostPort(addr)
 				addr = net.JoinHostPort("localhost", port)
 			}
-			base := append([]string{"client", "-connect", addr, "-CAfile", p.caFile, "-timeout", "5s"}, clientExtra...)
+			base := append([]string{"client", "-connect", addr, "-CAfile", p.CAFile, "-timeout", "5s"}, clientExtra...)
 
 			in := lines("client with a certificate", 2)
-			r := runTool(t, in, append(base, "-cert", p.client.CertFile, "-key", p.client.KeyFile)...)
+			r := runTool(t, in, append(base, "-cert", p.Client.CertFile, "-key", p.Client.KeyFile)...)
 			assert.Equal(t, 0, r.code, "stderr:\n%s", r.stderr)
 			assert.Equal(t, in, r.stdout)
 
@@ -311,7 +313,7 @@ func TestMutualAuth(t *testing.T) {
 				want = "connection to " + addr + ": the server sent an alert: tlsv13 alert certificate required (SSL alert number 116): it wants a client certificate (give -cert and -key)"
 			}
 			assertOneLineError(t, r, 1, want)
-			srv.waitFor(srv.stderr, failLog)
+			srv.WaitForStderr(failLog)
 
 			stats := parseStats(t, stopServer(t, srv))
 			assert.Equal(t, 1, stats["handshakes_completed"])
@@ -333,11 +335,11 @@ func TestIdleTimeout(t *testing.T) {
 			srv, addr := startServer(t, append([]string{"-idle", "300ms"}, serverExtra...)...)
 			cli := tool(t, "client", append([]string{"client", "-connect", addr, "-insecure"}, clientExtra...)...)
 			line := "one line, then silence\n"
-			cli.send(line)
-			cli.waitFor(cli.stdout, line)
-			assert.Equal(t, 0, cli.wait(), "the client exits 0 when the server closes")
-			assert.Contains(t, cli.stderr.String(), "CLOSED by the server (close_notify) after 1 line(s) sent, 1 reply")
-			srv.waitFor(srv.stderr, `reason="idle for 300ms"`)
+			cli.Send(line)
+			cli.WaitFor(line)
+			assert.Equal(t, 0, cli.WaitStatus(), "the client exits 0 when the server closes")
+			assert.Contains(t, cli.Stderr.String(), "CLOSED by the server (close_notify) after 1 line(s) sent, 1 reply")
+			srv.WaitForStderr(`reason="idle for 300ms"`)
 			stopServer(t, srv)
 		})
 	}
@@ -349,11 +351,11 @@ func TestIdleTimeout(t *testing.T) {
 func TestClientInterrupted(t *testing.T) {
 	srv, addr := startServer(t)
 	cli := tool(t, "client", "client", "-connect", addr, "-insecure", "-quiet")
-	cli.send("ping\n")
-	cli.waitFor(cli.stdout, "ping\n")
-	assert.Equal(t, 1, cli.interrupt())
-	assert.Equal(t, prog+": interrupted\n", cli.stderr.String())
-	srv.waitFor(srv.stderr, `reason="closed by the client"`)
+	cli.Send("ping\n")
+	cli.WaitFor("ping\n")
+	assert.Equal(t, 1, cli.Interrupt())
+	assert.Equal(t, prog+": interrupted\n", cli.Stderr.String())
+	srv.WaitForStderr(`reason="closed by the client"`)
 	stopServer(t, srv)
 }
 
@@ -374,12 +376,12 @@ func TestClientLineTooLong(t *testing.T) {
 // client gets no reply, waits -wait and exits 0; the server logs that the
 // backend is unreachable and keeps serving.
 func TestDTLSForwardBackendDown(t *testing.T) {
-	srv, addr := startServer(t, "-mode", "forward", "-backend", freePort(t, "udp"))
+	srv, addr := startServer(t, "-mode", "forward", "-backend", testpeer.FreeLoopbackAddr(t, "udp"))
 	r := runTool(t, "anyone there?\n", "client", "-connect", addr, "-insecure", "-wait", "300ms")
 	assert.Equal(t, 0, r.code, "stderr:\n%s", r.stderr)
 	assert.Empty(t, r.stdout)
 	assert.Contains(t, r.stderr, "DONE 1 line(s) sent, 0 replies received")
-	srv.waitFor(srv.stderr, `msg="backend unreachable (ICMP port unreachable)"`)
+	srv.WaitForStderr(`msg="backend unreachable (ICMP port unreachable)"`)
 	stats := parseStats(t, stopServer(t, srv))
 	assert.Equal(t, 1, stats["handshakes_completed"])
 }

@@ -73,6 +73,20 @@ type Options struct {
 	Padding int
 }
 
+// leafTemplate is the template of a leaf certificate named cn, valid from
+// an hour ago for a day, for usage and the DNS names.
+func leafTemplate(cn string, usage x509.ExtKeyUsage, names []string) *x509.Certificate {
+	return &x509.Certificate{
+		SerialNumber: nextSerial(),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		DNSNames:     names,
+	}
+}
+
 // Issue makes a leaf signed by the CA.
 func (ca *CA) Issue(t testing.TB, cn string, o Options) *Pair {
 	t.Helper()
@@ -88,16 +102,8 @@ func (ca *CA) Issue(t testing.TB, cn string, o Options) *Pair {
 	if o.Client {
 		usage = x509.ExtKeyUsageClientAuth
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: nextSerial(),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		DNSNames:     names,
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
+	tmpl := leafTemplate(cn, usage, names)
+	tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 	if o.Padding > 0 {
 		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{
 			Id:    []int{1, 3, 6, 1, 4, 1, 55555, 1},
@@ -151,15 +157,7 @@ func SelfSigned(cn string) (certPEM, keyPEM []byte, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: nextSerial(),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-	}
+	tmpl := leafTemplate(cn, x509.ExtKeyUsageServerAuth, []string{"localhost"})
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		return nil, nil, err
@@ -171,3 +169,40 @@ func SelfSigned(cn string) (certPEM, keyPEM []byte, err error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), nil
 }
+
+// Pool returns a certificate pool holding the CA alone.
+func (ca *CA) Pool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	return pool
+}
+
+// PKI is a CA named as NewPKI was told, a server certificate for
+// "localhost", 127.0.0.1 and ::1, and a client certificate, written with
+// the CA's certificate into a temporary directory (for command-line peers
+// and for file-loading APIs).
+type PKI struct {
+	CA     *CA
+	Server *Pair // "localhost", with NewPKI's options; server.crt, server.key
+	Client *Pair // "client", client authentication; client.crt, client.key
+	Dir    string
+	CAFile string // ca.crt
+}
+
+// NewPKI makes a PKI whose CA is named caName; server shapes the server
+// certificate.
+func NewPKI(t testing.TB, caName string, server Options) *PKI {
+	t.Helper()
+	ca := NewCA(t, caName)
+	dir := t.TempDir()
+	return &PKI{
+		CA:     ca,
+		Server: ca.Issue(t, "localhost", server).Files(t, dir, "server"),
+		Client: ca.Issue(t, "client", Options{Client: true}).Files(t, dir, "client"),
+		Dir:    dir,
+		CAFile: ca.WriteCA(t, dir),
+	}
+}
+
+// Pool returns a certificate pool holding the CA alone.
+func (p *PKI) Pool() *x509.CertPool { return p.CA.Pool() }
