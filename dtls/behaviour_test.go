@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -465,4 +466,69 @@ func TestReconnectFromSameAddress(t *testing.T) {
 	}
 	assert.Equal(t, 1, l.PeerCount())
 	assert.Equal(t, uint64(2), l.Stats().CookiesVerified)
+}
+
+// dropFirstCCS drops the first datagram the server writes that carries a
+// ChangeCipherSpec: the server's last handshake flight.
+type dropFirstCCS struct {
+	net.PacketConn
+	mu      sync.Mutex
+	dropped bool
+}
+
+func (d *dropFirstCCS) WriteTo(p []byte, addr net.Addr) (int, error) {
+	d.mu.Lock()
+	drop := !d.dropped && hasRecordType(p, 20)
+	if drop {
+		d.dropped = true
+	}
+	d.mu.Unlock()
+	if drop {
+		return len(p), nil
+	}
+	return d.PacketConn.WriteTo(p, addr)
+}
+
+// hasRecordType reports whether a datagram holds a DTLS record of type ct.
+func hasRecordType(d []byte, ct byte) bool {
+	for len(d) >= 13 {
+		if d[0] == ct {
+			return true
+		}
+		n := 13 + (int(d[11])<<8 | int(d[12]))
+		if n > len(d) {
+			return false
+		}
+		d = d[n:]
+	}
+	return false
+}
+
+// The server's last flight has no timer of its own: when it is lost, only
+// the server answering the client's retransmission completes the client's
+// handshake. The Listener answers while the connection waits in the accept
+// queue, so Dial completes although nobody has called Accept yet.
+func TestLostFinalFlightAnsweredBeforeAccept(t *testing.T) {
+	p := newPKI(t)
+	inner, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	wire := &dropFirstCCS{PacketConn: inner}
+	l, err := dtls.NewListener(wire, p.serverConfig())
+	require.NoError(t, err)
+	defer l.Close()
+	ccfg := p.clientConfig()
+	ccfg.RetransmitTimeout = 50 * time.Millisecond
+	ccfg.HandshakeTimeout = 3 * time.Second
+	c, err := dtls.Dial("udp", l.Addr().String(), ccfg)
+	require.NoError(t, err, "the client's handshake completed without any Accept or Read on the server")
+	defer c.Close()
+	wire.mu.Lock()
+	assert.True(t, wire.dropped, "the server's final flight was lost once")
+	wire.mu.Unlock()
+
+	sc, err := l.Accept()
+	require.NoError(t, err)
+	defer sc.Close()
+	go echo(sc)
+	roundTrip(t, c, []byte("after the lost flight"))
 }

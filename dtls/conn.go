@@ -86,6 +86,14 @@ type Conn struct {
 	readMu sync.Mutex
 	rdl    *deadline
 	wdl    *deadline
+
+	// A server Conn lingers between its handshake and its first Read or
+	// Write (see linger). takeover ends it; held is an application-data
+	// datagram the lingering goroutine left for Read.
+	takeover     chan struct{}
+	takeoverOnce sync.Once
+	lingerDone   chan struct{}
+	held         *[]byte
 }
 
 func newConn(pc net.PacketConn, peer netip.AddrPort, cfg *Config, ssl *openssl.SSL, bio *openssl.BIO) *Conn {
@@ -101,9 +109,76 @@ func newConn(pc net.PacketConn, peer netip.AddrPort, cfg *Config, ssl *openssl.S
 		peerGone: make(chan struct{}),
 		rdl:      newDeadline(),
 		wdl:      newDeadline(),
+		takeover: make(chan struct{}),
 	}
 	c.udp, _ = pc.(*net.UDPConn)
 	return c
+}
+
+// linger answers the peer's handshake retransmissions between the end of
+// the server's handshake and the application's first Read or Write. The
+// server's last flight (ChangeCipherSpec, Finished) has no timer: if it is
+// lost, the client retransmits its own and only an SSL_read on the server
+// answers. Without this, a connection waiting in the accept queue (or one
+// the application only writes to) would leave the client's Dial to time
+// out. Only datagrams without application data are processed here; the
+// first one carrying data is kept for Read.
+func (c *Conn) linger(limit time.Duration, stop <-chan struct{}) {
+	defer close(c.lingerDone)
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	var scratch [64]byte
+	for {
+		select {
+		case <-c.takeover:
+			return
+		case <-stop:
+			return
+		case <-c.closed:
+			return
+		case <-t.C:
+			return
+		case bp := <-c.in:
+			if hasApplicationData(*bp) {
+				c.held = bp
+				return
+			}
+			c.push(bp)
+			c.mu.Lock()
+			if c.ssl != nil {
+				_, _ = c.ssl.Read(scratch[:]) // handshake records only: no data to lose
+				_ = c.flushLocked()
+			}
+			c.mu.Unlock()
+		}
+	}
+}
+
+// takeOver ends linger before the application's first Read or Write.
+func (c *Conn) takeOver() {
+	if c.lingerDone == nil {
+		return
+	}
+	c.takeoverOnce.Do(func() {
+		close(c.takeover)
+		<-c.lingerDone
+	})
+}
+
+// hasApplicationData reports whether any record of a datagram is
+// application data (content type 23).
+func hasApplicationData(d []byte) bool {
+	for len(d) >= 13 {
+		if d[0] == 23 {
+			return true
+		}
+		n := 13 + (int(d[11])<<8 | int(d[12]))
+		if n > len(d) {
+			return true // malformed: let Read's SSL_read judge it
+		}
+		d = d[n:]
+	}
+	return false
 }
 
 // deliver queues a datagram for the connection; it is dropped when the
@@ -288,10 +363,15 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if err := c.Handshake(); err != nil {
 		return 0, err
 	}
+	c.takeOver()
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if c.held != nil { // left by linger: the first datagram with data
+		c.push(c.held)
+		c.held = nil
 	}
 	var timer *time.Timer // made only if a DTLS timer runs after the handshake
 	for {
@@ -357,6 +437,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if err := c.Handshake(); err != nil {
 		return 0, err
 	}
+	c.takeOver()
 	select {
 	case <-c.closed:
 		return 0, net.ErrClosed

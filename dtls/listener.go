@@ -386,6 +386,7 @@ func (l *Listener) admit(peer netip.AddrPort) {
 	c := newConn(l.pc, peer, l.cfg, l.lssl, l.lbio)
 	c.server = true
 	c.ln = l
+	c.lingerDone = make(chan struct{})
 	l.lssl, l.lbio = ssl, bio
 	old := l.conns[peer]
 	l.conns[peer] = c
@@ -419,6 +420,9 @@ func (l *Listener) handshake(c *Conn) {
 				cs := c.ConnectionState()
 				l.log.Info("dtls: handshake completed", "peer", c.rap, "version", cs.Version, "cipher", cs.CipherSuite)
 			}
+			// Answer retransmissions until the application takes over, for
+			// as long as the client may still be retransmitting.
+			c.linger(l.cfg.handshakeTimeout(), l.closed)
 			return
 		default:
 			err = ErrHandshakeRefused
