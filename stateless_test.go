@@ -399,3 +399,37 @@ func TestStreamConnConcurrentFirstReadAndWrite(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// After a fatal alert from the peer, Read reports it and every later Read
+// and Write returns the same error, never io.EOF (which means
+// close_notify).
+func TestStreamConnLatchesFatalAlert(t *testing.T) {
+	p := newPKI(t)
+	sctx := newTLSServerCtx(t, p, nil)
+	require.NoError(t, sctx.AddCAPEM(p.ca.CertPEM))
+	require.NoError(t, sctx.SetVerify(openssl.VerifyRequireClientCert, -1))
+	cc, sc := tcpPair(t)
+	go func() {
+		srv, err := openssl.NewServerConn(sc, sctx)
+		if err != nil {
+			return
+		}
+		_ = srv.Handshake() // refuses: no client certificate
+		srv.Close()
+	}()
+	cctx, err := openssl.NewCtx(openssl.TLSClientMethod)
+	require.NoError(t, err)
+	defer cctx.Close()
+	client, err := openssl.NewClientConn(cc, cctx)
+	require.NoError(t, err)
+	defer client.Close()
+	require.NoError(t, client.Handshake(), "TLS 1.3: the client finishes before the server judges it")
+	_, rerr := client.Read(make([]byte, 8))
+	require.Error(t, rerr)
+	assert.NotErrorIs(t, rerr, io.EOF)
+	assert.Contains(t, rerr.Error(), "certificate required")
+	_, werr := client.Write([]byte("late"))
+	assert.Equal(t, rerr, werr, "the fatal error is latched")
+	_, rerr2 := client.Read(make([]byte, 8))
+	assert.Equal(t, rerr, rerr2)
+}

@@ -29,6 +29,9 @@ type StreamConn struct {
 	hsDone bool
 	hsErr  error
 	closed bool
+	// fatal is the first fatal error (an alert from the peer, a protocol
+	// error), returned by every later Read and Write, as crypto/tls does.
+	fatal error
 
 	hrrSent bool
 }
@@ -251,8 +254,15 @@ func (c *StreamConn) Read(p []byte) (int, error) {
 		var n int
 		var err, ferr error
 		if cerr := c.locked(func() {
+			if c.fatal != nil {
+				err = c.fatal
+				return
+			}
 			n, err = c.ssl.Read(p)
 			ferr = c.flush()
+			if err != nil && err != io.EOF && !errors.Is(err, ErrWantRead) {
+				c.fatal = err
+			}
 		}); cerr != nil {
 			return 0, cerr
 		}
@@ -279,6 +289,10 @@ func (c *StreamConn) Write(p []byte) (int, error) {
 	var n int
 	var err error
 	if cerr := c.locked(func() {
+		if c.fatal != nil {
+			err = c.fatal
+			return
+		}
 		n, err = c.ssl.Write(p)
 		if ferr := c.flush(); err == nil {
 			err = ferr
