@@ -295,18 +295,8 @@ func TestPeerCertificatesChainIntact(t *testing.T) {
 	require.NoError(t, ctx.UseCertificatePEM(append(append([]byte(nil), p.server.CertPEM...), p.ca.CertPEM...)))
 	require.NoError(t, ctx.UsePrivateKeyPEM(p.server.KeyPEM))
 	cc, sc := tcpPair(t)
-	go func() {
-		srv, err := openssl.NewServerConn(sc, ctx)
-		if err != nil {
-			return
-		}
-		defer srv.Close()
-		_ = srv.Handshake()
-		_, _ = srv.Read(make([]byte, 1))
-	}()
-	cctx, err := openssl.NewCtx(openssl.TLSClientMethod)
-	require.NoError(t, err)
-	defer cctx.Close()
+	serveTLS(sc, ctx)
+	cctx := newTLSClientCtx(t)
 	client, err := openssl.NewClientConn(cc, cctx)
 	require.NoError(t, err)
 	defer client.Close()
@@ -326,18 +316,8 @@ func TestSetServerNameIP(t *testing.T) {
 	p := newPKI(t)
 	ctx := newTLSServerCtx(t, p, nil)
 	cc, sc := tcpPair(t)
-	go func() {
-		srv, err := openssl.NewServerConn(sc, ctx)
-		if err != nil {
-			return
-		}
-		defer srv.Close()
-		_ = srv.Handshake()
-		_, _ = srv.Read(make([]byte, 1))
-	}()
-	cctx, err := openssl.NewCtx(openssl.TLSClientMethod)
-	require.NoError(t, err)
-	defer cctx.Close()
+	serveTLS(sc, ctx)
+	cctx := newTLSClientCtx(t)
 	require.NoError(t, cctx.AddCAPEM(p.ca.CertPEM))
 	require.NoError(t, cctx.SetVerify(openssl.VerifyPeer, -1))
 	client, err := openssl.NewClientConn(cc, cctx)
@@ -348,14 +328,7 @@ func TestSetServerNameIP(t *testing.T) {
 
 	// The wrong IP fails verification.
 	cc2, sc2 := tcpPair(t)
-	go func() {
-		srv, err := openssl.NewServerConn(sc2, ctx)
-		if err != nil {
-			return
-		}
-		defer srv.Close()
-		_ = srv.Handshake()
-	}()
+	serveTLS(sc2, ctx)
 	client2, err := openssl.NewClientConn(cc2, cctx)
 	require.NoError(t, err)
 	defer client2.Close()
@@ -417,9 +390,7 @@ func TestStreamConnLatchesFatalAlert(t *testing.T) {
 		_ = srv.Handshake() // refuses: no client certificate
 		srv.Close()
 	}()
-	cctx, err := openssl.NewCtx(openssl.TLSClientMethod)
-	require.NoError(t, err)
-	defer cctx.Close()
+	cctx := newTLSClientCtx(t)
 	client, err := openssl.NewClientConn(cc, cctx)
 	require.NoError(t, err)
 	defer client.Close()
@@ -432,4 +403,27 @@ func TestStreamConnLatchesFatalAlert(t *testing.T) {
 	assert.Equal(t, rerr, werr, "the fatal error is latched")
 	_, rerr2 := client.Read(make([]byte, 8))
 	assert.Equal(t, rerr, rerr2)
+}
+
+// serveTLS runs a StreamConn server handshake on conn in the background,
+// then waits for one byte (or the peer's close) and closes.
+func serveTLS(conn net.Conn, ctx *openssl.Ctx) {
+	go func() {
+		srv, err := openssl.NewServerConn(conn, ctx)
+		if err != nil {
+			return
+		}
+		defer srv.Close()
+		if srv.Handshake() == nil {
+			_, _ = srv.Read(make([]byte, 1))
+		}
+	}()
+}
+
+func newTLSClientCtx(t *testing.T) *openssl.Ctx {
+	t.Helper()
+	cctx, err := openssl.NewCtx(openssl.TLSClientMethod)
+	require.NoError(t, err)
+	t.Cleanup(func() { cctx.Close() })
+	return cctx
 }

@@ -300,16 +300,8 @@ func (c *Conn) handshake(ctx context.Context) error {
 		case bp := <-c.in:
 			c.push(bp)
 		case <-fire:
-			c.mu.Lock()
-			if c.ssl == nil {
-				c.mu.Unlock()
-				return net.ErrClosed
-			}
-			_, herr := c.ssl.DTLSHandleTimeout()
-			_ = c.flushLocked()
-			c.mu.Unlock()
-			if herr != nil {
-				return fmt.Errorf("dtls: handshake with %v: %w", c.rap, herr)
+			if err := c.retransmit(); err != nil {
+				return fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
 			}
 		case <-c.peerGone:
 			return fmt.Errorf("dtls: handshake with %v: %w", c.rap, c.peerErr)
@@ -331,6 +323,19 @@ func (c *Conn) handshake(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// retransmit runs DTLSv1_handle_timeout once the DTLS timer has fired and
+// sends what it retransmits.
+func (c *Conn) retransmit() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ssl == nil {
+		return net.ErrClosed
+	}
+	_, err := c.ssl.DTLSHandleTimeout()
+	_ = c.flushLocked()
+	return err
 }
 
 // finishHandshakeLocked learns the payload limit, and makes sure a client
@@ -415,12 +420,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		case bp := <-c.in:
 			c.push(bp)
 		case <-fire:
-			c.mu.Lock()
-			if c.ssl != nil {
-				_, _ = c.ssl.DTLSHandleTimeout()
-				_ = c.flushLocked()
-			}
-			c.mu.Unlock()
+			_ = c.retransmit() // a failure shows in the next SSL_read
 		case <-c.rdl.wait():
 			return 0, &net.OpError{Op: "read", Net: "udp", Addr: c.raddr, Err: timeoutError{op: "read"}}
 		case <-c.peerGone:
