@@ -610,21 +610,15 @@ func DialContext(ctx context.Context, network, address string, cfg *Config) (*Co
 	if err != nil {
 		return nil, fmt.Errorf("dtls: %w", err)
 	}
-	octx, err := cfg.clientCtx()
+	host, _, err := net.SplitHostPort(address)
 	if err != nil {
-		return nil, err
-	}
-	cfg = cfg.Clone()
-	if cfg.ServerName == "" {
-		if host, _, err := net.SplitHostPort(address); err == nil {
-			cfg.ServerName = host
-		}
+		host = raddr.IP.String()
 	}
 	pc, err := net.DialUDP(network, nil, raddr)
 	if err != nil {
 		return nil, fmt.Errorf("dtls: %w", err)
 	}
-	c, err := newClient(pc, raddr, cfg, octx, true)
+	c, err := newClient(pc, raddr, cfg, host, true)
 	if err != nil {
 		pc.Close()
 		return nil, err
@@ -655,22 +649,22 @@ func Client(pc net.PacketConn, raddr net.Addr, cfg *Config) (*Conn, error) {
 			return nil, fmt.Errorf("dtls: peer address: %w", err)
 		}
 	}
+	return newClient(pc, ua, cfg, ua.IP.String(), false)
+}
+
+// newClient makes a client Conn on the Ctx shared by every client of the
+// caller's cfg. The Conn keeps a clone of cfg whose ServerName, if empty,
+// is the host dialled: the certificate is always checked against a name
+// or address, never accepted for any.
+func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, host string, connected bool) (*Conn, error) {
 	ctx, err := cfg.clientCtx()
 	if err != nil {
 		return nil, err
 	}
 	cfg = cfg.Clone()
 	if cfg.ServerName == "" {
-		// As Dial does: check the certificate against the address dialled,
-		// never accept any name at all.
-		cfg.ServerName = ua.IP.String()
+		cfg.ServerName = host
 	}
-	return newClient(pc, ua, cfg, ctx, false)
-}
-
-// newClient makes a client Conn with an SSL from ctx, the Ctx shared by
-// every client of the caller's Config.
-func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, ctx *openssl.Ctx, connected bool) (*Conn, error) {
 	ssl, bio, err := newSSL(ctx, cfg)
 	if err != nil {
 		return nil, err
