@@ -201,17 +201,6 @@ int gossl_init(void)
 
 /* ---- 1. error capture ---------------------------------------------------- */
 
-void gossl_clear_result(gossl_result *r)
-{
-    r->ret = 0;
-    r->ssl_err = 0;
-    r->sys_errno = 0;
-    r->rbio_retry = 0;
-    r->nerr = 0;
-    r->dropped = 0;
-    r->peer.family = 0;
-}
-
 void gossl_capture(gossl_result *r, SSL *ssl, long ret)
 {
     int saved = errno;
@@ -367,36 +356,6 @@ static int gossl_use_key_bio(SSL_CTX *ctx, BIO *in)
         return 0;
     }
     return gossl_check_pair(ctx, 1);
-}
-
-int gossl_ctx_use_cert_file(SSL_CTX *ctx, const char *path, gossl_result *r)
-{
-    BIO *in;
-    int ret = 0;
-
-    ERR_clear_error();
-    in = BIO_new_file(path, "r");
-    if (in != NULL) {
-        ret = gossl_use_cert_bio(ctx, in);
-        BIO_free(in);
-    }
-    gossl_capture(r, NULL, ret);
-    return ret;
-}
-
-int gossl_ctx_use_key_file(SSL_CTX *ctx, const char *path, gossl_result *r)
-{
-    BIO *in;
-    int ret = 0;
-
-    ERR_clear_error();
-    in = BIO_new_file(path, "r");
-    if (in != NULL) {
-        ret = gossl_use_key_bio(ctx, in);
-        BIO_free(in);
-    }
-    gossl_capture(r, NULL, ret);
-    return ret;
 }
 
 int gossl_ctx_use_cert_pem(SSL_CTX *ctx, const char *pem, int len, gossl_result *r)
@@ -1143,11 +1102,6 @@ int gossl_bio_set_peer(BIO *b, const gossl_addr *in)
 int gossl_bio_set_connected(BIO *b, const gossl_addr *in)
 {
     return gossl_bio_addr_ctrl(b, BIO_CTRL_DGRAM_SET_CONNECTED, in);
-}
-
-int gossl_bio_is_go_dgram(BIO *b)
-{
-    return b != NULL && BIO_method_type(b) == gossl_go_dgram_type;
 }
 
 /* ---- BIO_ADDR ------------------------------------------------------------ */

@@ -117,7 +117,6 @@ typedef struct {
 } gossl_dgram;
 
 int gossl_init(void);
-void gossl_clear_result(gossl_result *r);
 void gossl_capture(gossl_result *r, SSL *ssl, long ret);
 
 /* Error queue helpers (used only when building an error string). */
@@ -125,8 +124,6 @@ void gossl_err_strings(unsigned long code, char *lib, size_t liblen, char *reaso
 
 /* SSL_CTX */
 SSL_CTX *gossl_ctx_new(int method, gossl_result *r);
-int gossl_ctx_use_cert_file(SSL_CTX *ctx, const char *path, gossl_result *r);
-int gossl_ctx_use_key_file(SSL_CTX *ctx, const char *path, gossl_result *r);
 int gossl_ctx_use_cert_pem(SSL_CTX *ctx, const char *pem, int len, gossl_result *r);
 int gossl_ctx_use_key_pem(SSL_CTX *ctx, const char *pem, int len, gossl_result *r);
 int gossl_ctx_add_ca_pem(SSL_CTX *ctx, const char *pem, int len, gossl_result *r);
@@ -181,7 +178,6 @@ long gossl_bio_set_mem_eof_return(BIO *b, long v);
 int gossl_bio_get_peer(BIO *b, gossl_addr *out);
 int gossl_bio_set_peer(BIO *b, const gossl_addr *in);
 int gossl_bio_set_connected(BIO *b, const gossl_addr *in);
-int gossl_bio_is_go_dgram(BIO *b);
 
 /* BIO_ADDR */
 BIO_ADDR *gossl_addr_new(void);
