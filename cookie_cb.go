@@ -22,14 +22,7 @@ import (
 //export goCookieGenerate
 func goCookieGenerate(h C.uintptr_t, kind C.int, buf *C.uchar, capacity C.size_t, outlen *C.size_t) (ok C.int) {
 	var s *SSL
-	defer func() { // first: even a bad handle must not unwind through C
-		if r := recover(); r != nil {
-			if s != nil {
-				s.callbackPanicked(r)
-			}
-			ok = 0
-		}
-	}()
+	defer guard(&s, &ok) // first: even a bad handle must not unwind through C
 	if s = sslFromHandle(h); s == nil {
 		return 0
 	}
@@ -61,14 +54,7 @@ func goCookieGenerate(h C.uintptr_t, kind C.int, buf *C.uchar, capacity C.size_t
 //export goCookieVerify
 func goCookieVerify(h C.uintptr_t, kind C.int, cookie *C.uchar, n C.size_t) (ok C.int) {
 	var s *SSL
-	defer func() { // first: even a bad handle must not unwind through C
-		if r := recover(); r != nil {
-			if s != nil {
-				s.callbackPanicked(r)
-			}
-			ok = 0
-		}
-	}()
+	defer guard(&s, &ok) // first: even a bad handle must not unwind through C
 	if s = sslFromHandle(h); s == nil {
 		return 0
 	}
@@ -94,14 +80,7 @@ func goCookieVerify(h C.uintptr_t, kind C.int, cookie *C.uchar, n C.size_t) (ok 
 //export goCertVerify
 func goCertVerify(h C.uintptr_t, store *C.X509_STORE_CTX) (ok C.int) {
 	var s *SSL
-	defer func() { // first: even a bad handle must not unwind through C
-		if r := recover(); r != nil {
-			if s != nil {
-				s.callbackPanicked(r)
-			}
-			ok = 0
-		}
-	}()
+	defer guard(&s, &ok) // first: even a bad handle must not unwind through C
 	if s = sslFromHandle(h); s == nil {
 		return 0
 	}
@@ -134,4 +113,17 @@ func goCertVerify(h C.uintptr_t, store *C.X509_STORE_CTX) (ok C.int) {
 		return 0
 	}
 	return 1
+}
+
+// guard is deferred first by every function C calls: it stops a panic
+// there, reports failure (0) to OpenSSL and keeps the panic value on the
+// SSL, to be raised again once C has returned. recover works here because
+// guard itself is the deferred function.
+func guard(s **SSL, ok *C.int) {
+	if r := recover(); r != nil {
+		if *s != nil {
+			(*s).callbackPanicked(r)
+		}
+		*ok = 0
+	}
 }
