@@ -37,13 +37,13 @@ type BIO struct {
 
 func newBIO(p *C.BIO, dg *C.gossl_dgram) *BIO {
 	b := &BIO{ptr: p, dg: dg}
-	b.cleanup = runtime.AddCleanup(b, func(p *C.BIO) { C.gossl_bio_free(p) }, p)
+	b.cleanup = runtime.AddCleanup(b, func(p *C.BIO) { C.BIO_free(p) }, p)
 	return b
 }
 
 // NewMemBIO wraps BIO_new(BIO_s_mem()).
 func NewMemBIO() (*BIO, error) {
-	p := C.gossl_bio_new_mem()
+	p := C.gossl_BIO_new_mem()
 	if p == nil {
 		return nil, errors.New("openssl: BIO_new(BIO_s_mem) failed")
 	}
@@ -58,7 +58,7 @@ func NewDatagramBIO(fd int, closeFD bool) (*BIO, error) {
 	if fd < 0 {
 		return nil, fmt.Errorf("openssl: NewDatagramBIO: invalid descriptor %d", fd)
 	}
-	p := C.gossl_bio_new_dgram_fd(C.int(fd), cBool(closeFD))
+	p := C.gossl_BIO_new_dgram(C.int(fd), cBool(closeFD))
 	if p == nil {
 		return nil, errors.New("openssl: BIO_new_dgram failed")
 	}
@@ -79,7 +79,7 @@ func NewPacketBIO(mtu, bufSize int) (*BIO, error) {
 		return nil, fmt.Errorf("openssl: NewPacketBIO: MTU %d outside (0, 65536]", mtu)
 	}
 	var dg *C.gossl_dgram
-	p := C.gossl_bio_new_go_dgram(C.int(bufSize), C.int(mtu), &dg)
+	p := C.gossl_BIO_new_packet(C.int(bufSize), C.int(mtu), &dg)
 	if p == nil {
 		return nil, errors.New("openssl: NewPacketBIO: out of memory")
 	}
@@ -98,7 +98,7 @@ func (b *BIO) Close() error {
 		return nil
 	}
 	b.cleanup.Stop()
-	C.gossl_bio_free(b.ptr)
+	C.BIO_free(b.ptr)
 	b.release()
 	return nil
 }
@@ -111,7 +111,7 @@ func (b *BIO) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n := C.gossl_bio_write(b.ptr, unsafe.Pointer(&p[0]), C.int(len(p)))
+	n := C.gossl_BIO_write(b.ptr, unsafe.Pointer(&p[0]), C.int(len(p)))
 	runtime.KeepAlive(b)
 	if n <= 0 {
 		return 0, fmt.Errorf("openssl: BIO_write returned %d", int(n))
@@ -129,7 +129,7 @@ func (b *BIO) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	var retry C.int
-	n := C.gossl_bio_read(b.ptr, unsafe.Pointer(&p[0]), C.int(len(p)), &retry)
+	n := C.gossl_BIO_read(b.ptr, unsafe.Pointer(&p[0]), C.int(len(p)), &retry)
 	runtime.KeepAlive(b)
 	switch {
 	case n > 0:
@@ -145,7 +145,7 @@ func (b *BIO) Pending() int {
 	if b.ptr == nil {
 		return 0
 	}
-	return int(C.gossl_bio_pending(b.ptr))
+	return int(C.BIO_ctrl_pending(b.ptr))
 }
 
 // SetMemEOFReturn wraps BIO_set_mem_eof_return(3): what reading an empty
@@ -155,7 +155,7 @@ func (b *BIO) SetMemEOFReturn(v int) error {
 	if b.ptr == nil {
 		return ErrClosed
 	}
-	C.gossl_bio_set_mem_eof_return(b.ptr, C.long(v))
+	C.gossl_BIO_set_mem_eof_return(b.ptr, C.long(v))
 	return nil
 }
 
@@ -170,7 +170,7 @@ func (b *BIO) Peer() (addr netip.AddrPort, ok bool) {
 		return ap, ap.IsValid()
 	}
 	var a C.gossl_addr
-	if C.gossl_bio_get_peer(b.ptr, &a) != 1 {
+	if C.gossl_BIO_dgram_get_peer(b.ptr, &a) != 1 {
 		return netip.AddrPort{}, false
 	}
 	ap := addrPortFromC(&a)
@@ -198,9 +198,9 @@ func (b *BIO) addrCtrl(addr netip.AddrPort, connected bool) error {
 	addrPortToC(addr, &a)
 	var ok C.int
 	if connected {
-		ok = C.gossl_bio_set_connected(b.ptr, &a)
+		ok = C.gossl_BIO_ctrl_set_connected(b.ptr, &a)
 	} else {
-		ok = C.gossl_bio_set_peer(b.ptr, &a)
+		ok = C.gossl_BIO_dgram_set_peer(b.ptr, &a)
 	}
 	runtime.KeepAlive(b)
 	if ok != 1 {
@@ -341,12 +341,12 @@ type BIOAddr struct {
 // NewBIOAddr wraps BIO_ADDR_new(3) and, if addr is not nil,
 // BIO_ADDR_rawmake(3) with it.
 func NewBIOAddr(addr *net.UDPAddr) (*BIOAddr, error) {
-	p := C.gossl_addr_new()
+	p := C.gossl_BIO_ADDR_new()
 	if p == nil {
 		return nil, errors.New("openssl: BIO_ADDR_new failed")
 	}
 	a := &BIOAddr{ptr: p}
-	a.cleanup = runtime.AddCleanup(a, func(p *C.BIO_ADDR) { C.gossl_addr_free(p) }, p)
+	a.cleanup = runtime.AddCleanup(a, func(p *C.BIO_ADDR) { C.BIO_ADDR_free(p) }, p)
 	if addr != nil {
 		if err := a.SetUDPAddr(addr); err != nil {
 			a.Close()
@@ -370,7 +370,7 @@ func (a *BIOAddr) SetUDPAddr(addr *net.UDPAddr) error {
 	}
 	var c C.gossl_addr
 	addrPortToC(ap, &c)
-	if C.gossl_addr_set(a.ptr, &c) != 1 {
+	if C.gossl_BIO_ADDR_rawmake(a.ptr, &c) != 1 {
 		return fmt.Errorf("openssl: BIO_ADDR_rawmake(%v) failed", addr)
 	}
 	return nil
@@ -393,7 +393,7 @@ func (a *BIOAddr) AddrPort() netip.AddrPort {
 		return netip.AddrPort{}
 	}
 	var c C.gossl_addr
-	C.gossl_addr_get(a.ptr, &c)
+	C.gossl_BIO_ADDR_get(a.ptr, &c)
 	runtime.KeepAlive(a)
 	return addrPortFromC(&c)
 }
@@ -404,7 +404,7 @@ func (a *BIOAddr) Close() error {
 		return nil
 	}
 	a.cleanup.Stop()
-	C.gossl_addr_free(a.ptr)
+	C.BIO_ADDR_free(a.ptr)
 	a.ptr = nil
 	return nil
 }

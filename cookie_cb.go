@@ -9,7 +9,6 @@ package openssl
 import "C"
 
 import (
-	"crypto/x509"
 	"fmt"
 	"unsafe"
 )
@@ -88,25 +87,11 @@ func goCertVerify(h C.uintptr_t, store *C.X509_STORE_CTX) (ok C.int) {
 	if f == nil {
 		return 0
 	}
-	n := int(C.gossl_store_chain_len(store))
-	chain := make([]*x509.Certificate, 0, n)
-	for i := 0; i < n; i++ {
-		buf := make([]byte, 4096) // one per certificate: x509 keeps references
-		m := int(C.gossl_store_cert_der(store, C.int(i), (*C.uchar)(unsafe.Pointer(&buf[0])), C.int(len(buf))))
-		if m < 0 {
-			buf = make([]byte, -m)
-			m = int(C.gossl_store_cert_der(store, C.int(i), (*C.uchar)(unsafe.Pointer(&buf[0])), C.int(len(buf))))
-		}
-		if m <= 0 {
-			s.callbackFailed(fmt.Errorf("openssl: i2d_X509 of certificate %d failed", i))
-			return 0
-		}
-		c, err := x509.ParseCertificate(buf[:m])
-		if err != nil {
-			s.callbackFailed(fmt.Errorf("openssl: peer certificate %d: %w", i, err))
-			return 0
-		}
-		chain = append(chain, c)
+	n := int(C.gossl_X509_STORE_CTX_chain_len(store))
+	chain, err := parseChain(n, func(i int) *C.X509 { return C.gossl_X509_STORE_CTX_chain_at(store, C.int(i)) })
+	if err != nil {
+		s.callbackFailed(err)
+		return 0
 	}
 	if err := (*f)(s, chain); err != nil {
 		s.callbackFailed(err)

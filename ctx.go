@@ -23,12 +23,12 @@ type Method int
 // TLS ones TLS 1.0 to 1.3, within the bounds set with SetMinProtoVersion and
 // SetMaxProtoVersion.
 const (
-	DTLSServerMethod Method = 1 // DTLS_server_method(3)
-	DTLSClientMethod Method = 2 // DTLS_client_method(3)
-	DTLSMethod       Method = 3 // DTLS_method(3)
-	TLSServerMethod  Method = 4 // TLS_server_method(3)
-	TLSClientMethod  Method = 5 // TLS_client_method(3)
-	TLSMethod        Method = 6 // TLS_method(3)
+	DTLSServerMethod Method = C.GOSSL_METHOD_DTLS_SERVER // DTLS_server_method(3)
+	DTLSClientMethod Method = C.GOSSL_METHOD_DTLS_CLIENT // DTLS_client_method(3)
+	DTLSMethod       Method = C.GOSSL_METHOD_DTLS        // DTLS_method(3)
+	TLSServerMethod  Method = C.GOSSL_METHOD_TLS_SERVER  // TLS_server_method(3)
+	TLSClientMethod  Method = C.GOSSL_METHOD_TLS_CLIENT  // TLS_client_method(3)
+	TLSMethod        Method = C.GOSSL_METHOD_TLS         // TLS_method(3)
 )
 
 // String returns the name of the OpenSSL function behind the method.
@@ -149,9 +149,9 @@ func NewCtx(m Method) (*Ctx, error) {
 		return nil, fmt.Errorf("openssl: NewCtx: unknown method %d", int(m))
 	}
 	res := newResult()
-	ptr := C.gossl_ctx_new(C.int(m), res)
+	ptr := C.gossl_SSL_CTX_new(C.int(m), res)
 	if ptr == nil {
-		err := newError("SSL_CTX_new", res, errorCodeNotAvailable, nil)
+		err := newError("SSL_CTX_new", res, codeNotAvailable, nil)
 		C.free(unsafe.Pointer(res))
 		return nil, err
 	}
@@ -231,7 +231,7 @@ func (c *Ctx) UsePrivateKeyFile(path string) error {
 func (c *Ctx) UseCertificatePEM(pem []byte) error {
 	return c.with(func() error {
 		p, n := cBytes(pem)
-		if ret := C.gossl_ctx_use_cert_pem(c.ptr, p, n, c.res); ret != 1 {
+		if ret := C.gossl_SSL_CTX_use_certificate_PEM(c.ptr, p, n, c.res); ret != 1 {
 			return ctxError("SSL_CTX_use_certificate", c.res, ret)
 		}
 		return nil
@@ -244,7 +244,7 @@ func (c *Ctx) UseCertificatePEM(pem []byte) error {
 func (c *Ctx) UsePrivateKeyPEM(pem []byte) error {
 	return c.with(func() error {
 		p, n := cBytes(pem)
-		if ret := C.gossl_ctx_use_key_pem(c.ptr, p, n, c.res); ret != 1 {
+		if ret := C.gossl_SSL_CTX_use_PrivateKey_PEM(c.ptr, p, n, c.res); ret != 1 {
 			return ctxError("SSL_CTX_use_PrivateKey", c.res, ret)
 		}
 		return nil
@@ -257,7 +257,7 @@ func (c *Ctx) UsePrivateKeyPEM(pem []byte) error {
 func (c *Ctx) AddCAPEM(pem []byte) error {
 	return c.with(func() error {
 		p, n := cBytes(pem)
-		if ret := C.gossl_ctx_add_ca_pem(c.ptr, p, n, c.res); ret <= 0 {
+		if ret := C.gossl_X509_STORE_add_cert_PEM(c.ptr, p, n, c.res); ret <= 0 {
 			return ctxError("X509_STORE_add_cert", c.res, ret)
 		}
 		return nil
@@ -290,7 +290,7 @@ func (c *Ctx) LoadVerifyLocations(caFile, caDir string) error {
 			d = C.CString(caDir)
 			defer C.free(unsafe.Pointer(d))
 		}
-		if C.gossl_ctx_load_verify(c.ptr, f, d, c.res) != 1 {
+		if C.gossl_SSL_CTX_load_verify_locations(c.ptr, f, d, c.res) != 1 {
 			return ctxError("SSL_CTX_load_verify_locations", c.res, 0)
 		}
 		return nil
@@ -301,7 +301,7 @@ func (c *Ctx) LoadVerifyLocations(caFile, caDir string) error {
 // system's certificate store.
 func (c *Ctx) SetDefaultVerifyPaths() error {
 	return c.with(func() error {
-		if C.gossl_ctx_default_verify_paths(c.ptr, c.res) != 1 {
+		if C.gossl_SSL_CTX_set_default_verify_paths(c.ptr, c.res) != 1 {
 			return ctxError("SSL_CTX_set_default_verify_paths", c.res, 0)
 		}
 		return nil
@@ -312,7 +312,10 @@ func (c *Ctx) SetDefaultVerifyPaths() error {
 // SSL_CTX_set_verify_depth(3).
 func (c *Ctx) SetVerify(mode VerifyMode, depth int) error {
 	return c.with(func() error {
-		C.gossl_ctx_set_verify(c.ptr, C.int(mode), C.int(depth), 0)
+		C.SSL_CTX_set_verify(c.ptr, C.int(mode), nil)
+		if depth >= 0 {
+			C.SSL_CTX_set_verify_depth(c.ptr, C.int(depth))
+		}
 		return nil
 	})
 }
@@ -335,33 +338,22 @@ func (c *Ctx) SetCertVerifyCallback(f func(s *SSL, chain []*x509.Certificate) er
 			fn := certVerifyFunc(f)
 			c.certVerify.Store(&fn)
 		}
-		C.gossl_ctx_set_cert_verify(c.ptr, cBool(f != nil))
-		return nil
-	})
-}
-
-// SetVerifyDeferred is SetVerify with a verify callback that accepts every
-// chain: OpenSSL requests (and with VerifyFailIfNoPeerCert, requires) the
-// peer's certificate, and the caller verifies PeerCertificates itself, for
-// example with crypto/x509 against an x509.CertPool.
-func (c *Ctx) SetVerifyDeferred(mode VerifyMode) error {
-	return c.with(func() error {
-		C.gossl_ctx_set_verify(c.ptr, C.int(mode), -1, 1)
+		C.gossl_SSL_CTX_set_cert_verify_callback(c.ptr, cBool(f != nil))
 		return nil
 	})
 }
 
 // SetMinProtoVersion wraps SSL_CTX_set_min_proto_version(3).
 func (c *Ctx) SetMinProtoVersion(v Version) error {
-	return c.setProto(0, v)
+	return c.setProto(C.GOSSL_PROTO_MIN, v)
 }
 
 // SetMaxProtoVersion wraps SSL_CTX_set_max_proto_version(3).
 func (c *Ctx) SetMaxProtoVersion(v Version) error {
-	return c.setProto(1, v)
+	return c.setProto(C.GOSSL_PROTO_MAX, v)
 }
 
-func (c *Ctx) setProto(which int, v Version) error {
+func (c *Ctx) setProto(which C.int, v Version) error {
 	// OpenSSL 3.0 accepts a TLS version on a DTLS SSL_CTX (and the reverse
 	// fails only sometimes), leaving a bound that no handshake can meet.
 	valid := v == 0
@@ -374,9 +366,9 @@ func (c *Ctx) setProto(which int, v Version) error {
 		return fmt.Errorf("openssl: protocol version %#x not valid for %s", int(v), c.method)
 	}
 	return c.with(func() error {
-		if C.gossl_ctx_set_proto(c.ptr, C.int(which), C.int(v), c.res) != 1 {
+		if C.gossl_SSL_CTX_set_proto_version(c.ptr, which, C.int(v), c.res) != 1 {
 			op := "SSL_CTX_set_min_proto_version"
-			if which == 1 {
+			if which == C.GOSSL_PROTO_MAX {
 				op = "SSL_CTX_set_max_proto_version"
 			}
 			return ctxError(op, c.res, 0)
@@ -388,14 +380,14 @@ func (c *Ctx) setProto(which int, v Version) error {
 // MinProtoVersion wraps SSL_CTX_get_min_proto_version(3); 0 means no bound.
 func (c *Ctx) MinProtoVersion() Version {
 	var v Version
-	_ = c.with(func() error { v = Version(C.gossl_ctx_get_proto(c.ptr, 0)); return nil })
+	_ = c.with(func() error { v = Version(C.gossl_SSL_CTX_get_proto_version(c.ptr, C.GOSSL_PROTO_MIN)); return nil })
 	return v
 }
 
 // MaxProtoVersion wraps SSL_CTX_get_max_proto_version(3); 0 means no bound.
 func (c *Ctx) MaxProtoVersion() Version {
 	var v Version
-	_ = c.with(func() error { v = Version(C.gossl_ctx_get_proto(c.ptr, 1)); return nil })
+	_ = c.with(func() error { v = Version(C.gossl_SSL_CTX_get_proto_version(c.ptr, C.GOSSL_PROTO_MAX)); return nil })
 	return v
 }
 
@@ -405,7 +397,7 @@ func (c *Ctx) SetCipherList(list string) error {
 	return c.with(func() error {
 		cs := C.CString(list)
 		defer C.free(unsafe.Pointer(cs))
-		if C.gossl_ctx_set_cipher_list(c.ptr, cs, c.res) != 1 {
+		if C.gossl_SSL_CTX_set_cipher_list(c.ptr, cs, c.res) != 1 {
 			return ctxError("SSL_CTX_set_cipher_list", c.res, 0)
 		}
 		return nil
@@ -417,7 +409,7 @@ func (c *Ctx) SetCiphersuites(list string) error {
 	return c.with(func() error {
 		cs := C.CString(list)
 		defer C.free(unsafe.Pointer(cs))
-		if C.gossl_ctx_set_ciphersuites(c.ptr, cs, c.res) != 1 {
+		if C.gossl_SSL_CTX_set_ciphersuites(c.ptr, cs, c.res) != 1 {
 			return ctxError("SSL_CTX_set_ciphersuites", c.res, 0)
 		}
 		return nil
@@ -427,14 +419,14 @@ func (c *Ctx) SetCiphersuites(list string) error {
 // SetOptions wraps SSL_CTX_set_options(3) and returns the options now set.
 func (c *Ctx) SetOptions(o Options) Options {
 	var out Options
-	_ = c.with(func() error { out = Options(C.gossl_ctx_set_options(c.ptr, C.uint64_t(o), 0)); return nil })
+	_ = c.with(func() error { out = Options(C.gossl_SSL_CTX_set_options(c.ptr, C.uint64_t(o), 0)); return nil })
 	return out
 }
 
 // ClearOptions wraps SSL_CTX_clear_options(3) and returns the options now set.
 func (c *Ctx) ClearOptions(o Options) Options {
 	var out Options
-	_ = c.with(func() error { out = Options(C.gossl_ctx_set_options(c.ptr, 0, C.uint64_t(o))); return nil })
+	_ = c.with(func() error { out = Options(C.gossl_SSL_CTX_set_options(c.ptr, 0, C.uint64_t(o))); return nil })
 	return out
 }
 
@@ -446,7 +438,7 @@ func (c *Ctx) Options() Options {
 // SetQuietShutdown wraps SSL_CTX_set_quiet_shutdown(3).
 func (c *Ctx) SetQuietShutdown(on bool) error {
 	return c.with(func() error {
-		C.gossl_ctx_set_quiet_shutdown(c.ptr, cBool(on))
+		C.SSL_CTX_set_quiet_shutdown(c.ptr, cBool(on))
 		return nil
 	})
 }
@@ -514,7 +506,7 @@ func (c *Ctx) setGen(kind int, f genFunc) error {
 		} else {
 			c.gen[kind].Store(&f)
 		}
-		C.gossl_ctx_set_cookie_cb(c.ptr, C.int(kind), 0, cBool(f != nil))
+		C.gossl_SSL_CTX_set_cookie_cb(c.ptr, C.int(kind), C.GOSSL_COOKIE_GENERATE, cBool(f != nil))
 		return nil
 	})
 }
@@ -526,7 +518,7 @@ func (c *Ctx) setVerify(kind int, f verifyFunc) error {
 		} else {
 			c.verify[kind].Store(&f)
 		}
-		C.gossl_ctx_set_cookie_cb(c.ptr, C.int(kind), 1, cBool(f != nil))
+		C.gossl_SSL_CTX_set_cookie_cb(c.ptr, C.int(kind), C.GOSSL_COOKIE_VERIFY, cBool(f != nil))
 		return nil
 	})
 }

@@ -175,7 +175,7 @@ func TestClosedObjects(t *testing.T) {
 	assert.ErrorIs(t, err, openssl.ErrClosed)
 	assert.ErrorIs(t, s.SetMTU(1200), openssl.ErrClosed)
 	assert.Nil(t, s.PeerAddr())
-	_, ok := s.DTLSGetTimeout()
+	_, ok := s.DTLSTimeout()
 	assert.False(t, ok)
 	_, err = s.PeerCertificates()
 	assert.ErrorIs(t, err, openssl.ErrClosed)

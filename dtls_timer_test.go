@@ -36,7 +36,7 @@ func TestDTLSTimeoutsRetransmit(t *testing.T) {
 	require.NoError(t, b.DrainDatagrams(func(p []byte) error { first = append(first, append([]byte(nil), p...)); return nil }))
 	require.Len(t, first, 1, "the ClientHello")
 
-	left, running := s.DTLSGetTimeout()
+	left, running := s.DTLSTimeout()
 	require.True(t, running)
 	assert.LessOrEqual(t, left, 30*time.Millisecond, "the initial timeout set with DTLS_set_timer_cb")
 	again, err := s.DTLSHandleTimeout()
@@ -50,7 +50,7 @@ func TestDTLSTimeoutsRetransmit(t *testing.T) {
 	var second [][]byte
 	require.NoError(t, b.DrainDatagrams(func(p []byte) error { second = append(second, p); return nil }))
 	require.Len(t, second, 1)
-	left, running = s.DTLSGetTimeout()
+	left, running = s.DTLSTimeout()
 	require.True(t, running)
 	assert.Greater(t, left, 30*time.Millisecond, "the timeout doubled")
 	assert.LessOrEqual(t, left, 60*time.Millisecond)

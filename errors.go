@@ -80,36 +80,38 @@ func (helloRetryRequest) Is(target error) bool { return target == ErrRetry }
 // ErrorCode is the value of SSL_get_error(3) for a failed operation.
 type ErrorCode int
 
-// The SSL_get_error(3) codes.
+// The SSL_get_error(3) codes. ErrWantRead, ErrWantWrite and io.EOF stand
+// for CodeWantRead, CodeWantWrite and CodeZeroReturn where a method
+// returns an error; *Error carries the code for the rest.
 const (
-	ErrorNone             ErrorCode = C.SSL_ERROR_NONE
-	ErrorSSL              ErrorCode = C.SSL_ERROR_SSL
-	ErrorWantRead         ErrorCode = C.SSL_ERROR_WANT_READ
-	ErrorWantWrite        ErrorCode = C.SSL_ERROR_WANT_WRITE
-	ErrorWantX509Lookup   ErrorCode = C.SSL_ERROR_WANT_X509_LOOKUP
-	ErrorSyscall          ErrorCode = C.SSL_ERROR_SYSCALL
-	ErrorZeroReturn       ErrorCode = C.SSL_ERROR_ZERO_RETURN
-	ErrorWantConnect      ErrorCode = C.SSL_ERROR_WANT_CONNECT
-	ErrorWantAccept       ErrorCode = C.SSL_ERROR_WANT_ACCEPT
-	ErrorWantAsync        ErrorCode = C.SSL_ERROR_WANT_ASYNC
-	ErrorWantAsyncJob     ErrorCode = C.SSL_ERROR_WANT_ASYNC_JOB
-	ErrorWantClientHello  ErrorCode = C.SSL_ERROR_WANT_CLIENT_HELLO_CB
-	errorCodeNotAvailable ErrorCode = -1
+	CodeNone            ErrorCode = C.SSL_ERROR_NONE
+	CodeSSL             ErrorCode = C.SSL_ERROR_SSL
+	CodeWantRead        ErrorCode = C.SSL_ERROR_WANT_READ
+	CodeWantWrite       ErrorCode = C.SSL_ERROR_WANT_WRITE
+	CodeWantX509Lookup  ErrorCode = C.SSL_ERROR_WANT_X509_LOOKUP
+	CodeSyscall         ErrorCode = C.SSL_ERROR_SYSCALL
+	CodeZeroReturn      ErrorCode = C.SSL_ERROR_ZERO_RETURN
+	CodeWantConnect     ErrorCode = C.SSL_ERROR_WANT_CONNECT
+	CodeWantAccept      ErrorCode = C.SSL_ERROR_WANT_ACCEPT
+	CodeWantAsync       ErrorCode = C.SSL_ERROR_WANT_ASYNC
+	CodeWantAsyncJob    ErrorCode = C.SSL_ERROR_WANT_ASYNC_JOB
+	CodeWantClientHello ErrorCode = C.SSL_ERROR_WANT_CLIENT_HELLO_CB
+	codeNotAvailable    ErrorCode = -1
 )
 
 var errorCodeNames = map[ErrorCode]string{
-	ErrorNone:            "SSL_ERROR_NONE",
-	ErrorSSL:             "SSL_ERROR_SSL",
-	ErrorWantRead:        "SSL_ERROR_WANT_READ",
-	ErrorWantWrite:       "SSL_ERROR_WANT_WRITE",
-	ErrorWantX509Lookup:  "SSL_ERROR_WANT_X509_LOOKUP",
-	ErrorSyscall:         "SSL_ERROR_SYSCALL",
-	ErrorZeroReturn:      "SSL_ERROR_ZERO_RETURN",
-	ErrorWantConnect:     "SSL_ERROR_WANT_CONNECT",
-	ErrorWantAccept:      "SSL_ERROR_WANT_ACCEPT",
-	ErrorWantAsync:       "SSL_ERROR_WANT_ASYNC",
-	ErrorWantAsyncJob:    "SSL_ERROR_WANT_ASYNC_JOB",
-	ErrorWantClientHello: "SSL_ERROR_WANT_CLIENT_HELLO_CB",
+	CodeNone:            "SSL_ERROR_NONE",
+	CodeSSL:             "SSL_ERROR_SSL",
+	CodeWantRead:        "SSL_ERROR_WANT_READ",
+	CodeWantWrite:       "SSL_ERROR_WANT_WRITE",
+	CodeWantX509Lookup:  "SSL_ERROR_WANT_X509_LOOKUP",
+	CodeSyscall:         "SSL_ERROR_SYSCALL",
+	CodeZeroReturn:      "SSL_ERROR_ZERO_RETURN",
+	CodeWantConnect:     "SSL_ERROR_WANT_CONNECT",
+	CodeWantAccept:      "SSL_ERROR_WANT_ACCEPT",
+	CodeWantAsync:       "SSL_ERROR_WANT_ASYNC",
+	CodeWantAsyncJob:    "SSL_ERROR_WANT_ASYNC_JOB",
+	CodeWantClientHello: "SSL_ERROR_WANT_CLIENT_HELLO_CB",
 }
 
 // String returns the C name of the code, such as "SSL_ERROR_WANT_READ".
@@ -149,6 +151,8 @@ type Error struct {
 	Queue   []ErrorEntry  // the error queue, oldest first
 	Dropped int           // entries beyond those kept in Queue
 	Err     error         // a cause from Go, such as a cookie callback's error
+
+	alert int // the first alert the peer sent, found in Queue; -1 for none
 }
 
 // Error describes the call, its result and the queue in one line.
@@ -157,7 +161,7 @@ func (e *Error) Error() string {
 	b.WriteString("openssl: ")
 	b.WriteString(e.Op)
 	fmt.Fprintf(&b, " returned %d", e.Ret)
-	if e.Code != errorCodeNotAvailable {
+	if e.Code != codeNotAvailable {
 		b.WriteString(" (")
 		b.WriteString(e.Code.String())
 		b.WriteString(")")
@@ -173,21 +177,25 @@ func (e *Error) Error() string {
 	if e.Dropped > 0 {
 		fmt.Fprintf(&b, " (+%d more)", e.Dropped)
 	}
-	if e.Code == ErrorSyscall && e.Errno != 0 {
+	if e.Code == CodeSyscall && e.Errno != 0 {
 		b.WriteString(": ")
 		b.WriteString(e.Errno.Error())
 	}
-	if e.Err == nil && len(e.Queue) == 0 && e.Code == ErrorSyscall && e.Errno == 0 {
+	if e.Err == nil && len(e.Queue) == 0 && e.Code == CodeSyscall && e.Errno == 0 {
 		b.WriteString(": no error queue entry and no errno")
 	}
 	return b.String()
 }
 
-// Unwrap returns the Go cause, errno and the queue entries.
+// Unwrap returns the Go cause, the alert the peer sent (an AlertError),
+// errno and the queue entries.
 func (e *Error) Unwrap() []error {
-	errs := make([]error, 0, len(e.Queue)+2)
+	errs := make([]error, 0, len(e.Queue)+3)
 	if e.Err != nil {
 		errs = append(errs, e.Err)
+	}
+	if e.alert >= 0 {
+		errs = append(errs, AlertError(e.alert))
 	}
 	if e.Errno != 0 {
 		errs = append(errs, e.Errno)
@@ -202,9 +210,9 @@ func (e *Error) Unwrap() []error {
 func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrWantRead:
-		return e.Code == ErrorWantRead
+		return e.Code == CodeWantRead
 	case ErrWantWrite:
-		return e.Code == ErrorWantWrite
+		return e.Code == CodeWantWrite
 	}
 	return false
 }
@@ -220,6 +228,7 @@ func newError(op string, r *C.gossl_result, code ErrorCode, cause error) *Error 
 		Errno:   syscall.Errno(r.sys_errno),
 		Dropped: int(r.dropped),
 		Err:     cause,
+		alert:   -1,
 	}
 	n := int(r.nerr)
 	if n > 0 {
@@ -229,13 +238,16 @@ func newError(op string, r *C.gossl_result, code ErrorCode, cause error) *Error 
 	var text [256]C.char
 	for i := 0; i < n; i++ {
 		ent := &r.errs[i]
-		C.gossl_err_strings(ent.code, &lib[0], C.size_t(len(lib)), &reason[0], C.size_t(len(reason)), &text[0], C.size_t(len(text)))
+		C.gossl_ERR_strings(ent.code, &lib[0], C.size_t(len(lib)), &reason[0], C.size_t(len(reason)), &text[0], C.size_t(len(text)))
 		e.Queue[i] = ErrorEntry{
 			Code:    uint64(ent.code),
 			Library: C.GoString(&lib[0]),
 			Reason:  C.GoString(&reason[0]),
 			Text:    C.GoString(&text[0]),
 			Data:    C.GoString(&ent.data[0]),
+		}
+		if a := int(C.gossl_ERR_alert(ent.code)); a >= 0 && e.alert < 0 {
+			e.alert = a
 		}
 	}
 	return e
@@ -248,11 +260,11 @@ func sslResultError(op string, r *C.gossl_result, cause error) error {
 	code := ErrorCode(r.ssl_err)
 	if cause == nil && r.nerr == 0 {
 		switch code {
-		case ErrorWantRead:
+		case CodeWantRead:
 			return ErrWantRead
-		case ErrorWantWrite:
+		case CodeWantWrite:
 			return ErrWantWrite
-		case ErrorZeroReturn:
+		case CodeZeroReturn:
 			return io.EOF
 		}
 	}
@@ -272,8 +284,112 @@ func newResult() *C.gossl_result {
 
 // ctxError builds the error of a failed SSL_CTX call.
 func ctxError(op string, r *C.gossl_result, ret C.int) error {
-	if ret == -2 {
-		return newError(op, r, errorCodeNotAvailable, ErrKeyMismatch)
+	if ret == C.GOSSL_KEY_MISMATCH {
+		return newError(op, r, codeNotAvailable, ErrKeyMismatch)
 	}
-	return newError(op, r, errorCodeNotAvailable, nil)
+	return newError(op, r, codeNotAvailable, nil)
+}
+
+// AlertError is an alert the peer sent: the reason it ended the handshake or
+// the connection, as crypto/tls's AlertError is. errors.As finds it in the
+// *Error of the operation that received it:
+//
+//	var alert openssl.AlertError
+//	if errors.As(err, &alert) && alert == openssl.AlertCertificateRequired { ... }
+//
+// Alerts this side sends are not AlertErrors: the *Error says why it sent
+// one.
+type AlertError uint8
+
+// Alert descriptions (RFC 8446 section 6, RFC 6347) the callers of this
+// package branch on; any other value is an AlertError too.
+const (
+	AlertCloseNotify            AlertError = 0
+	AlertUnexpectedMessage      AlertError = 10
+	AlertBadRecordMAC           AlertError = 20
+	AlertHandshakeFailure       AlertError = 40
+	AlertBadCertificate         AlertError = 42
+	AlertUnsupportedCertificate AlertError = 43
+	AlertCertificateRevoked     AlertError = 44
+	AlertCertificateExpired     AlertError = 45
+	AlertCertificateUnknown     AlertError = 46
+	AlertIllegalParameter       AlertError = 47
+	AlertUnknownCA              AlertError = 48
+	AlertAccessDenied           AlertError = 49
+	AlertDecodeError            AlertError = 50
+	AlertDecryptError           AlertError = 51
+	AlertProtocolVersion        AlertError = 70
+	AlertInsufficientSecurity   AlertError = 71
+	AlertInternalError          AlertError = 80
+	AlertUserCanceled           AlertError = 90
+	AlertMissingExtension       AlertError = 109
+	AlertUnsupportedExtension   AlertError = 110
+	AlertUnrecognizedName       AlertError = 112
+	AlertUnknownPSKIdentity     AlertError = 115
+	AlertCertificateRequired    AlertError = 116
+	AlertNoApplicationProtocol  AlertError = 120
+)
+
+// String returns OpenSSL's name of the alert (SSL_alert_desc_string_long(3)),
+// such as "certificate required".
+func (a AlertError) String() string {
+	name := C.GoString(C.SSL_alert_desc_string_long(C.int(a)))
+	if name == "" || name == "unknown" {
+		return fmt.Sprintf("alert(%d)", uint8(a))
+	}
+	return name
+}
+
+// Error says which alert the peer sent.
+func (a AlertError) Error() string {
+	return fmt.Sprintf("openssl: the peer sent alert %d: %s", uint8(a), a.String())
+}
+
+// VerifyCode is an X509_V_* result of OpenSSL's certificate verification
+// (SSL_get_verify_result(3)).
+type VerifyCode int
+
+// The verification results callers branch on; any other X509_V_ERR_* value
+// is a VerifyCode too, named by its String method.
+const (
+	VerifyOK                              VerifyCode = C.X509_V_OK
+	VerifyErrUnableToGetIssuerCert        VerifyCode = C.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
+	VerifyErrUnableToGetIssuerCertLocally VerifyCode = C.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+	VerifyErrUnableToVerifyLeafSignature  VerifyCode = C.X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE
+	VerifyErrCertSignatureFailure         VerifyCode = C.X509_V_ERR_CERT_SIGNATURE_FAILURE
+	VerifyErrCertNotYetValid              VerifyCode = C.X509_V_ERR_CERT_NOT_YET_VALID
+	VerifyErrCertHasExpired               VerifyCode = C.X509_V_ERR_CERT_HAS_EXPIRED
+	VerifyErrDepthZeroSelfSignedCert      VerifyCode = C.X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
+	VerifyErrSelfSignedCertInChain        VerifyCode = C.X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN
+	VerifyErrCertRevoked                  VerifyCode = C.X509_V_ERR_CERT_REVOKED
+	VerifyErrInvalidCA                    VerifyCode = C.X509_V_ERR_INVALID_CA
+	VerifyErrInvalidPurpose               VerifyCode = C.X509_V_ERR_INVALID_PURPOSE
+	VerifyErrCertUntrusted                VerifyCode = C.X509_V_ERR_CERT_UNTRUSTED
+	VerifyErrCertRejected                 VerifyCode = C.X509_V_ERR_CERT_REJECTED
+	VerifyErrApplicationVerification      VerifyCode = C.X509_V_ERR_APPLICATION_VERIFICATION
+	VerifyErrHostnameMismatch             VerifyCode = C.X509_V_ERR_HOSTNAME_MISMATCH
+	VerifyErrEmailMismatch                VerifyCode = C.X509_V_ERR_EMAIL_MISMATCH
+	VerifyErrIPAddressMismatch            VerifyCode = C.X509_V_ERR_IP_ADDRESS_MISMATCH
+)
+
+// String returns OpenSSL's description (X509_verify_cert_error_string(3)).
+func (c VerifyCode) String() string {
+	return C.GoString(C.X509_verify_cert_error_string(C.long(c)))
+}
+
+// IsNameMismatch reports whether the certificate verified but does not
+// carry the name, address or e-mail it was checked against.
+func (c VerifyCode) IsNameMismatch() bool {
+	return c == VerifyErrHostnameMismatch || c == VerifyErrIPAddressMismatch || c == VerifyErrEmailMismatch
+}
+
+// VerifyError is a failure of OpenSSL's own certificate verification, as
+// SSL_get_verify_result(3) reports it after a handshake.
+type VerifyError struct {
+	Code VerifyCode
+}
+
+// Error returns OpenSSL's description of the verification failure.
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("openssl: certificate verify failed: %s (X509_V_ERR %d)", e.Code, int(e.Code))
 }

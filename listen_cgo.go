@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
-	"unsafe"
 )
 
 // errListenDrained is DTLSv1Listen's ErrRetry when the read BIO had no more
@@ -64,7 +63,9 @@ func (s *SSL) DTLSv1ListenAddrPort() (netip.AddrPort, error) {
 	}
 	defer s.finishOp()
 	defer runtime.KeepAlive(s) // s.res is read after the call
-	ret, cause := s.run(C.GOSSL_OP_LISTEN, unsafe.Pointer(s.addr), 0)
+	s.begin()
+	ret := C.gossl_DTLSv1_listen(s.ptr, s.addr, s.res)
+	cause := s.end()
 	switch {
 	case ret >= 1:
 		return addrPortFromC(&s.res.peer), nil
@@ -94,7 +95,8 @@ func (s *SSL) DTLSv1ListenAddrPort() (netip.AddrPort, error) {
 //     expected: a TLS 1.3 client in middlebox-compatibility mode sends a
 //     ChangeCipherSpec before its second ClientHello, and OpenSSL 3.0
 //     returns -1 with SSL_ERROR_SYSCALL and an empty error queue after
-//     consuming it; the next call succeeds. StatelessAccept handles this.
+//     consuming it; the next call succeeds. StreamConn.StatelessHandshake
+//     handles this.
 //
 // A TLS 1.2 (or older) ClientHello makes OpenSSL fail the handshake: an
 // *Error, and OpenSSL sends the client an alert.
@@ -104,7 +106,7 @@ func (s *SSL) Stateless() error {
 	}
 	defer s.finishOp()
 	defer runtime.KeepAlive(s) // s.res is read after the call
-	ret, cause := s.run(C.GOSSL_OP_STATELESS, nil, 0)
+	ret, cause := s.run(C.GOSSL_OP_STATELESS)
 	switch {
 	case ret == 1:
 		return nil

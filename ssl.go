@@ -59,11 +59,11 @@ type sslResources struct {
 }
 
 // freeSSL frees the SSL (and with it the BIOs it owns), then deletes the
-// handle: gossl_ssl_free clears ex_data first, so no callback can reach a
+// handle: gossl_SSL_free clears ex_data first, so no callback can reach a
 // deleted handle.
 func freeSSL(r sslResources) {
-	C.gossl_ssl_free(r.ptr)
-	C.gossl_addr_free(r.addr)
+	C.gossl_SSL_free(r.ptr)
+	C.BIO_ADDR_free(r.addr)
 	C.free(unsafe.Pointer(r.res))
 	r.handle.Delete()
 }
@@ -78,9 +78,9 @@ func NewSSL(ctx *Ctx) (*SSL, error) {
 	// Close can still be collected and freed by the cleanup.
 	h := cgo.NewHandle(weak.Make(s))
 	err := ctx.with(func() error {
-		s.ptr = C.gossl_ssl_new(ctx.ptr, C.uintptr_t(h), s.res)
+		s.ptr = C.gossl_SSL_new(ctx.ptr, C.uintptr_t(h), s.res)
 		if s.ptr == nil {
-			return newError("SSL_new", s.res, errorCodeNotAvailable, nil)
+			return newError("SSL_new", s.res, codeNotAvailable, nil)
 		}
 		return nil
 	})
@@ -89,9 +89,9 @@ func NewSSL(ctx *Ctx) (*SSL, error) {
 		C.free(unsafe.Pointer(s.res))
 		return nil, err
 	}
-	s.addr = C.gossl_addr_new()
+	s.addr = C.gossl_BIO_ADDR_new()
 	if s.addr == nil {
-		C.gossl_ssl_free(s.ptr)
+		C.gossl_SSL_free(s.ptr)
 		h.Delete()
 		C.free(unsafe.Pointer(s.res))
 		return nil, errors.New("openssl: BIO_ADDR_new: out of memory")
@@ -170,7 +170,7 @@ func (s *SSL) SetBIO(rbio, wbio *BIO) error {
 		}
 	}
 	// Ownership transfer: SSL_set_bio takes the references the Go BIOs held.
-	C.gossl_ssl_set_bio(s.ptr, rbio.ptr, wbio.ptr)
+	C.SSL_set_bio(s.ptr, rbio.ptr, wbio.ptr)
 	for _, b := range []*BIO{rbio, wbio} {
 		b.owner = s
 		b.cleanup.Stop()
@@ -186,20 +186,29 @@ func (s *SSL) ReadBIO() *BIO { return s.rbio }
 // WriteBIO returns the write BIO given to SetBIO.
 func (s *SSL) WriteBIO() *BIO { return s.wbio }
 
-// run is the one path into libssl for every operation that may call back
-// into Go: one cgo call that clears the queue, calls and drains. It then
-// hands the callbacks' outcome to the caller, re-raising a panic here, on
-// the caller's goroutine, after C has returned.
+// run is the one path into libssl for the operations that take no buffer
+// and may call back into Go: one cgo call that clears the queue, calls and
+// drains. SSL_read, SSL_write and DTLSv1_listen have calls of their own
+// between begin and end.
 //
-// Callers check s.ptr first and read s.res afterwards; an operation called
-// from inside a callback on the same SSL is refused (errInOp).
-func (s *SSL) run(op C.int, buf unsafe.Pointer, n int) (C.long, error) {
-	s.inOp = true
-	ret := C.gossl_ssl_op(s.ptr, op, buf, C.int(n), s.res)
+// Callers check enter first and read s.res afterwards.
+func (s *SSL) run(op C.int) (C.long, error) {
+	s.begin()
+	ret := C.gossl_SSL_op(s.ptr, op, s.res)
+	return ret, s.end()
+}
+
+// begin marks an operation in progress, so that a callback calling back
+// into this SSL is refused (ErrInCallback) or, for Close, deferred.
+func (s *SSL) begin() { s.inOp = true }
+
+// end closes what begin opened and hands the callbacks' outcome to the
+// caller, re-raising a panic here, on the caller's goroutine, after C has
+// returned.
+func (s *SSL) end() error {
 	s.inOp = false
 	runtime.KeepAlive(s)
-	cause := s.takeCallbackOutcome()
-	return ret, cause
+	return s.takeCallbackOutcome()
 }
 
 // enter reports why an operation cannot start: the SSL is closed, or a
@@ -253,7 +262,7 @@ func (s *SSL) handshakeOp(op C.int, name string) error {
 		return err
 	}
 	defer s.finishOp()
-	ret, cause := s.run(op, nil, 0)
+	ret, cause := s.run(op)
 	if ret == 1 {
 		return nil
 	}
@@ -269,7 +278,7 @@ func (s *SSL) Connect() error { return s.handshakeOp(C.GOSSL_OP_CONNECT, "SSL_co
 
 // Handshake wraps SSL_do_handshake(3), for an SSL whose role was set with
 // SetAcceptState or SetConnectState.
-func (s *SSL) Handshake() error { return s.handshakeOp(C.GOSSL_OP_HANDSHAKE, "SSL_do_handshake") }
+func (s *SSL) Handshake() error { return s.handshakeOp(C.GOSSL_OP_DO_HANDSHAKE, "SSL_do_handshake") }
 
 // Read wraps SSL_read(3). It returns io.EOF after the peer's close_notify,
 // ErrWantRead when the read BIO has nothing more yet.
@@ -281,7 +290,9 @@ func (s *SSL) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	ret, cause := s.run(C.GOSSL_OP_READ, unsafe.Pointer(&p[0]), len(p))
+	s.begin()
+	ret := C.gossl_SSL_read(s.ptr, unsafe.Pointer(&p[0]), C.int(len(p)), s.res)
+	cause := s.end()
 	if ret > 0 {
 		return int(ret), nil
 	}
@@ -297,7 +308,9 @@ func (s *SSL) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	ret, cause := s.run(C.GOSSL_OP_WRITE, unsafe.Pointer(&p[0]), len(p))
+	s.begin()
+	ret := C.gossl_SSL_write(s.ptr, unsafe.Pointer(&p[0]), C.int(len(p)), s.res)
+	cause := s.end()
 	if ret > 0 {
 		return int(ret), nil
 	}
@@ -311,7 +324,7 @@ func (s *SSL) Shutdown() (done bool, err error) {
 		return false, err
 	}
 	defer s.finishOp()
-	ret, cause := s.run(C.GOSSL_OP_SHUTDOWN, nil, 0)
+	ret, cause := s.run(C.GOSSL_OP_SHUTDOWN)
 	switch {
 	case ret == 1:
 		return true, nil
@@ -321,15 +334,15 @@ func (s *SSL) Shutdown() (done bool, err error) {
 	return false, sslResultError("SSL_shutdown", s.res, cause)
 }
 
-// DTLSGetTimeout wraps DTLSv1_get_timeout(3): the time left before the
+// DTLSTimeout wraps DTLSv1_get_timeout(3): the time left before the
 // retransmission timer fires, and whether a timer is running at all.
-func (s *SSL) DTLSGetTimeout() (time.Duration, bool) {
+func (s *SSL) DTLSTimeout() (time.Duration, bool) {
 	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return 0, false
 	}
 	var us C.longlong
-	if C.gossl_ssl_get_timeout(s.ptr, &us) != 1 {
+	if C.gossl_DTLSv1_get_timeout(s.ptr, &us) != 1 {
 		return 0, false
 	}
 	return time.Duration(us) * time.Microsecond, true
@@ -344,7 +357,7 @@ func (s *SSL) DTLSHandleTimeout() (retransmitted bool, err error) {
 		return false, err
 	}
 	defer s.finishOp()
-	ret, cause := s.run(C.GOSSL_OP_HANDLE_TIMEOUT, nil, 0)
+	ret, cause := s.run(C.GOSSL_OP_DTLS_HANDLE_TIMEOUT)
 	switch {
 	case ret > 0:
 		return true, nil
@@ -362,7 +375,7 @@ func (s *SSL) SetMTU(mtu int) error {
 	if s.ptr == nil {
 		return ErrClosed
 	}
-	if C.gossl_ssl_set_mtu(s.ptr, C.long(mtu)) != 1 {
+	if C.gossl_SSL_set_mtu(s.ptr, C.long(mtu)) != 1 {
 		return fmt.Errorf("openssl: SSL_set_mtu(%d) refused: the minimum is %d", mtu, s.LinkMinMTU())
 	}
 	return nil
@@ -375,7 +388,7 @@ func (s *SSL) SetLinkMTU(mtu int) error {
 	if s.ptr == nil {
 		return ErrClosed
 	}
-	if C.gossl_ssl_set_link_mtu(s.ptr, C.long(mtu)) != 1 {
+	if C.gossl_DTLS_set_link_mtu(s.ptr, C.long(mtu)) != 1 {
 		return fmt.Errorf("openssl: DTLS_set_link_mtu(%d) refused: the minimum is %d", mtu, s.LinkMinMTU())
 	}
 	return nil
@@ -394,7 +407,7 @@ func (s *SSL) SetDTLSInitialTimeout(d time.Duration) error {
 	if us < 1000 || us > 60_000_000 {
 		return fmt.Errorf("openssl: DTLS initial timeout %v outside [1ms, 60s]", d)
 	}
-	if C.gossl_ssl_set_initial_timeout(s.ptr, C.uint(us)) != 1 {
+	if C.gossl_DTLS_set_timer_cb(s.ptr, C.uint(us)) != 1 {
 		return fmt.Errorf("openssl: DTLS_set_timer_cb: out of memory")
 	}
 	return nil
@@ -408,7 +421,7 @@ func (s *SSL) DTLSDataMTU() int {
 	if s.ptr == nil {
 		return 0
 	}
-	return int(C.gossl_ssl_data_mtu(s.ptr))
+	return int(C.DTLS_get_data_mtu(s.ptr))
 }
 
 // LinkMinMTU wraps DTLS_get_link_min_mtu(3).
@@ -417,7 +430,7 @@ func (s *SSL) LinkMinMTU() int {
 	if s.ptr == nil {
 		return 0
 	}
-	return int(C.gossl_ssl_link_min_mtu(s.ptr))
+	return int(C.gossl_DTLS_get_link_min_mtu(s.ptr))
 }
 
 // SetOptions wraps SSL_set_options(3) and returns the options now set.
@@ -426,7 +439,7 @@ func (s *SSL) SetOptions(o Options) Options {
 	if s.ptr == nil {
 		return 0
 	}
-	return Options(C.gossl_ssl_set_options(s.ptr, C.uint64_t(o), 0))
+	return Options(C.gossl_SSL_set_options(s.ptr, C.uint64_t(o), 0))
 }
 
 // ClearOptions wraps SSL_clear_options(3) and returns the options now set.
@@ -435,38 +448,57 @@ func (s *SSL) ClearOptions(o Options) Options {
 	if s.ptr == nil {
 		return 0
 	}
-	return Options(C.gossl_ssl_set_options(s.ptr, 0, C.uint64_t(o)))
+	return Options(C.gossl_SSL_set_options(s.ptr, 0, C.uint64_t(o)))
 }
 
 // SetAcceptState wraps SSL_set_accept_state(3).
 func (s *SSL) SetAcceptState() {
 	if s.ptr != nil {
-		C.gossl_ssl_set_state(s.ptr, 1)
+		C.SSL_set_accept_state(s.ptr)
 	}
 }
 
 // SetConnectState wraps SSL_set_connect_state(3).
 func (s *SSL) SetConnectState() {
 	if s.ptr != nil {
-		C.gossl_ssl_set_state(s.ptr, 0)
+		C.SSL_set_connect_state(s.ptr)
 	}
 }
 
-// SetServerName sets the name a client sends in its server_name extension
-// (SSL_set_tlsext_host_name(3)) and, when verify is true, the name the
-// server's certificate must carry (SSL_set1_host(3)). An IP address is not
-// sent (SNI carries host names only) and is checked against the
-// certificate's IP addresses (X509_VERIFY_PARAM_set1_ip_asc(3)); OpenSSL
-// verifies only with SetVerify(VerifyPeer, ...).
-func (s *SSL) SetServerName(name string, verify bool) error {
+// SetServerName wraps SSL_set_tlsext_host_name(3): the host name a client
+// sends in its server_name extension. An IP address is not sent, because
+// SNI carries host names only (RFC 6066); the call then does nothing. To
+// have OpenSSL check the name in the server's certificate, call SetHost
+// too.
+func (s *SSL) SetServerName(name string) error {
+	defer runtime.KeepAlive(s)
+	if s.ptr == nil {
+		return ErrClosed
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		return nil
+	}
+	cs := C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	if C.gossl_SSL_set_tlsext_host_name(s.ptr, cs, s.res) != 1 {
+		return newError("SSL_set_tlsext_host_name", s.res, codeNotAvailable, nil)
+	}
+	return nil
+}
+
+// SetHost wraps SSL_set1_host(3): the name the peer's certificate must
+// carry when OpenSSL verifies it (SetVerify with VerifyPeer). An IP
+// address is checked against the certificate's IP addresses instead
+// (X509_VERIFY_PARAM_set1_ip_asc(3)).
+func (s *SSL) SetHost(name string) error {
 	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return ErrClosed
 	}
 	cs := C.CString(name)
 	defer C.free(unsafe.Pointer(cs))
-	if C.gossl_ssl_set_host(s.ptr, cs, 1, cBool(verify), s.res) != 1 {
-		return newError("SSL_set1_host", s.res, errorCodeNotAvailable, nil)
+	if C.gossl_SSL_set1_host(s.ptr, cs, s.res) != 1 {
+		return newError("SSL_set1_host", s.res, codeNotAvailable, nil)
 	}
 	return nil
 }
@@ -501,7 +533,7 @@ func (s *SSL) bioPeer() netip.AddrPort {
 	if s.rbio != nil && s.rbio.dg != nil {
 		return addrPortFromC(&s.rbio.dg.peer)
 	}
-	C.gossl_ssl_peer(s.ptr, &s.res.aux)
+	C.gossl_SSL_get_peer(s.ptr, &s.res.aux)
 	return addrPortFromC(&s.res.aux)
 }
 
@@ -525,7 +557,7 @@ func (s *SSL) Version() string {
 	if s.ptr == nil {
 		return ""
 	}
-	return C.GoString(C.gossl_ssl_version(s.ptr))
+	return C.GoString(C.SSL_get_version(s.ptr))
 }
 
 // CipherName wraps SSL_CIPHER_get_name(SSL_get_current_cipher(3)); "" before
@@ -535,7 +567,7 @@ func (s *SSL) CipherName() string {
 	if s.ptr == nil {
 		return ""
 	}
-	if c := C.gossl_ssl_cipher(s.ptr); c != nil {
+	if c := C.gossl_SSL_get_cipher_name(s.ptr); c != nil {
 		return C.GoString(c)
 	}
 	return ""
@@ -549,32 +581,21 @@ func (s *SSL) VerifyResult() error {
 	if s.ptr == nil {
 		return ErrClosed
 	}
-	code := C.gossl_ssl_verify_result(s.ptr)
-	if code == C.X509_V_OK {
+	code := VerifyCode(C.SSL_get_verify_result(s.ptr))
+	if code == VerifyOK {
 		return nil
 	}
-	return &VerifyError{Code: int(code), Text: C.GoString(C.X509_verify_cert_error_string(code))}
-}
-
-// VerifyError is a certificate verification failure (X509_V_ERR_*).
-type VerifyError struct {
-	Code int
-	Text string
-}
-
-// Error returns OpenSSL's description of the verification failure.
-func (e *VerifyError) Error() string {
-	return fmt.Sprintf("openssl: certificate verify failed: %s (X509_V_ERR %d)", e.Text, e.Code)
+	return &VerifyError{Code: code}
 }
 
 // SessionReused wraps SSL_session_reused(3).
 func (s *SSL) SessionReused() bool {
-	return s.ptr != nil && C.gossl_ssl_session_reused(s.ptr) == 1
+	return s.ptr != nil && C.SSL_session_reused(s.ptr) == 1
 }
 
 // IsInitFinished wraps SSL_is_init_finished(3): the handshake is complete.
 func (s *SSL) IsInitFinished() bool {
-	return s.ptr != nil && C.gossl_ssl_is_init_finished(s.ptr) == 1
+	return s.ptr != nil && C.SSL_is_init_finished(s.ptr) == 1
 }
 
 // Pending wraps SSL_pending(3): decrypted bytes ready to be read.
@@ -583,7 +604,7 @@ func (s *SSL) Pending() int {
 	if s.ptr == nil {
 		return 0
 	}
-	return int(C.gossl_ssl_pending(s.ptr))
+	return int(C.SSL_pending(s.ptr))
 }
 
 // ShutdownState is SSL_get_shutdown(3)'s value.
@@ -595,32 +616,41 @@ const (
 	ReceivedShutdown ShutdownState = C.SSL_RECEIVED_SHUTDOWN
 )
 
-// GetShutdown wraps SSL_get_shutdown(3).
-func (s *SSL) GetShutdown() ShutdownState {
+// ShutdownState wraps SSL_get_shutdown(3).
+func (s *SSL) ShutdownState() ShutdownState {
 	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return 0
 	}
-	return ShutdownState(C.gossl_ssl_get_shutdown(s.ptr))
+	return ShutdownState(C.SSL_get_shutdown(s.ptr))
 }
 
 // PeerCertificates returns the peer's certificate chain, leaf first
 // (SSL_get0_peer_certificate(3), SSL_get_peer_cert_chain(3)), parsed with
 // crypto/x509. It is empty when the peer sent none.
 func (s *SSL) PeerCertificates() ([]*x509.Certificate, error) {
+	defer runtime.KeepAlive(s)
 	if s.ptr == nil {
 		return nil, ErrClosed
 	}
-	n := int(C.gossl_ssl_peer_chain_len(s.ptr))
+	n := int(C.gossl_SSL_peer_chain_len(s.ptr))
+	return parseChain(n, func(i int) *C.X509 { return C.gossl_SSL_peer_chain_at(s.ptr, C.int(i)) })
+}
+
+// parseChain exports n certificates as DER and parses them, the one path
+// for the chain a peer sent (after the handshake, and inside the cert
+// verify callback).
+func parseChain(n int, at func(i int) *C.X509) ([]*x509.Certificate, error) {
 	certs := make([]*x509.Certificate, 0, n)
 	for i := 0; i < n; i++ {
+		x := at(i)
 		// A buffer per certificate: x509.ParseCertificate keeps references
 		// into its input (Raw and the parsed fields alias it).
-		buf := make([]byte, 4096)
-		m := int(C.gossl_ssl_peer_cert_der(s.ptr, C.int(i), (*C.uchar)(unsafe.Pointer(&buf[0])), C.int(len(buf))))
+		buf := make([]byte, 2048)
+		m := int(C.gossl_i2d_X509(x, (*C.uchar)(unsafe.Pointer(&buf[0])), C.int(len(buf))))
 		if m < 0 {
 			buf = make([]byte, -m)
-			m = int(C.gossl_ssl_peer_cert_der(s.ptr, C.int(i), (*C.uchar)(unsafe.Pointer(&buf[0])), C.int(len(buf))))
+			m = int(C.gossl_i2d_X509(x, (*C.uchar)(unsafe.Pointer(&buf[0])), C.int(len(buf))))
 		}
 		if m <= 0 {
 			return nil, fmt.Errorf("openssl: i2d_X509 of peer certificate %d failed", i)
@@ -631,7 +661,6 @@ func (s *SSL) PeerCertificates() ([]*x509.Certificate, error) {
 		}
 		certs = append(certs, c)
 	}
-	runtime.KeepAlive(s)
 	return certs, nil
 }
 

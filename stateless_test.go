@@ -120,7 +120,7 @@ func TestStatelessReturnCodes(t *testing.T) {
 	for {
 		err = srv.untilVerdict()
 		var oe *openssl.Error
-		if errors.As(err, &oe) && oe.Code == openssl.ErrorSyscall && len(oe.Queue) == 0 && !sawCCSQuirk {
+		if errors.As(err, &oe) && oe.Code == openssl.CodeSyscall && len(oe.Queue) == 0 && !sawCCSQuirk {
 			sawCCSQuirk = true
 			continue
 		}
@@ -310,9 +310,9 @@ func TestPeerCertificatesChainIntact(t *testing.T) {
 	assert.Equal(t, p.server.Leaf.IPAddresses[0].String(), certs[0].IPAddresses[0].String())
 }
 
-// SetServerName with an IP address: OpenSSL checks the certificate's IP
-// addresses (a name check would fail, and SNI may carry host names only).
-func TestSetServerNameIP(t *testing.T) {
+// SetHost with an IP address: OpenSSL checks the certificate's IP
+// addresses (a name check would fail); SetServerName sends no SNI for it.
+func TestSetHostIP(t *testing.T) {
 	p := newPKI(t)
 	ctx := newTLSServerCtx(t, p, nil)
 	cc, sc := tcpPair(t)
@@ -323,7 +323,8 @@ func TestSetServerNameIP(t *testing.T) {
 	client, err := openssl.NewClientConn(cc, cctx)
 	require.NoError(t, err)
 	defer client.Close()
-	require.NoError(t, client.SSL().SetServerName("127.0.0.1", true))
+	require.NoError(t, client.SSL().SetServerName("127.0.0.1"))
+	require.NoError(t, client.SSL().SetHost("127.0.0.1"))
 	require.NoError(t, client.Handshake(), "the certificate's IP SAN 127.0.0.1 verifies")
 
 	// The wrong IP fails verification.
@@ -332,10 +333,16 @@ func TestSetServerNameIP(t *testing.T) {
 	client2, err := openssl.NewClientConn(cc2, cctx)
 	require.NoError(t, err)
 	defer client2.Close()
-	require.NoError(t, client2.SSL().SetServerName("10.9.8.7", true))
+	require.NoError(t, client2.SSL().SetServerName("10.9.8.7"))
+	require.NoError(t, client2.SSL().SetHost("10.9.8.7"))
 	err = client2.Handshake()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "certificate verify failed")
+	var ve *openssl.VerifyError
+	require.ErrorAs(t, client2.SSL().VerifyResult(), &ve)
+	assert.Equal(t, openssl.VerifyErrIPAddressMismatch, ve.Code)
+	assert.True(t, ve.Code.IsNameMismatch())
+	assert.Contains(t, ve.Error(), "IP address mismatch")
 }
 
 // A Read and a Write that both start before the handshake: one runs the

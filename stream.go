@@ -196,7 +196,7 @@ func (c *StreamConn) statelessExchange() error {
 			if err := c.fill(buf); err != nil {
 				return fmt.Errorf("openssl: stateless handshake: %w", err)
 			}
-		case errors.As(err, &oe) && oe.Code == ErrorSyscall && len(oe.Queue) == 0 && after < before && retries < statelessRetries:
+		case errors.As(err, &oe) && oe.Code == CodeSyscall && len(oe.Queue) == 0 && after < before && retries < statelessRetries:
 			retries++
 		default:
 			return err

@@ -286,7 +286,7 @@ func (c *Conn) handshake(ctx context.Context) error {
 			c.mu.Unlock()
 			return ferr
 		}
-		wait, running := c.ssl.DTLSGetTimeout()
+		wait, running := c.ssl.DTLSTimeout()
 		c.mu.Unlock()
 		if !errors.Is(err, openssl.ErrWantRead) {
 			return fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
@@ -398,7 +398,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			return n, nil
 		}
-		wait, running := c.ssl.DTLSGetTimeout()
+		wait, running := c.ssl.DTLSTimeout()
 		c.mu.Unlock()
 		if err == io.EOF {
 			return 0, io.EOF
@@ -673,7 +673,7 @@ func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, host string, 
 	_ = bio.SetPeer(peer)
 	if cfg.ServerName != "" {
 		if _, err := netip.ParseAddr(cfg.ServerName); err != nil { // SNI carries names, not addresses
-			if err := ssl.SetServerName(cfg.ServerName, false); err != nil {
+			if err := ssl.SetServerName(cfg.ServerName); err != nil {
 				ssl.Close()
 				return nil, err
 			}

@@ -10,15 +10,15 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/openssl-stateless/openssl/dtls"
 	"github.com/openssl-stateless/openssl/internal/testcert"
+	"github.com/openssl-stateless/openssl/internal/testmain"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
+// TestMain fails the run on leaked goroutines and on entries left on
+// OpenSSL's error queue (see testmain).
+func TestMain(m *testing.M) { testmain.Main(m) }
 
 // pki holds the parts of a testcert.PKI this package's tests use.
 type pki struct {

@@ -1,12 +1,29 @@
 /*
- * shim.h: every C declaration the Go side sees. The cgo preambles include only
- * this file; the definitions live in callbacks.c.
+ * shim.h: every C declaration the Go side sees, and the few the C files share.
+ * The cgo preambles include only this file. The definitions live in one C file
+ * per job:
+ *
+ *   ssl_ops.c     error capture, initialisation, and the libssl operations on
+ *                 an SSL and an SSL_CTX that must capture the error queue;
+ *   callbacks.c   the trampolines OpenSSL calls (cookies, certificate
+ *                 verification, the DTLS timer), which reach Go through
+ *                 cgo.Handle values kept in the SSL's ex_data;
+ *   packet_bio.c  the datagram BIO fed from Go, and BIO / BIO_ADDR helpers.
  *
  * Rule followed throughout: one libssl operation is one C call that clears the
  * error queue, runs the operation and drains the queue into a gossl_result
  * before returning. The queue is per OS thread and goroutines migrate between
  * threads, so reading it in a second cgo call could read another goroutine's
- * errors.
+ * errors. Go calls OpenSSL directly where nothing of that kind is needed: a
+ * wrapper here exists because its function is a macro, has a type that differs
+ * between versions, captures the queue, or does several things in one call.
+ *
+ * Names keep OpenSSL's spelling after our prefix: gossl_SSL_read wraps
+ * SSL_read. Names without an OpenSSL counterpart are lower case.
+ *
+ * The comment "go: noescape nocallback" after a prototype marks the functions
+ * build.go declares with #cgo noescape / #cgo nocallback; TestCgoMarks checks
+ * the two lists agree. Nothing that can run a callback carries the marks.
  */
 #ifndef GOSSL_SHIM_H
 #define GOSSL_SHIM_H
@@ -27,31 +44,66 @@
 #error "openssl-stateless needs OpenSSL 1.1.1 or later (SSL_stateless appeared in 1.1.1)"
 #endif
 
-/* Entries of the error queue kept per call; further ones are counted only. */
-#define GOSSL_MAX_ERRS 8
-#define GOSSL_ERR_DATA 160
-
-/*
- * The DTLS cookie travels in a one-byte length field, so 255 is the real limit.
- * OpenSSL 1.1.1 defines DTLS1_COOKIE_LENGTH as 256 (the buffer), 3.0 as 255:
- * we use the wire limit on both.
- */
-#define GOSSL_DTLS_COOKIE_MAX 255
-/*
- * SSL_stateless: OpenSSL hands the generate callback a buffer of
- * SSL_COOKIE_LENGTH (4096) bytes, but tls_construct_stoc_cookie writes the
- * application cookie inside a sub-packet with a one-byte length (1.1.1 and
- * 3.x alike), so a cookie over 255 bytes ends in "internal error". We refuse
- * it in the trampoline instead, with an error that says why.
- */
-#define GOSSL_STATELESS_COOKIE_MAX 255
-
-/* SSL_OP_IGNORE_UNEXPECTED_EOF appeared in 3.0. */
+/* SSL_OP_IGNORE_UNEXPECTED_EOF appeared in 3.0; on 1.1.1 it is no option. */
 #ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
-#define GOSSL_OP_IGNORE_UNEXPECTED_EOF SSL_OP_IGNORE_UNEXPECTED_EOF
+#define GOSSL_OP_IGNORE_UNEXPECTED_EOF_VALUE SSL_OP_IGNORE_UNEXPECTED_EOF
 #else
-#define GOSSL_OP_IGNORE_UNEXPECTED_EOF 0
+#define GOSSL_OP_IGNORE_UNEXPECTED_EOF_VALUE 0
 #endif
+
+/* Every constant that crosses between C and Go. */
+enum {
+    /* Entries of the error queue kept per call; further ones are counted. */
+    GOSSL_MAX_ERRS = 8,
+    GOSSL_ERR_DATA = 160,
+
+    /*
+     * The DTLS cookie travels behind a one-byte length, so 255 is the real
+     * limit. OpenSSL 1.1.1 defines DTLS1_COOKIE_LENGTH as 256 (the buffer),
+     * 3.0 as 255: we use the wire limit on both.
+     */
+    GOSSL_DTLS_COOKIE_MAX = 255,
+    /*
+     * SSL_stateless hands the generate callback a buffer of
+     * SSL_COOKIE_LENGTH (4096) bytes, but tls_construct_stoc_cookie writes
+     * the application cookie inside a sub-packet with a one-byte length
+     * (1.1.1 and 3.x alike): a longer cookie ends in "internal error". The
+     * trampoline refuses it instead, with an error that says why.
+     */
+    GOSSL_STATELESS_COOKIE_MAX = 255,
+
+    /* The methods of gossl_SSL_CTX_new. */
+    GOSSL_METHOD_DTLS_SERVER = 1,
+    GOSSL_METHOD_DTLS_CLIENT = 2,
+    GOSSL_METHOD_DTLS = 3,
+    GOSSL_METHOD_TLS_SERVER = 4,
+    GOSSL_METHOD_TLS_CLIENT = 5,
+    GOSSL_METHOD_TLS = 6,
+
+    /* The operations of gossl_SSL_op: those that take no buffer. */
+    GOSSL_OP_ACCEPT = 1,
+    GOSSL_OP_CONNECT,
+    GOSSL_OP_DO_HANDSHAKE,
+    GOSSL_OP_SHUTDOWN,
+    GOSSL_OP_STATELESS,
+    GOSSL_OP_DTLS_HANDLE_TIMEOUT,
+
+    /* Which cookie callbacks a trampoline serves. */
+    GOSSL_COOKIE_DTLS = 0,
+    GOSSL_COOKIE_STATELESS = 1,
+    GOSSL_COOKIE_GENERATE = 0,
+    GOSSL_COOKIE_VERIFY = 1,
+
+    /* Which bound gossl_SSL_CTX_set_proto_version sets. */
+    GOSSL_PROTO_MIN = 0,
+    GOSSL_PROTO_MAX = 1,
+
+    /* Returned by the certificate and key loaders when the two disagree. */
+    GOSSL_KEY_MISMATCH = -2,
+
+    /* SSL_OP_IGNORE_UNEXPECTED_EOF, or 0 where it does not exist. */
+    GOSSL_OP_IGNORE_UNEXPECTED_EOF = GOSSL_OP_IGNORE_UNEXPECTED_EOF_VALUE
+};
 
 typedef struct {
     unsigned long code;
@@ -77,26 +129,6 @@ typedef struct {
     gossl_addr aux;           /* scratch for PeerAddr inside a callback */
 } gossl_result;
 
-/* Operations run by gossl_ssl_op. */
-enum {
-    GOSSL_OP_ACCEPT = 1,
-    GOSSL_OP_CONNECT,
-    GOSSL_OP_HANDSHAKE,
-    GOSSL_OP_READ,
-    GOSSL_OP_WRITE,
-    GOSSL_OP_SHUTDOWN,
-    GOSSL_OP_STATELESS,
-    GOSSL_OP_LISTEN,
-    GOSSL_OP_HANDLE_TIMEOUT,
-    GOSSL_OP_PEEK_PEER
-};
-
-/* Which of the four cookie callbacks a trampoline serves. */
-enum {
-    GOSSL_COOKIE_DTLS = 0,
-    GOSSL_COOKIE_STATELESS = 1
-};
-
 /*
  * The datagram BIO fed from Go. Go writes an inbound datagram straight into
  * `in` (C memory, viewed as a Go slice) and names its source; OpenSSL reads it
@@ -116,73 +148,83 @@ typedef struct {
     gossl_addr peer;
 } gossl_dgram;
 
+/* ---- ssl_ops.c: initialisation and error capture ------------------------ */
+
 int gossl_init(void);
 void gossl_capture(gossl_result *r, SSL *ssl, long ret);
+void gossl_ERR_strings(unsigned long code, char *lib, size_t liblen, char *reason, size_t reasonlen,
+                       char *text, size_t textlen);
+/* The alert description a queue entry reports the peer sent, or -1. */
+int gossl_ERR_alert(unsigned long code);
 
-/* Error queue helpers (used only when building an error string). */
-void gossl_err_strings(unsigned long code, char *lib, size_t liblen, char *reason, size_t reasonlen, char *text, size_t textlen);
+/* ---- ssl_ops.c: SSL_CTX -------------------------------------------------- */
 
-/* SSL_CTX */
-SSL_CTX *gossl_ctx_new(int method, gossl_result *r);
-int gossl_ctx_use_cert_pem(SSL_CTX *ctx, const char *pem, int len, gossl_result *r);
-int gossl_ctx_use_key_pem(SSL_CTX *ctx, const char *pem, int len, gossl_result *r);
-int gossl_ctx_add_ca_pem(SSL_CTX *ctx, const char *pem, int len, gossl_result *r);
-int gossl_ctx_load_verify(SSL_CTX *ctx, const char *file, const char *dir, gossl_result *r);
-int gossl_ctx_default_verify_paths(SSL_CTX *ctx, gossl_result *r);
-int gossl_ctx_set_proto(SSL_CTX *ctx, int which, int version, gossl_result *r);
-int gossl_ctx_get_proto(SSL_CTX *ctx, int which);
-int gossl_ctx_set_cipher_list(SSL_CTX *ctx, const char *list, gossl_result *r);
-int gossl_ctx_set_ciphersuites(SSL_CTX *ctx, const char *list, gossl_result *r);
-uint64_t gossl_ctx_set_options(SSL_CTX *ctx, uint64_t set, uint64_t clear);
-void gossl_ctx_set_verify(SSL_CTX *ctx, int mode, int depth, int deferred);
-void gossl_ctx_set_cookie_cb(SSL_CTX *ctx, int kind, int verify, int on);
-void gossl_ctx_set_quiet_shutdown(SSL_CTX *ctx, int on);
-void gossl_ctx_set_cert_verify(SSL_CTX *ctx, int on);
-int gossl_store_chain_len(X509_STORE_CTX *store);
-int gossl_store_cert_der(X509_STORE_CTX *store, int i, unsigned char *buf, int cap);
+SSL_CTX *gossl_SSL_CTX_new(int method, gossl_result *r);
+/* PEM certificate (and chain) or key from memory; 1, 0, or GOSSL_KEY_MISMATCH. */
+int gossl_SSL_CTX_use_certificate_PEM(SSL_CTX *ctx, const char *pem, int len, gossl_result *r);
+int gossl_SSL_CTX_use_PrivateKey_PEM(SSL_CTX *ctx, const char *pem, int len, gossl_result *r);
+/* Adds every certificate to the trust store and the client CA list; returns the count. */
+int gossl_X509_STORE_add_cert_PEM(SSL_CTX *ctx, const char *pem, int len, gossl_result *r);
+int gossl_SSL_CTX_load_verify_locations(SSL_CTX *ctx, const char *file, const char *dir, gossl_result *r);
+int gossl_SSL_CTX_set_default_verify_paths(SSL_CTX *ctx, gossl_result *r);
+int gossl_SSL_CTX_set_proto_version(SSL_CTX *ctx, int which, int version, gossl_result *r);
+int gossl_SSL_CTX_get_proto_version(SSL_CTX *ctx, int which);
+int gossl_SSL_CTX_set_cipher_list(SSL_CTX *ctx, const char *list, gossl_result *r);
+int gossl_SSL_CTX_set_ciphersuites(SSL_CTX *ctx, const char *list, gossl_result *r);
+/* unsigned long on 1.1.1, uint64_t on 3.x: widened here either way. */
+uint64_t gossl_SSL_CTX_set_options(SSL_CTX *ctx, uint64_t set, uint64_t clear);
 
-/* SSL */
-SSL *gossl_ssl_new(SSL_CTX *ctx, uintptr_t handle, gossl_result *r);
-void gossl_ssl_free(SSL *ssl);
-long gossl_ssl_op(SSL *ssl, int op, void *buf, int len, gossl_result *r);
-void gossl_ssl_set_bio(SSL *ssl, BIO *rbio, BIO *wbio);
-int gossl_ssl_get_timeout(SSL *ssl, long long *usec);
-int gossl_ssl_set_mtu(SSL *ssl, long mtu);
-int gossl_ssl_set_link_mtu(SSL *ssl, long mtu);
-long gossl_ssl_link_min_mtu(SSL *ssl);
-long gossl_ssl_data_mtu(SSL *ssl);
-int gossl_ssl_set_initial_timeout(SSL *ssl, unsigned int us);
-int gossl_ssl_set_host(SSL *ssl, const char *name, int sni, int verify, gossl_result *r);
-void gossl_ssl_set_state(SSL *ssl, int server);
-int gossl_ssl_pending(SSL *ssl);
-int gossl_ssl_is_init_finished(SSL *ssl);
-const char *gossl_ssl_version(SSL *ssl);
-const char *gossl_ssl_cipher(SSL *ssl);
-long gossl_ssl_verify_result(SSL *ssl);
-int gossl_ssl_session_reused(SSL *ssl);
-int gossl_ssl_peer_chain_len(SSL *ssl);
-int gossl_ssl_peer_cert_der(SSL *ssl, int i, unsigned char *buf, int cap);
-int gossl_ssl_get_shutdown(SSL *ssl);
-uint64_t gossl_ssl_set_options(SSL *ssl, uint64_t set, uint64_t clear);
-void gossl_ssl_peer(SSL *ssl, gossl_addr *out);
+/* ---- ssl_ops.c: SSL ------------------------------------------------------ */
 
-/* BIO */
-BIO *gossl_bio_new_mem(void);
-BIO *gossl_bio_new_dgram_fd(int fd, int close_flag);
-BIO *gossl_bio_new_go_dgram(int bufsize, int mtu, gossl_dgram **state);
-void gossl_bio_free(BIO *b);
-int gossl_bio_write(BIO *b, const void *p, int n);
-int gossl_bio_read(BIO *b, void *p, int n, int *retry);
-long gossl_bio_pending(BIO *b);
-long gossl_bio_set_mem_eof_return(BIO *b, long v);
-int gossl_bio_get_peer(BIO *b, gossl_addr *out);
-int gossl_bio_set_peer(BIO *b, const gossl_addr *in);
-int gossl_bio_set_connected(BIO *b, const gossl_addr *in);
+SSL *gossl_SSL_new(SSL_CTX *ctx, uintptr_t handle, gossl_result *r);
+void gossl_SSL_free(SSL *ssl);
+long gossl_SSL_op(SSL *ssl, int op, gossl_result *r);
+long gossl_SSL_read(SSL *ssl, void *buf, int len, gossl_result *r);
+long gossl_SSL_write(SSL *ssl, const void *buf, int len, gossl_result *r);
+long gossl_DTLSv1_listen(SSL *ssl, BIO_ADDR *peer, gossl_result *r);
+int gossl_DTLSv1_get_timeout(SSL *ssl, long long *usec); /* go: noescape nocallback */
+int gossl_SSL_set_mtu(SSL *ssl, long mtu);
+int gossl_DTLS_set_link_mtu(SSL *ssl, long mtu);
+long gossl_DTLS_get_link_min_mtu(SSL *ssl);
+int gossl_SSL_set_tlsext_host_name(SSL *ssl, const char *name, gossl_result *r);
+int gossl_SSL_set1_host(SSL *ssl, const char *name, gossl_result *r);
+const char *gossl_SSL_get_cipher_name(SSL *ssl);
+uint64_t gossl_SSL_set_options(SSL *ssl, uint64_t set, uint64_t clear);
+void gossl_SSL_get_peer(SSL *ssl, gossl_addr *out);
+/* The peer's chain, leaf first: its length, and a borrowed certificate. */
+int gossl_SSL_peer_chain_len(SSL *ssl);
+X509 *gossl_SSL_peer_chain_at(SSL *ssl, int i);
+/* i2d_X509 into buf; -(length needed) when buf is too small, 0 on failure. */
+int gossl_i2d_X509(X509 *x, unsigned char *buf, int cap); /* go: noescape nocallback */
 
-/* BIO_ADDR */
-BIO_ADDR *gossl_addr_new(void);
-void gossl_addr_free(BIO_ADDR *a);
-int gossl_addr_set(BIO_ADDR *a, const gossl_addr *in);
-void gossl_addr_get(const BIO_ADDR *a, gossl_addr *out);
+/* ---- callbacks.c: trampolines -------------------------------------------- */
+
+void gossl_SSL_CTX_set_cookie_cb(SSL_CTX *ctx, int kind, int which, int on);
+void gossl_SSL_CTX_set_cert_verify_callback(SSL_CTX *ctx, int on);
+int gossl_DTLS_set_timer_cb(SSL *ssl, unsigned int initial_us);
+/* The chain the peer sent, leaf first, as the cert verify callback sees it. */
+int gossl_X509_STORE_CTX_chain_len(X509_STORE_CTX *store);
+X509 *gossl_X509_STORE_CTX_chain_at(X509_STORE_CTX *store, int i);
+
+/* ---- packet_bio.c -------------------------------------------------------- */
+
+BIO *gossl_BIO_new_mem(void);
+BIO *gossl_BIO_new_dgram(int fd, int close_flag);
+BIO *gossl_BIO_new_packet(int bufsize, int mtu, gossl_dgram **state);
+int gossl_BIO_write(BIO *b, const void *p, int n);
+int gossl_BIO_read(BIO *b, void *p, int n, int *retry); /* go: noescape nocallback */
+long gossl_BIO_set_mem_eof_return(BIO *b, long v);
+int gossl_BIO_dgram_get_peer(BIO *b, gossl_addr *out); /* go: noescape nocallback */
+int gossl_BIO_dgram_set_peer(BIO *b, const gossl_addr *in); /* go: noescape nocallback */
+int gossl_BIO_ctrl_set_connected(BIO *b, const gossl_addr *in); /* go: noescape nocallback */
+BIO_ADDR *gossl_BIO_ADDR_new(void);
+int gossl_BIO_ADDR_rawmake(BIO_ADDR *a, const gossl_addr *in); /* go: noescape nocallback */
+void gossl_BIO_ADDR_get(const BIO_ADDR *a, gossl_addr *out); /* go: noescape nocallback */
+
+/* Shared between the C files; not called from Go. */
+int gossl_packet_bio_init(void);
+int gossl_is_packet_bio(BIO *b);
+int gossl_callbacks_init(void);
+extern int gossl_handle_idx;
 
 #endif

@@ -316,7 +316,8 @@ func testDTLSClientWithOpenSSLServer(t *testing.T, loseFirstAnswer bool) {
 	require.NoError(t, err)
 	require.NoError(t, bio.SetConnected(target))
 	require.NoError(t, ssl.SetBIO(bio, bio))
-	require.NoError(t, ssl.SetServerName("localhost", true))
+	require.NoError(t, ssl.SetServerName("localhost"))
+	require.NoError(t, ssl.SetHost("localhost"))
 
 	retransmits, err := sock.drive(ssl, deadline, ssl.Connect)
 	require.NoError(t, err, "SSL_connect")

@@ -12,10 +12,10 @@ package tests
 import (
 	"testing"
 
-	"github.com/openssl-stateless/openssl/internal/errqueuecheck"
+	"github.com/openssl-stateless/openssl/internal/testmain"
 )
 
 // TestMain fails the run if an OS thread is left with entries on OpenSSL's
 // error queue: every operation of the binding must drain it (see
-// errqueuecheck).
-func TestMain(m *testing.M) { errqueuecheck.Main(m) }
+// testmain).
+func TestMain(m *testing.M) { testmain.Main(m) }

@@ -166,7 +166,8 @@ func TestGoClientWithOpenSSLStatelessServer(t *testing.T) {
 			}
 			c, err := openssl.NewClientConn(conn, ctx)
 			require.NoError(t, err)
-			require.NoError(t, c.SSL().SetServerName("localhost", true))
+			require.NoError(t, c.SSL().SetServerName("localhost"))
+			require.NoError(t, c.SSL().SetHost("localhost"))
 			return c
 		}
 	}
@@ -269,7 +270,7 @@ func assertUnexpectedEOF(t *testing.T, err error) {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 	case errors.As(err, &oe):
-		assert.True(t, oe.Code == openssl.ErrorSyscall || strings.Contains(err.Error(), "unexpected eof"),
+		assert.True(t, oe.Code == openssl.CodeSyscall || strings.Contains(err.Error(), "unexpected eof"),
 			"OpenSSL reports the closed connection: %v", err)
 	default:
 		assert.Contains(t, err.Error(), "EOF", "the client saw the connection closed")

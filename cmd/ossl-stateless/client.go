@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -387,9 +386,7 @@ func dialTLS(ctx context.Context, o *clientOpts, creds *credentials, name string
 		}
 	}
 	// OpenSSL verifies the chain and the name, and on failure sends the
-	// server an alert. (Not in Go as the DTLS client does: PeerCertificates
-	// returns a corrupted leaf when the server sends a chain; see
-	// peerLeaf.)
+	// server an alert, as s_client -verify_return_error does.
 	if o.insecure {
 		err = sslctx.SetVerify(openssl.VerifyNone, -1)
 	} else {
@@ -410,19 +407,15 @@ func dialTLS(ctx context.Context, o *clientOpts, creds *credentials, name string
 	if err != nil {
 		return fail(err)
 	}
-	// SNI, and with verification the name the certificate must carry.
-	// OpenSSL checks a DNS name and, from 3.0 on, an IP address against
-	// the IP SANs (SSL_set1_host). SNI carries no IP address (RFC 6066),
-	// but SetServerName cannot set a name to verify without sending it:
-	// an address goes out in SNI only when OpenSSL checks it. On 1.1.1,
-	// an address is checked in Go after the handshake (checkIP).
-	ip := net.ParseIP(name)
-	opensslChecksName := !o.insecure && (ip == nil || openssl.VersionNumber() >= 0x30000000)
-	if ip == nil || opensslChecksName {
-		if err := sc.SSL().SetServerName(name, opensslChecksName); err != nil {
-			sc.Close()
-			return fail(fmt.Errorf("-servername %s: %w", name, err))
-		}
+	// SNI (a host name; an IP address is not sent), and with
+	// verification the name or address the certificate must carry.
+	err = sc.SSL().SetServerName(name)
+	if err == nil && !o.insecure {
+		err = sc.SSL().SetHost(name)
+	}
+	if err != nil {
+		sc.Close()
+		return fail(fmt.Errorf("-servername %s: %w", name, err))
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = raw.SetDeadline(dl)
@@ -443,13 +436,6 @@ func dialTLS(ctx context.Context, o *clientOpts, creds *credentials, name string
 		return nil, handshakeError("TLS", o, err)
 	}
 	_ = raw.SetDeadline(time.Time{})
-	if !o.insecure && !opensslChecksName {
-		if err := checkIP(sc.SSL(), name); err != nil {
-			sc.Close()
-			sslctx.Close()
-			return nil, fmt.Errorf("the certificate of %s does not verify: %w", o.connect, err)
-		}
-	}
 	sess := &session{
 		conn:      sc,
 		datagrams: false,
@@ -459,34 +445,10 @@ func dialTLS(ctx context.Context, o *clientOpts, creds *credentials, name string
 		cookie:    sniff.Verdict(),
 		free:      func() { sslctx.Close() },
 	}
-	sess.peer = peerLeaf(sc.SSL())
+	if certs, err := sc.SSL().PeerCertificates(); err == nil && len(certs) > 0 {
+		sess.peer = certs[0]
+	}
 	return sess, nil
-}
-
-// peerLeaf returns the server's certificate, for display. (*SSL).
-// PeerCertificates parses every certificate of the chain from one reused
-// buffer, and x509.ParseCertificate keeps references into it: with a
-// chain of two or more, every certificate but the last comes back
-// corrupted. Only a chain of one is trusted here.
-func peerLeaf(s *openssl.SSL) *x509.Certificate {
-	certs, err := s.PeerCertificates()
-	if err != nil || len(certs) != 1 {
-		return nil
-	}
-	return certs[0]
-}
-
-// checkIP checks the server's certificate for an IP address, where
-// OpenSSL (1.1.1) cannot. The chain itself was verified by OpenSSL.
-func checkIP(s *openssl.SSL, ip string) error {
-	leaf := peerLeaf(s)
-	if leaf == nil {
-		return fmt.Errorf("cannot check IP address %s on %s when the server sends a chain of certificates: connect by a name it carries, or set -servername", ip, openssl.VersionText())
-	}
-	if err := leaf.VerifyHostname(ip); err != nil {
-		return fmt.Errorf("%w (connect by a name the certificate carries, or set -servername)", err)
-	}
-	return nil
 }
 
 // dialError shortens a resolve or connect error.
@@ -506,15 +468,6 @@ func dialError(addr string, err error) error {
 	return fmt.Errorf("cannot connect to %s: %w", addr, err)
 }
 
-// X509_V_ERR_* codes that handshakeError gives a hint for.
-const (
-	x509CertNotYetValid   = 9
-	x509CertHasExpired    = 10
-	x509HostnameMismatch  = 62
-	x509EmailMismatch     = 63
-	x509IPAddressMismatch = 64
-)
-
 // handshakeError explains a failed handshake.
 func handshakeError(proto string, o *clientOpts, err error) error {
 	var ve *tls.CertificateVerificationError
@@ -533,13 +486,13 @@ func handshakeError(proto string, o *clientOpts, err error) error {
 	var oe *openssl.VerifyError
 	if errors.As(err, &oe) {
 		hint := "give the CA that issued it with -CAfile, or skip verification with -insecure"
-		switch oe.Code {
-		case x509HostnameMismatch, x509EmailMismatch, x509IPAddressMismatch:
+		switch {
+		case oe.Code.IsNameMismatch():
 			hint = "connect by a name the certificate carries, or set -servername"
-		case x509CertHasExpired, x509CertNotYetValid:
+		case oe.Code == openssl.VerifyErrCertHasExpired, oe.Code == openssl.VerifyErrCertNotYetValid:
 			hint = "skip verification with -insecure to connect anyway"
 		}
-		return fmt.Errorf("the certificate of %s does not verify: %s (%s)", o.connect, oe.Text, hint)
+		return fmt.Errorf("the certificate of %s does not verify: %s (%s)", o.connect, oe.Code, hint)
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("no %s handshake with %s within %v: no answer (is a %s server listening there?)", proto, o.connect, o.timeout, proto)
@@ -553,23 +506,19 @@ func handshakeError(proto string, o *clientOpts, err error) error {
 	return fmt.Errorf("%s handshake with %s failed: %w", proto, o.connect, err)
 }
 
-// alertMessage describes an alert from the server, found in OpenSSL's
-// error queue, with a hint where one helps. A TLS 1.3 client learns that
-// the server wanted its certificate only after its side of the handshake,
-// on its first read.
+// alertMessage describes an alert from the server, with a hint where one
+// helps. A TLS 1.3 client learns that the server wanted its certificate
+// only after its side of the handshake, on its first read.
 func alertMessage(err error) (string, bool) {
-	var ent openssl.ErrorEntry
-	if !errors.As(err, &ent) || !strings.Contains(ent.Reason, "alert") {
+	var alert openssl.AlertError
+	if !errors.As(err, &alert) {
 		return "", false
 	}
-	msg := "the server sent an alert: " + ent.Reason
-	if ent.Data != "" {
-		msg += " (" + ent.Data + ")"
-	}
-	switch {
-	case strings.Contains(ent.Reason, "certificate required"):
+	msg := "the server sent an alert: " + alert.String()
+	switch alert {
+	case openssl.AlertCertificateRequired:
 		msg += ": it wants a client certificate (give -cert and -key)"
-	case strings.Contains(ent.Reason, "handshake failure"):
+	case openssl.AlertHandshakeFailure:
 		msg += ": it may want a client certificate (-cert and -key), or share no version or cipher with us"
 	}
 	return msg, true

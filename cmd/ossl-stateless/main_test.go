@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openssl-stateless/openssl/internal/testcert"
+	"github.com/openssl-stateless/openssl/internal/testmain"
 	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
 
@@ -59,7 +60,7 @@ func TestMain(m *testing.M) {
 		// report still fails the run (exit status 66, "DATA RACE").
 		os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	}
-	code := m.Run()
+	code := testmain.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

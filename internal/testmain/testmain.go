@@ -1,8 +1,14 @@
-// Package errqueuecheck is the TestMain of the packages that drive OpenSSL:
-// it fails the run if any OS thread the tests may have used is left with
-// entries on OpenSSL's error queue, which every operation of the binding
-// must drain.
-package errqueuecheck
+// Package testmain is the TestMain of every package in this module: after
+// the tests pass it fails the run if goroutines were leaked (goleak) or if
+// any OS thread the tests may have used is left with entries on OpenSSL's
+// error queue, which every operation of the binding must drain.
+package testmain
+
+/*
+#cgo pkg-config: libcrypto
+#include <openssl/err.h>
+*/
+import "C"
 
 import (
 	"fmt"
@@ -11,23 +17,41 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/openssl-stateless/openssl"
+	"go.uber.org/goleak"
 )
 
 // Main runs the tests and exits with their status, failing the run if they
-// passed but left an OpenSSL error queue dirty. The queue is per thread, so
-// the check runs on many locked threads at once; GOMAXPROCS bounds the
-// threads that ran Go code, and extra ones catch threads cgo calls were
-// parked on. Call it as the whole of TestMain.
-func Main(m *testing.M) {
+// passed but leaked goroutines or left an OpenSSL error queue dirty. The
+// queue is per thread, so the check runs on many locked threads at once;
+// GOMAXPROCS bounds the threads that ran Go code, and extra ones catch
+// threads cgo calls were parked on. Call it as the whole of TestMain.
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain with set-up and tear-down of its own: it
+// returns the exit code instead of exiting.
+func Run(m *testing.M) int {
 	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "FAIL: goroutines leaked by the tests: %v\n", err)
+			code = 1
+		}
+	}
 	if code == 0 {
 		if dirty := DirtyThreads(4 * runtime.GOMAXPROCS(0)); dirty > 0 {
 			fmt.Fprintf(os.Stderr, "FAIL: OpenSSL error queue not empty on %d thread(s) after the tests\n", dirty)
 			code = 1
 		}
 	}
-	os.Exit(code)
+	return code
+}
+
+// QueueEmpty reports whether OpenSSL's error queue of the calling OS thread
+// is empty (ERR_peek_error(3) == 0). libcrypto is one library per process,
+// so this sees the same per-thread queue the binding uses. Pin the
+// goroutine with runtime.LockOSThread for the answer to mean anything.
+func QueueEmpty() bool {
+	return C.ERR_peek_error() == 0
 }
 
 // DirtyThreads checks the error queue on n goroutines at once, each locked
@@ -44,7 +68,7 @@ func DirtyThreads(n int) int {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			<-start
-			if !openssl.ErrorQueueEmpty() {
+			if !QueueEmpty() {
 				mu.Lock()
 				dirty++
 				mu.Unlock()
