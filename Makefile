@@ -1,24 +1,58 @@
-# Targets: demo, build, test, race, lint, leaks, bench, docker-test.
+# Targets: demo, build, test, race, test-gc, checkptr, cgocheck, lint, leaks,
+# bench, docker-test, deps, clean.
+#
+# demo, build, test and the other Go targets first run scripts/deps.sh, which
+# checks for what they need besides Go and make (gcc, pkg-config, libssl-dev,
+# the openssl CLI; gnutls-bin for the tests; clang for leaks): it installs
+# what is missing with apt-get when run as root on Debian or Ubuntu, and
+# otherwise names the command to run. SKIP_DEPS=1 skips the check.
 GO ?= go
 PKGS ?= ./...
 TESTFLAGS ?= -count=1 -shuffle=on
+DEPS = GO=$(GO) bash scripts/deps.sh
 
-.PHONY: demo build test race lint leaks bench docker-test clean
+.PHONY: demo build test race test-gc checkptr cgocheck lint leaks bench docker-test deps clean
 
 # Builds cmd/ossl-stateless and runs it end to end on 127.0.0.1: a DTLS echo
 # server, a client through the cookie exchange, SIGINT, the server's stats.
 demo:
+	@$(DEPS) demo
 	GO=$(GO) bash cmd/ossl-stateless/demo.sh
 
 build:
+	@$(DEPS) build
 	$(GO) build $(PKGS)
 
-# The test command README.md gives and .ci/run calls.
+# The test command README.md gives and .ci/run calls: the whole suite in a
+# random order, interop with the openssl and GnuTLS CLIs included.
 test:
+	@$(DEPS) test
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
 race:
+	@$(DEPS) test
 	$(GO) test -race $(TESTFLAGS) $(PKGS)
+
+# The suite three times in one process per package: repeated runs let the
+# garbage collector reach the runtime.AddCleanup paths (C objects freed by
+# the safety net rather than by Close) and show order-dependent state.
+test-gc:
+	@$(DEPS) test
+	$(GO) test -count=3 -shuffle=on $(PKGS)
+
+# The runtime's pointer checks on every unsafe.Pointer conversion, in every
+# package including the standard library's (-race turns them on too, but not
+# in the rest of the build).
+checkptr:
+	@$(DEPS) test
+	$(GO) test -gcflags=all=-d=checkptr $(TESTFLAGS) $(PKGS)
+
+# cgo's full pointer-passing checks: every store of a Go pointer into C
+# memory is checked (a runtime built with GOEXPERIMENT=cgocheck2, hence its
+# own build cache entries; the first run rebuilds the standard library).
+cgocheck:
+	@$(DEPS) test
+	GOEXPERIMENT=cgocheck2 $(GO) test $(TESTFLAGS) $(PKGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -28,15 +62,23 @@ lint:
 # AddressSanitizer over Go and C (LeakSanitizer included): any leak of an
 # OpenSSL object fails the run. Needs clang's runtime (libclang-rt-14-dev).
 leaks:
+	@$(DEPS) leaks
 	CC=clang CGO_CFLAGS="-O1 -g -fsanitize=address -fno-omit-frame-pointer" \
 	CGO_LDFLAGS="-fsanitize=address" ASAN_OPTIONS=detect_leaks=1 \
 	$(GO) test -asan -count=1 $(PKGS)
 
 bench:
+	@$(DEPS) test
 	$(GO) test -run '^$$' -bench . -benchmem -count=6 $(PKGS)
 
+# The OpenSSL version matrix (1.1.1, 3.0, 3.5, 3.6, 4.0) and the fresh-machine
+# check, in containers: see scripts/docker-test.sh.
 docker-test:
 	bash scripts/docker-test.sh
+
+# What every target needs, for all of them at once.
+deps:
+	@$(DEPS) leaks
 
 clean:
 	$(GO) clean -testcache
