@@ -11,6 +11,15 @@ PKGS ?= ./...
 TESTFLAGS ?= -count=1 -shuffle=on
 DEPS = GO=$(GO) bash scripts/deps.sh
 
+# Go's build cache keys a cgo package on its own directory's files and on
+# CGO_CFLAGS, not on the headers it includes from elsewhere: an edit of
+# include/shim.h alone, or an upgrade of OpenSSL's headers, would reuse stale
+# objects. scripts/cgo-key.sh adds the libssl version and a checksum of
+# include/*.h to CGO_CFLAGS as an unused macro.
+CGO_KEY := $(shell sh scripts/cgo-key.sh)
+CGO_CFLAGS ?= -O2 -g
+export CGO_CFLAGS := $(CGO_CFLAGS) $(CGO_KEY)
+
 .PHONY: demo build test race test-gc checkptr cgocheck lint leaks bench docker-test deps clean
 
 # Builds cmd/ossl-stateless and runs it end to end on 127.0.0.1: a DTLS echo
@@ -63,7 +72,7 @@ lint:
 # OpenSSL object fails the run. Needs clang's runtime (libclang-rt-14-dev).
 leaks:
 	@$(DEPS) leaks
-	CC=clang CGO_CFLAGS="-O1 -g -fsanitize=address -fno-omit-frame-pointer" \
+	CC=clang CGO_CFLAGS="-O1 -g -fsanitize=address -fno-omit-frame-pointer $(CGO_KEY)" \
 	CGO_LDFLAGS="-fsanitize=address" ASAN_OPTIONS=detect_leaks=1 \
 	$(GO) test -asan -count=1 $(PKGS)
 

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Build the Dockerfile's `test` target (go test -count=1 ./..., interop
 # included) once per Debian suite, i.e. once per OpenSSL version:
-#   bullseye = 1.1.1, bookworm = 3.0, trixie = 3.5.
+#   bullseye = 1.1.1, bookworm = 3.0, trixie = 3.5, sid = 3.6,
+#   experimental = 4.0 (a sid image with libssl-dev and openssl, hence
+#   libssl4, from Debian experimental: apt-get -t experimental),
+# then the `fresh` target: README's `make demo` and `make test` on a minbase
+# Debian with Go and make only, which must install the rest themselves.
 # Prints one PASS/FAIL line per suite; exits non-zero if any failed.
 #
 # Environment:
-#   SUITES="bullseye bookworm trixie"   suites to test, in this order
+#   SUITES="bullseye bookworm trixie sid experimental"   in this order
+#   FRESH=bookworm          suite(s) for the fresh target; FRESH=0 or empty skips
 #   ENGINE=podman|docker    default: docker if `docker info` works, else podman
 #   CACHE_DIR=/var/cache/osd-docker     base-image tarballs and Go caches
 #   GO_MOD_CACHE=$CACHE_DIR/go/mod      podman: volume at /root/go/pkg/mod
@@ -21,7 +26,9 @@ set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd)
-SUITES=${SUITES:-bullseye bookworm trixie}
+SUITES=${SUITES:-bullseye bookworm trixie sid experimental}
+FRESH=${FRESH-bookworm}
+case $FRESH in 0 | no | false) FRESH= ;; 1 | yes | true) FRESH=bookworm ;; esac
 CACHE_DIR=${CACHE_DIR:-/var/cache/osd-docker}
 GO_MOD_CACHE=${GO_MOD_CACHE:-$CACHE_DIR/go/mod}
 GO_BUILD_CACHE=${GO_BUILD_CACHE:-$CACHE_DIR/go/build}
@@ -77,36 +84,56 @@ failed=()
 results=()
 t_all=$SECONDS
 
-for suite in $SUITES; do
-	log=$LOG_DIR/$suite.log
+# run_one LABEL TARGET DEBIAN_SUITE [OPENSSL_SUITE]: one image build, one
+# PASS/FAIL line.
+run_one() {
+	local label=$1 target=$2 base=$3 ossl=${4:-} log=$LOG_DIR/$1.log t0 t1 status ver line
 	t0=$SECONDS
-	echo "docker-test: $suite: base image" >&2
-	if ! bash "$ROOT/scripts/docker/mkbase.sh" "$suite" >"$log" 2>&1; then
+	echo "docker-test: $label: base image ($base)" >&2
+	if ! bash "$ROOT/scripts/docker/mkbase.sh" "$base" >"$log" 2>&1; then
 		cat "$log" >&2
-		results+=("FAIL $suite (base image; log $log)")
-		failed+=("$suite")
-		continue
+		results+=("FAIL $label (base image; log $log)")
+		failed+=("$label")
+		return
 	fi
 	t1=$SECONDS
-	echo "docker-test: $suite: build --target test (log $log)" >&2
-	if "${BUILD[@]}" --target test \
-		--build-arg "DEBIAN_SUITE=$suite" \
+	echo "docker-test: $label: build --target $target (log $log)" >&2
+	if "${BUILD[@]}" --target "$target" \
+		--build-arg "DEBIAN_SUITE=$base" \
+		--build-arg "OPENSSL_SUITE=$ossl" \
 		--build-arg "GO_TEST_FLAGS=$GO_TEST_FLAGS" \
 		--build-arg "TEST_RUN_ID=$run_id" \
-		-t "localhost/ossl-stateless-test:$suite" \
+		-t "localhost/ossl-stateless-$target:$label" \
 		-f "$ROOT/Dockerfile" "$ROOT" >>"$log" 2>&1; then
 		status=PASS
 	else
 		status=FAIL
-		failed+=("$suite")
-		echo "---- $suite: last 60 lines of $log ----" >&2
+		failed+=("$label")
+		echo "---- $label: last 60 lines of $log ----" >&2
 		tail -n 60 "$log" >&2
 		echo "----" >&2
 	fi
-	ver=$(grep -m1 "^test run $run_id:" "$log" | grep -o "OpenSSL [0-9][^ ,]*" | head -n1)
-	line="$status $suite (${ver:-OpenSSL ?}) base $((t1 - t0))s, build+test $((SECONDS - t1))s"
+	if [ "$target" = test ]; then
+		ver=$(grep -m1 "^test run $run_id:" "$log" | grep -o "OpenSSL [0-9][^ ,]*" | head -n1)
+		ver=${ver:-OpenSSL ?}
+	else
+		ver="make demo, make test"
+	fi
+	line="$status $label ($ver) base $((t1 - t0))s, build+test $((SECONDS - t1))s"
 	results+=("$line")
 	echo "$line"
+}
+
+for suite in $SUITES; do
+	case $suite in
+	# OpenSSL 4.0: Debian has it in experimental only, which is not a
+	# release: it is always used over sid, for the packages asked for.
+	experimental) run_one "$suite" test sid experimental ;;
+	*) run_one "$suite" test "$suite" ;;
+	esac
+done
+for suite in $FRESH; do
+	run_one "fresh-$suite" fresh "$suite"
 done
 
 echo "docker-test: ${#results[@]} suite(s) in $((SECONDS - t_all))s; logs in $LOG_DIR" >&2

@@ -3,15 +3,31 @@
 # recommends, clean the lists. Retries, and where the mirror answers 404 for
 # a .deb that its index lists (seen here: bullseye-security's gnutls-bin
 # 3.7.1-5+deb11u10), takes that package from the release suite instead
-# (pkg/<codename>) and says so, rather than failing the whole image.
+# (pkg/<suite>) and says so, rather than failing the whole image.
+#
+#   osd-apt-install PKG...                   from the image's own suites
+#   osd-apt-install --from SUITE PKG...      adds SUITE (same mirror, main) to
+#                                            the sources and installs with
+#                                            apt-get -t SUITE: e.g. OpenSSL 4.0
+#                                            from experimental over sid
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-. /etc/os-release
-suite=${VERSION_CODENAME:?no VERSION_CODENAME in /etc/os-release}
+# The image's release suite and mirror: the first deb line mkbase.sh wrote
+# (not VERSION_CODENAME: sid's os-release names the testing codename).
+read -r _ mirror suite _ < <(grep -m1 '^deb ' /etc/apt/sources.list) ||
+	{ echo "apt-install: no deb line in /etc/apt/sources.list" >&2; exit 1; }
+target=()
+if [ "${1:-}" = --from ]; then
+	from=${2:?--from needs a suite}
+	shift 2
+	echo "deb $mirror $from main" >"/etc/apt/sources.list.d/osd-$from.list"
+	target=(-t "$from")
+	suite=$from
+fi
 args=("$@")
 apt-get update -qq
 for try in 1 2 3 4; do
-	if apt-get install -y --no-install-recommends -o Acquire::Retries=3 "${args[@]}" 2>&1 | tee /tmp/apt-install.log; then
+	if apt-get install -y --no-install-recommends -o Acquire::Retries=3 "${target[@]}" "${args[@]}" 2>&1 | tee /tmp/apt-install.log; then
 		rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb /tmp/apt-install.log
 		exit 0
 	fi

@@ -126,17 +126,31 @@ make_suite() {
 			"$suite" "$dir" "$MIRROR" >"$CACHE_DIR/debootstrap-$suite.log" 2>&1 ||
 			{ tail -n 30 "$CACHE_DIR/debootstrap-$suite.log" >&2; rm -rf "$dir"; die "debootstrap $suite failed (log: $CACHE_DIR/debootstrap-$suite.log)"; }
 		# apt sources for later `apt-get install` inside builds: release,
-		# point updates and security, all from this machine's mirror.
-		cat >"$dir/etc/apt/sources.list" <<SRC
+		# point updates and security, all from this machine's mirror;
+		# sid (unstable) has neither: its own suite is all there is.
+		case $suite in
+		sid | unstable)
+			echo "deb $MIRROR $suite main" >"$dir/etc/apt/sources.list"
+			;;
+		*)
+			cat >"$dir/etc/apt/sources.list" <<SRC
 deb $MIRROR $suite main
 deb $MIRROR $suite-updates main
 deb $SECURITY_MIRROR $suite-security main
 SRC
+			;;
+		esac
 		# no recommends, no docs: keep the images small
 		cat >"$dir/etc/apt/apt.conf.d/90osd" <<'CONF'
 APT::Install-Recommends "false";
 APT::Install-Suggests "false";
 CONF
+		# The host's apt relaxes its checks of Release dates where this
+		# mirror needs it (a frozen snapshot: sid's Release is valid for a
+		# week only, and "expired" stops every apt-get update); so do
+		# the images, with the same mirror.
+		apt-config dump 2>/dev/null | grep -E '^Acquire::Check-(Valid-Until|Date) "(false|0)";$' \
+			>>"$dir/etc/apt/apt.conf.d/90osd" || true
 		rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/archives/*.deb \
 			"$dir"/var/log/*.log "$dir"/var/log/apt/* "$dir"/tmp/* 2>/dev/null || true
 		: >"$dir/etc/resolv.conf" 2>/dev/null || true
