@@ -141,9 +141,12 @@ if is_debian && [ "$(id -u)" = 0 ] && [ "${DEPS_NO_INSTALL:-0}" != 1 ]; then
 		echo "deps: apt-get install failed" >&2
 		exit 1
 	fi
-	grep -E '^(Setting up|E:|W:)' "$tmp/apt.log" | grep -v '^Setting up lib' >&2 || true
+	grep -E '^(E|W):' "$tmp/apt.log" >&2 || true
 	check
-	[ ${#missing[@]} -eq 0 ] && exit 0
+	if [ ${#missing[@]} -eq 0 ]; then
+		echo "deps: installed $list" >&2
+		exit 0
+	fi
 	echo "deps: still missing after apt-get install:" >&2
 	for m in "${missing[@]}"; do echo "  - ${m%|*}" >&2; done
 	exit 1
