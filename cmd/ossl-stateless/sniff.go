@@ -1,18 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"encoding/binary"
 	"net"
 	"sync"
-)
 
-// hrrRandom is the ServerHello.random that marks a HelloRetryRequest
-// (RFC 8446, section 4.1.3): SHA-256 of "HelloRetryRequest".
-var hrrRandom = []byte{
-	0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
-	0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
-}
+	"github.com/openssl-stateless/openssl/internal/record"
+)
 
 // Verdicts of helloSniffer.
 const (
@@ -22,15 +15,8 @@ const (
 	cookieUnknown = "unknown"
 )
 
-const (
-	sniffLimit       = 16 << 10
-	extCookie        = 44
-	recordHandshake  = 22
-	typeServerHello  = 2
-	recordHeaderLen  = 5
-	handshakeHdrLen  = 4
-	serverHelloFixed = 2 + 32 // legacy_version, random
-)
+// sniffLimit is how many bytes helloSniffer looks at before it gives up.
+const sniffLimit = 16 << 10
 
 // helloSniffer is a net.Conn that watches the first bytes the server sends
 // and tells whether its first handshake message is a HelloRetryRequest
@@ -76,54 +62,40 @@ func (s *helloSniffer) Verdict() string {
 // sniffServerHello looks at the start of what a TLS server sent. It
 // returns "" while it needs more bytes, else a verdict.
 func sniffServerHello(b []byte) string {
-	if len(b) < recordHeaderLen {
+	h, err := record.ParseTLSHeader(b)
+	if err != nil {
 		return ""
 	}
-	if b[0] != recordHandshake {
+	if h.Type != record.Handshake {
 		return cookieUnknown // an alert, or not TLS
 	}
-	recLen := int(binary.BigEndian.Uint16(b[3:5]))
-	if len(b) < recordHeaderLen+handshakeHdrLen {
+	payload := b[record.TLSHeaderLen:] // what has arrived of the record
+	hh, err := record.ParseTLSHandshakeHeader(payload)
+	if err != nil {
 		return ""
 	}
-	msg := b[recordHeaderLen:]
-	if msg[0] != typeServerHello {
+	if hh.Type != record.TypeServerHello {
 		return cookieUnknown
 	}
-	msgLen := int(msg[1])<<16 | int(msg[2])<<8 | int(msg[3])
-	if handshakeHdrLen+msgLen > recLen {
+	if record.TLSHandshakeHeaderLen+int(hh.Length) > int(h.Length) {
 		return cookieUnknown // spread over records: not what OpenSSL sends
 	}
-	if len(msg) < handshakeHdrLen+msgLen {
+	m, _, err := record.ParseTLSHandshake(payload)
+	if err != nil {
 		return ""
 	}
-	body := msg[handshakeHdrLen : handshakeHdrLen+msgLen]
-	if len(body) < serverHelloFixed || !bytes.Equal(body[2:serverHelloFixed], hrrRandom) {
+	sh, err := record.ParseServerHello(m.Body)
+	switch {
+	case err != nil:
+		return cookieUnknown
+	case !sh.IsHelloRetryRequest():
 		return cookieNo
 	}
-	// legacy_session_id_echo, cipher_suite, legacy_compression_method,
-	// then the extensions.
-	p := body[serverHelloFixed:]
-	if len(p) < 1 || len(p) < 1+int(p[0])+3+2 {
-		return cookieUnknown
+	if _, ok := sh.Extensions.Find(record.ExtCookie); !ok {
+		return cookieHRROnly
 	}
-	p = p[1+int(p[0])+3:]
-	extLen := int(binary.BigEndian.Uint16(p))
-	p = p[2:]
-	if extLen > len(p) {
-		return cookieUnknown
+	if _, ok := sh.Extensions.Cookie(); !ok {
+		return cookieUnknown // a cookie extension without one cookie in it
 	}
-	p = p[:extLen]
-	for len(p) >= 4 {
-		typ := binary.BigEndian.Uint16(p)
-		n := int(binary.BigEndian.Uint16(p[2:]))
-		if typ == extCookie {
-			return cookieYes
-		}
-		if 4+n > len(p) {
-			return cookieUnknown
-		}
-		p = p[4+n:]
-	}
-	return cookieHRROnly
+	return cookieYes
 }
