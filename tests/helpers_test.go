@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openssl-stateless/openssl"
+	"github.com/openssl-stateless/openssl/internal/record"
 	"github.com/openssl-stateless/openssl/internal/testcert"
 	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
@@ -389,32 +390,32 @@ func parseMsgDump(text string) ([]traceRecord, error) {
 		}
 	}
 	var recs []traceRecord
-	var dtls bool  // the current record is a DTLS record
-	var inner byte // its TLS 1.3 inner content type, 0 until seen
+	var dtls bool                // the current record is a DTLS record
+	var inner record.ContentType // its TLS 1.3 inner content type, 0 until seen
 	for i, e := range entries {
 		if len(e.data) != e.want {
 			return nil, fmt.Errorf("entry %d: %d bytes of hex for [length %04x]", i, len(e.data), e.want)
 		}
 		b := e.data
-		if isRecordHeader(b) {
+		if h, ok := msgRecordHeader(b); ok {
 			recs = append(recs, traceRecord{
 				sent:        e.sent,
-				contentType: contentTypeName(b[0]),
-				length:      int(b[len(b)-2])<<8 | int(b[len(b)-1]),
+				contentType: h.Type.String(),
+				length:      int(h.Length),
 			})
-			dtls, inner = len(b) == 13, 0
+			dtls, inner = len(b) == record.DTLSHeaderLen, 0
 			continue
 		}
 		if len(recs) == 0 {
 			continue
 		}
 		r := &recs[len(recs)-1]
-		if r.contentType == "ApplicationData" && !dtls && inner == 0 && len(b) == 1 {
+		if r.contentType == record.ApplicationData.String() && !dtls && inner == 0 && len(b) == 1 {
 			// TLS 1.3: the real type of an encrypted record.
-			inner = b[0]
+			inner = record.ContentType(b[0])
 			continue
 		}
-		if r.contentType != "Handshake" && inner != 22 {
+		if r.contentType != record.Handshake.String() && inner != record.Handshake {
 			continue // ChangeCipherSpec, Alert...: no message to name
 		}
 		if m, ok := decodeHandshake(b, dtls); ok {
@@ -424,129 +425,70 @@ func parseMsgDump(text string) ([]traceRecord, error) {
 	return recs, nil
 }
 
-// isRecordHeader reports whether b, one entry of a -msg log, is a record
-// header: content type, version, (DTLS: epoch and sequence number,) length.
-func isRecordHeader(b []byte) bool {
-	if len(b) == 0 || b[0] < 20 || b[0] > 24 {
-		return false
+// msgRecordHeader reads b, one entry of a -msg log, as a record header
+// (content type, version, (DTLS: epoch and sequence number,) length) and
+// reports whether it is one: 5 bytes with a TLS version or 13 with a DTLS
+// one, of a content type SSL_trace names. A handshake message of 5 or 13
+// bytes starting with 20-24 has 0 as its second byte (the high byte of a
+// small length), not 3 or 0xfe.
+func msgRecordHeader(b []byte) (record.Header, bool) {
+	var h record.Header
+	var err error
+	var major uint16
+	switch len(b) {
+	case record.TLSHeaderLen:
+		h, err = record.ParseTLSHeader(b)
+		major = record.VersionTLS12 >> 8
+	case record.DTLSHeaderLen:
+		h, err = record.ParseDTLSHeader(b)
+		major = record.VersionDTLS12 >> 8
+	default:
+		return h, false
 	}
-	// A handshake message of 5 or 13 bytes starting with 20-24 has 0 as
-	// its second byte (the high byte of a small length).
-	return (len(b) == 5 && b[1] == 3) || (len(b) == 13 && b[1] == 0xfe)
-}
-
-// contentTypeName is SSL_trace's name of a record content type.
-func contentTypeName(t byte) string {
-	switch t {
-	case 20:
-		return "ChangeCipherSpec"
-	case 21:
-		return "Alert"
-	case 22:
-		return "Handshake"
-	case 23:
-		return "ApplicationData"
-	case 24:
-		return "HeartBeat"
-	}
-	return "UNKNOWN"
-}
-
-// handshakeNames are SSL_trace's names of handshake message types.
-var handshakeNames = map[byte]string{
-	0: "HelloRequest", 1: "ClientHello", 2: "ServerHello", 3: "HelloVerifyRequest",
-	4: "NewSessionTicket", 5: "EndOfEarlyData", 8: "EncryptedExtensions",
-	11: "Certificate", 12: "ServerKeyExchange", 13: "CertificateRequest",
-	14: "ServerHelloDone", 15: "CertificateVerify", 16: "ClientKeyExchange",
-	20: "Finished", 21: "CertificateUrl", 22: "CertificateStatus",
-	23: "SupplementalData", 24: "KeyUpdate", 25: "CompressedCertificate",
-	67: "NextProto", 254: "MessageHash",
+	return h, err == nil && h.Version>>8 == major && h.Type >= record.ChangeCipherSpec && h.Type <= record.Heartbeat
 }
 
 // decodeHandshake decodes one handshake message as the message callback
-// passes it: with its 4-byte header, 12 bytes for DTLS. Of the body it
-// reads what traceMessage holds: the cookie of a DTLS ClientHello or
+// passes it: whole, with its 4-byte header, 12 bytes for DTLS. Of the body
+// it reads what traceMessage holds: the cookie of a DTLS ClientHello or
 // HelloVerifyRequest, the cookie extension of a ClientHello or ServerHello
-// (TLS 1.3's HelloRetryRequest is a ServerHello).
+// (TLS 1.3's HelloRetryRequest is a ServerHello). A message that does not
+// parse counts by its name only.
 func decodeHandshake(b []byte, dtls bool) (traceMessage, bool) {
-	hdr := 4
+	var m record.Message
+	var err error
 	if dtls {
-		hdr = 12
+		m, _, err = record.ParseDTLSHandshake(b)
+	} else {
+		m, _, err = record.ParseTLSHandshake(b)
 	}
-	if len(b) < hdr {
+	if err != nil {
 		return traceMessage{}, false
 	}
-	m := traceMessage{name: handshakeNames[b[0]]}
-	if m.name == "" {
-		m.name = "UNKNOWN"
-	}
-	body := &byteReader{b: b[hdr:]}
+	tm := traceMessage{name: m.Type.String()}
 	cookieHex := func(c []byte) string { return strings.ToUpper(hex.EncodeToString(c)) }
-	switch b[0] {
-	case 1: // ClientHello
-		body.skip(2 + 32)    // client_version, random
-		body.skip(body.u8()) // session_id
+	switch m.Type {
+	case record.TypeClientHello:
+		var ch record.ClientHello
 		if dtls {
-			m.cookie = cookieHex(body.next(body.u8()))
+			ch, err = record.ParseDTLSClientHello(m.Body)
+		} else {
+			ch, err = record.ParseTLSClientHello(m.Body)
 		}
-		body.skip(body.u16()) // cipher_suites
-		body.skip(body.u8())  // compression_methods
-		m.cookieExt = hasCookieExt(body)
-	case 2: // ServerHello, HelloRetryRequest
-		body.skip(2 + 32)    // server_version, random
-		body.skip(body.u8()) // session_id
-		body.skip(2 + 1)     // cipher_suite, compression_method
-		m.cookieExt = hasCookieExt(body)
-	case 3: // HelloVerifyRequest
-		body.skip(2) // server_version
-		m.cookie = cookieHex(body.next(body.u8()))
-	}
-	return m, true
-}
-
-// hasCookieExt reads the extensions block at r and reports whether it
-// holds a cookie extension (44, RFC 8446 §4.2.2).
-func hasCookieExt(r *byteReader) bool {
-	exts := &byteReader{b: r.next(r.u16())}
-	for len(exts.b) >= 4 {
-		typ, n := exts.u16(), exts.u16()
-		if typ == 44 {
-			return true
+		if err == nil {
+			tm.cookie = cookieHex(ch.Cookie)
+			_, tm.cookieExt = ch.Extensions.Find(record.ExtCookie)
 		}
-		exts.skip(n)
+	case record.TypeServerHello:
+		if sh, err := record.ParseServerHello(m.Body); err == nil {
+			_, tm.cookieExt = sh.Extensions.Find(record.ExtCookie)
+		}
+	case record.TypeHelloVerifyRequest:
+		if hv, err := record.ParseHelloVerifyRequest(m.Body); err == nil {
+			tm.cookie = cookieHex(hv.Cookie)
+		}
 	}
-	return false
-}
-
-// byteReader reads big-endian fields; past the end, every read yields
-// zero values.
-type byteReader struct{ b []byte }
-
-func (r *byteReader) next(n int) []byte {
-	if n > len(r.b) {
-		n = len(r.b)
-	}
-	out := r.b[:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *byteReader) skip(n int) { r.next(n) }
-
-func (r *byteReader) u8() int {
-	b := r.next(1)
-	if len(b) < 1 {
-		return 0
-	}
-	return int(b[0])
-}
-
-func (r *byteReader) u16() int {
-	b := r.next(2)
-	if len(b) < 2 {
-		return 0
-	}
-	return int(b[0])<<8 | int(b[1])
+	return tm, true
 }
 
 // String renders a record in one line, for logs: "> Handshake[ClientHello]".

@@ -31,7 +31,7 @@ var contentTypeNames = map[ContentType]string{
 	Alert:            "Alert",
 	Handshake:        "Handshake",
 	ApplicationData:  "ApplicationData",
-	Heartbeat:        "Heartbeat",
+	Heartbeat:        "HeartBeat",
 }
 
 // String returns the content type's name as SSL_trace(3) prints it
@@ -63,8 +63,12 @@ const (
 	TypeCertificateVerify   HandshakeType = 15
 	TypeClientKeyExchange   HandshakeType = 16
 	TypeFinished            HandshakeType = 20
+	TypeCertificateURL      HandshakeType = 21
 	TypeCertificateStatus   HandshakeType = 22
+	TypeSupplementalData    HandshakeType = 23
 	TypeKeyUpdate           HandshakeType = 24
+	TypeCompressedCert      HandshakeType = 25 // RFC 8879
+	TypeNextProtocol        HandshakeType = 67 // NPN, never standardized
 	TypeMessageHash         HandshakeType = 254
 )
 
@@ -83,8 +87,12 @@ var handshakeTypeNames = map[HandshakeType]string{
 	TypeCertificateVerify:   "CertificateVerify",
 	TypeClientKeyExchange:   "ClientKeyExchange",
 	TypeFinished:            "Finished",
+	TypeCertificateURL:      "CertificateUrl",
 	TypeCertificateStatus:   "CertificateStatus",
+	TypeSupplementalData:    "SupplementalData",
 	TypeKeyUpdate:           "KeyUpdate",
+	TypeCompressedCert:      "CompressedCertificate",
+	TypeNextProtocol:        "NextProto",
 	TypeMessageHash:         "MessageHash",
 }
 
