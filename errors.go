@@ -330,9 +330,20 @@ const (
 	AlertNoApplicationProtocol  AlertError = 120
 )
 
-// String returns OpenSSL's name of the alert (SSL_alert_desc_string_long(3)),
-// such as "certificate required".
+var alertNames = map[AlertError]string{
+	AlertCertificateRequired:   "certificate required",
+	AlertNoApplicationProtocol: "no application protocol",
+	AlertMissingExtension:      "missing extension",
+	AlertUnknownPSKIdentity:    "unknown PSK identity",
+}
+
+// String returns the alert's name: OpenSSL's (SSL_alert_desc_string_long(3)),
+// such as "unknown CA", or RFC 8446's for the TLS 1.3 alerts that OpenSSL
+// 1.1.1 and 3.x do not name.
 func (a AlertError) String() string {
+	if n, ok := alertNames[a]; ok {
+		return n
+	}
 	name := C.GoString(C.SSL_alert_desc_string_long(C.int(a)))
 	if name == "" || name == "unknown" {
 		return fmt.Sprintf("alert(%d)", uint8(a))

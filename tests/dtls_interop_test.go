@@ -364,28 +364,37 @@ func testDTLSClientWithOpenSSLServer(t *testing.T, loseFirstAnswer bool) {
 	// the cookie.
 	recs := parseTrace(t, traceFile)
 	t.Logf("s_server's first records: %v", firstRecords(recs, 6))
+	series := opensslCLISeries(t)
+	// Version difference: up to 3.6, DTLSv1_listen's answer is traced as a
+	// bare record header; 4.0 decodes the HelloVerifyRequest in it.
+	hvr := "> Handshake"
+	if series == "4.0" {
+		hvr = "> Handshake[HelloVerifyRequest+cookie]"
+	}
 	if loseFirstAnswer {
 		// The retransmitted ClientHello is the same, and is answered again.
 		require.GreaterOrEqual(t, len(recs), 2)
-		assert.Equal(t, []string{"< Handshake[ClientHello]", "> Handshake"}, []string{recs[0].String(), recs[1].String()})
+		assert.Equal(t, []string{"< Handshake[ClientHello]", hvr}, []string{recs[0].String(), recs[1].String()})
 		recs = recs[2:]
 	}
 	require.GreaterOrEqual(t, len(recs), 3)
 	assert.Equal(t, "< Handshake[ClientHello]", recs[0].String(), "the first ClientHello carries no cookie")
-	assert.Equal(t, "> Handshake", recs[1].String(), "s_server answered it (a HelloVerifyRequest)")
+	assert.Equal(t, hvr, recs[1].String(), "s_server answered it (a HelloVerifyRequest)")
 	assert.True(t, strings.HasPrefix(recs[2].String(), "< Handshake[ClientHello+cookie"),
 		"the second ClientHello echoes s_server's cookie: %v", recs[2])
 	// The accepted ClientHello is logged twice: once by DTLSv1_listen, once
 	// by SSL_accept, which processes it again.
 	// Version difference: 1.1.1 and 3.0 log one record carrying the message
-	// twice; 3.5 logs the whole record twice, header included.
-	switch series := opensslCLISeries(t); series {
+	// twice; 3.5 and later log the whole record twice, header included.
+	switch series {
 	case "1.1", "3.0":
 		assert.Equal(t, "< Handshake[ClientHello+cookie ClientHello+cookie]", recs[2].String(),
 			"OpenSSL %s: one record, the ClientHello twice", series)
-	case "3.5":
+	case "3.5", "3.6", "4.0":
 		require.GreaterOrEqual(t, len(recs), 4)
 		assert.Equal(t, []string{"< Handshake[ClientHello+cookie]", "< Handshake[ClientHello+cookie]"},
-			[]string{recs[2].String(), recs[3].String()}, "OpenSSL 3.5: the record twice")
+			[]string{recs[2].String(), recs[3].String()}, "OpenSSL %s: the record twice", series)
+	default:
+		t.Logf("OpenSSL series %q: how the accepted ClientHello is traced is not checked", series)
 	}
 }

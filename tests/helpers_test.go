@@ -155,7 +155,7 @@ func (u *udpSocket) drive(s *openssl.SSL, deadline time.Time, op func() error) (
 			}
 			// Wait for the socket, but only until the retransmission
 			// timer (which op may just have started) fires.
-			if d, ok := s.DTLSGetTimeout(); ok {
+			if d, ok := s.DTLSTimeout(); ok {
 				if timer := time.Now().Add(d); timer.Before(deadline) {
 					_ = u.conn.SetReadDeadline(timer)
 				}

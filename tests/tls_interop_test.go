@@ -134,17 +134,18 @@ func TestStatelessServerWithOpenSSLClient(t *testing.T) {
 // See openssl/openssl#18453 for the s_server side (closed unmerged).
 //
 // Version difference: none among the series the Docker matrix runs. 1.1.1w
-// (bullseye), 3.0 (bookworm, and the usual host) and 3.5.9 (trixie) behave
-// alike here: same s_server output (ERROR, one DELAY), same EOF at the
-// client, the same records in s_server's log ("< ClientHello", then
-// "< ChangeCipherSpec" as the last record read; on all three s_server
-// also sends a ChangeCipherSpec after its HelloRetryRequest), so the
-// middlebox cases are asserted on all three. On any other series (not
+// (bullseye), 3.0 (bookworm, and the usual host), 3.5.9 (trixie), 3.6 (sid)
+// and 4.0 (experimental) behave alike here: same s_server output (ERROR,
+// one DELAY), same EOF at the client, the same records in s_server's log
+// ("< ClientHello", then "< ChangeCipherSpec" as the last record read; on
+// all of them s_server also sends a ChangeCipherSpec after its
+// HelloRetryRequest), so the
+// middlebox cases are asserted on all of them. On any other series (not
 // checked) their outcome is only logged.
 func TestGoClientWithOpenSSLStatelessServer(t *testing.T) {
 	opensslBin(t)
 	series := opensslCLISeries(t)
-	checked := map[string]bool{"1.1": true, "3.0": true, "3.5": true}[series]
+	checked := map[string]bool{"1.1": true, "3.0": true, "3.5": true, "3.6": true, "4.0": true}[series]
 	t.Logf("%s (series %q, middlebox outcome checked: %v)", opensslCLIVersion(t), series, checked)
 
 	type client interface {
@@ -219,7 +220,7 @@ func TestGoClientWithOpenSSLStatelessServer(t *testing.T) {
 					return
 				}
 			} else if !tc.succeeds {
-				require.Error(t, herr, "s_server -stateless drops a middlebox-compat client (OpenSSL 1.1.1, 3.0, 3.5)")
+				require.Error(t, herr, "s_server -stateless drops a middlebox-compat client (OpenSSL 1.1.1 to 4.0)")
 				out := srv.String()
 				assert.Contains(t, out, "DELAY", "the first ClientHello got a HelloRetryRequest (SSL_stateless returned 0)")
 				assert.Contains(t, out, "ERROR", "SSL_stateless failed on the ChangeCipherSpec")

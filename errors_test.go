@@ -157,3 +157,69 @@ func TestDroppedDatagramLeavesNoQueueEntry(t *testing.T) {
 		assert.True(t, testmain.QueueEmpty(), "a drop's queue entries were discarded in the same C call")
 	}
 }
+
+// The alert a peer sends reaches the receiving side as an AlertError
+// (errors.As), whatever the protocol version: OpenSSL queues it as an SSL
+// error whose reason is the alert's number plus SSL_AD_REASON_OFFSET.
+func TestAlertError(t *testing.T) {
+	p := newPKI(t)
+	for _, tc := range []struct {
+		name string
+		max  openssl.Version
+		want openssl.AlertError
+	}{
+		{"TLS 1.2: no client certificate", openssl.VersionTLS12, openssl.AlertHandshakeFailure},
+		{"TLS 1.3: no client certificate", openssl.VersionTLS13, openssl.AlertCertificateRequired},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sctx := newTLSServerCtx(t, p, nil)
+			require.NoError(t, sctx.AddCAPEM(p.ca.CertPEM))
+			require.NoError(t, sctx.SetVerify(openssl.VerifyRequireClientCert, -1))
+			cc, sc := tcpPair(t)
+			serveTLS(sc, sctx)
+			cctx := newTLSClientCtx(t)
+			require.NoError(t, cctx.SetMaxProtoVersion(tc.max))
+			client, err := openssl.NewClientConn(cc, cctx)
+			require.NoError(t, err)
+			defer client.Close()
+			err = client.Handshake()
+			if err == nil { // TLS 1.3: the client learns on its first read
+				_, err = client.Read(make([]byte, 1))
+			}
+			var alert openssl.AlertError
+			require.ErrorAs(t, err, &alert, "%v", err)
+			assert.Equal(t, tc.want, alert)
+			assert.Contains(t, alert.Error(), "the peer sent alert")
+		})
+	}
+
+	// The other way: a verifying client refuses the server's certificate
+	// (unknown CA) and the server receives that alert.
+	sctx := newTLSServerCtx(t, p, nil)
+	cc, sc := tcpPair(t)
+	done := make(chan error, 1)
+	go func() {
+		srv, err := openssl.NewServerConn(sc, sctx)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer srv.Close()
+		done <- srv.Handshake()
+	}()
+	cctx := newTLSClientCtx(t)
+	require.NoError(t, cctx.SetVerify(openssl.VerifyPeer, -1))
+	client, err := openssl.NewClientConn(cc, cctx)
+	require.NoError(t, err)
+	defer client.Close()
+	require.Error(t, client.Handshake())
+	var alert openssl.AlertError
+	serr := <-done
+	require.ErrorAs(t, serr, &alert, "%v", serr)
+	assert.Equal(t, openssl.AlertUnknownCA, alert)
+	assert.Equal(t, "unknown CA", alert.String())
+
+	// Names of values OpenSSL knows and of values it does not.
+	assert.Equal(t, "certificate required", openssl.AlertCertificateRequired.String())
+	assert.Equal(t, "alert(255)", openssl.AlertError(255).String())
+}

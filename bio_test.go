@@ -2,6 +2,7 @@ package openssl_test
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"testing"
 
@@ -75,4 +76,43 @@ func TestPacketBIOAnswersQueryMTU(t *testing.T) {
 	assert.LessOrEqual(t, largest, mtu, "every server datagram fits the MTU the BIO reported")
 	assert.Greater(t, datagrams, 5, "the certificate flight was fragmented")
 	assert.Greater(t, server.DTLSDataMTU(), 400)
+}
+
+func TestBIOAddrConversions(t *testing.T) {
+	for _, in := range []*net.UDPAddr{
+		{IP: net.IPv4(192, 0, 2, 1), Port: 4433},
+		{IP: net.ParseIP("2001:db8::1"), Port: 65535},
+	} {
+		a, err := openssl.NewBIOAddr(in)
+		require.NoError(t, err)
+		assert.Equal(t, in.String(), a.UDPAddr().String())
+		require.NoError(t, a.Close())
+	}
+	a, err := openssl.NewBIOAddr(nil)
+	require.NoError(t, err)
+	defer a.Close()
+	assert.Nil(t, a.UDPAddr(), "a fresh BIO_ADDR is AF_UNSPEC")
+	assert.Error(t, a.SetUDPAddr(&net.UDPAddr{}), "no IP is not an address")
+}
+
+func TestPacketBIOLimits(t *testing.T) {
+	_, err := openssl.NewPacketBIO(1200, 10)
+	assert.Error(t, err)
+	_, err = openssl.NewPacketBIO(0, 2048)
+	assert.Error(t, err)
+	b, err := openssl.NewPacketBIO(1200, 1024)
+	require.NoError(t, err)
+	defer b.Close()
+	assert.ErrorContains(t, b.PushDatagram(make([]byte, 1025), clientAP), "does not fit")
+	require.NoError(t, b.PushDatagram(make([]byte, 10), clientAP))
+	assert.ErrorIs(t, b.PushDatagram(make([]byte, 10), clientAP), openssl.ErrDatagramPending)
+	assert.True(t, b.DatagramPending())
+	b.DropDatagram()
+	assert.False(t, b.DatagramPending())
+	m, err := openssl.NewMemBIO()
+	require.NoError(t, err)
+	defer m.Close()
+	assert.Error(t, m.PushDatagram([]byte{1}, clientAP), "only packet BIOs take datagrams")
+	_, ok := m.Peer()
+	assert.False(t, ok, "a memory BIO has no peer")
 }

@@ -72,3 +72,62 @@ func TestSetMTUSurvivesListen(t *testing.T) {
 	require.Len(t, out, 1)
 	assert.NotZero(t, s.SetOptions(0)&openssl.OpNoQueryMTU, "still set after DTLSv1_listen's SSL_clear")
 }
+
+// PeerCertificates returns every certificate of the chain intact. A bug
+// once parsed them all from one reused buffer, and x509.ParseCertificate
+// keeps references into its input: all but the last came back corrupted.
+func TestPeerCertificatesChainIntact(t *testing.T) {
+	p := newPKI(t)
+	ctx := newTLSServerCtx(t, p, newSigner(t, nil))
+	require.NoError(t, ctx.UseCertificatePEM(append(append([]byte(nil), p.server.CertPEM...), p.ca.CertPEM...)))
+	require.NoError(t, ctx.UsePrivateKeyPEM(p.server.KeyPEM))
+	cc, sc := tcpPair(t)
+	serveTLS(sc, ctx)
+	cctx := newTLSClientCtx(t)
+	client, err := openssl.NewClientConn(cc, cctx)
+	require.NoError(t, err)
+	defer client.Close()
+	require.NoError(t, client.Handshake())
+	certs, err := client.SSL().PeerCertificates()
+	require.NoError(t, err)
+	require.Len(t, certs, 2, "leaf and CA")
+	assert.Equal(t, p.server.Leaf.Raw, certs[0].Raw)
+	assert.Equal(t, p.ca.Cert.Raw, certs[1].Raw)
+	assert.Equal(t, "localhost", certs[0].Subject.CommonName)
+	assert.Equal(t, p.server.Leaf.IPAddresses[0].String(), certs[0].IPAddresses[0].String())
+}
+
+// SetHost with an IP address: OpenSSL checks the certificate's IP
+// addresses (a name check would fail); SetServerName sends no SNI for it.
+func TestSetHostIP(t *testing.T) {
+	p := newPKI(t)
+	ctx := newTLSServerCtx(t, p, nil)
+	cc, sc := tcpPair(t)
+	serveTLS(sc, ctx)
+	cctx := newTLSClientCtx(t)
+	require.NoError(t, cctx.AddCAPEM(p.ca.CertPEM))
+	require.NoError(t, cctx.SetVerify(openssl.VerifyPeer, -1))
+	client, err := openssl.NewClientConn(cc, cctx)
+	require.NoError(t, err)
+	defer client.Close()
+	require.NoError(t, client.SSL().SetServerName("127.0.0.1"))
+	require.NoError(t, client.SSL().SetHost("127.0.0.1"))
+	require.NoError(t, client.Handshake(), "the certificate's IP SAN 127.0.0.1 verifies")
+
+	// The wrong IP fails verification.
+	cc2, sc2 := tcpPair(t)
+	serveTLS(sc2, ctx)
+	client2, err := openssl.NewClientConn(cc2, cctx)
+	require.NoError(t, err)
+	defer client2.Close()
+	require.NoError(t, client2.SSL().SetServerName("10.9.8.7"))
+	require.NoError(t, client2.SSL().SetHost("10.9.8.7"))
+	err = client2.Handshake()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "certificate verify failed")
+	var ve *openssl.VerifyError
+	require.ErrorAs(t, client2.SSL().VerifyResult(), &ve)
+	assert.Equal(t, openssl.VerifyErrIPAddressMismatch, ve.Code)
+	assert.True(t, ve.Code.IsNameMismatch())
+	assert.Contains(t, ve.Error(), "IP address mismatch")
+}
