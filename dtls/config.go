@@ -220,12 +220,12 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 	if server {
 		method = openssl.DTLSServerMethod
 	}
-	ctx, err := openssl.NewCtx(method)
+	sslCtx, err := openssl.NewCtx(method)
 	if err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*openssl.Ctx, error) {
-		ctx.Close()
+		sslCtx.Close()
 		return nil, err
 	}
 	certPEM, keyPEM, err := c.certificatePEM()
@@ -233,31 +233,31 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 		return fail(err)
 	}
 	if certPEM != nil {
-		if err := ctx.UseCertificatePEM(certPEM); err != nil {
+		if err := sslCtx.UseCertificatePEM(certPEM); err != nil {
 			return fail(fmt.Errorf("dtls: certificate: %w", err))
 		}
-		if err := ctx.UsePrivateKeyPEM(keyPEM); err != nil {
+		if err := sslCtx.UsePrivateKeyPEM(keyPEM); err != nil {
 			return fail(fmt.Errorf("dtls: private key: %w", err))
 		}
 	}
 	if c.MinVersion != 0 {
-		if err := ctx.SetMinProtoVersion(openssl.Version(c.MinVersion)); err != nil {
+		if err := sslCtx.SetMinProtoVersion(openssl.Version(c.MinVersion)); err != nil {
 			return fail(err)
 		}
 	}
 	if c.MaxVersion != 0 {
-		if err := ctx.SetMaxProtoVersion(openssl.Version(c.MaxVersion)); err != nil {
+		if err := sslCtx.SetMaxProtoVersion(openssl.Version(c.MaxVersion)); err != nil {
 			return fail(err)
 		}
 	}
 	if c.CipherList != "" {
-		if err := ctx.SetCipherList(c.CipherList); err != nil {
+		if err := sslCtx.SetCipherList(c.CipherList); err != nil {
 			return fail(fmt.Errorf("dtls: cipher list %q: %w", c.CipherList, err))
 		}
 	}
 	// Renegotiation would run the verify callback again mid-connection, and
 	// could change the peer's identity: refuse it on both sides.
-	ctx.SetOptions(openssl.OpNoQueryMTU | openssl.OpNoRenegotiation)
+	sslCtx.SetOptions(openssl.OpNoQueryMTU | openssl.OpNoRenegotiation)
 	// Certificates are verified in Go, against the Config's x509.CertPools,
 	// inside the handshake: a refused peer gets a fatal alert.
 	mode := openssl.VerifyNone
@@ -269,7 +269,7 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 	case !server && !c.InsecureSkipVerify:
 		mode = openssl.VerifyPeer
 	}
-	if err := ctx.SetVerify(mode, -1); err != nil {
+	if err := sslCtx.SetVerify(mode, -1); err != nil {
 		return fail(err)
 	}
 	if mode != openssl.VerifyNone {
@@ -277,7 +277,7 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 		// cached under a weak key to the Config, which the closure must not
 		// keep alive.
 		v := verifier{rootCAs: c.RootCAs, clientCAs: c.ClientCAs, clientAuth: c.ClientAuth, insecure: c.InsecureSkipVerify}
-		err := ctx.SetCertVerifyCallback(func(s *openssl.SSL, chain []*x509.Certificate) error {
+		err := sslCtx.SetCertVerifyCallback(func(s *openssl.SSL, chain []*x509.Certificate) error {
 			name, _ := s.UserData().(string)
 			return v.verifyPeer(server, chain, name)
 		})
@@ -285,7 +285,7 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 			return fail(err)
 		}
 	}
-	return ctx, nil
+	return sslCtx, nil
 }
 
 // verifier holds what verifying a peer needs from a Config.
@@ -337,12 +337,12 @@ func (c *Config) clientCtx() (*openssl.Ctx, error) {
 	if v, ok := clientCtxs.Load(key); ok {
 		return v.(*openssl.Ctx), nil
 	}
-	ctx, err := c.newCtx(false)
+	sslCtx, err := c.newCtx(false)
 	if err != nil {
 		return nil, err
 	}
-	if v, loaded := clientCtxs.LoadOrStore(key, ctx); loaded {
-		ctx.Close()
+	if v, loaded := clientCtxs.LoadOrStore(key, sslCtx); loaded {
+		sslCtx.Close()
 		return v.(*openssl.Ctx), nil
 	}
 	runtime.AddCleanup(c, func(key weak.Pointer[Config]) {
@@ -351,5 +351,5 @@ func (c *Config) clientCtx() (*openssl.Ctx, error) {
 			v.(*openssl.Ctx).Close()
 		}
 	}, key)
-	return ctx, nil
+	return sslCtx, nil
 }

@@ -8,43 +8,13 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/openssl-stateless/openssl"
 )
-
-const (
-	// bioBuffer is the largest datagram a connection takes in: a full DTLS
-	// record (16 KiB of data plus expansion) with room to spare.
-	bioBuffer = 32 << 10
-	// inQueue is how many routed datagrams wait for a connection's reader
-	// before further ones are dropped (UDP semantics: the peer retransmits).
-	inQueue = 1024
-	// smallBuf is the size of pooled datagram buffers.
-	smallBuf = 2048
-)
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, smallBuf); return &b }}
-
-// getBuf returns a buffer holding a copy of p.
-func getBuf(p []byte) *[]byte {
-	if len(p) > smallBuf {
-		b := append([]byte(nil), p...)
-		return &b
-	}
-	bp := bufPool.Get().(*[]byte)
-	*bp = append((*bp)[:0], p...)
-	return bp
-}
-
-func putBuf(bp *[]byte) {
-	if cap(*bp) == smallBuf {
-		bufPool.Put(bp)
-	}
-}
 
 // Conn is a DTLS connection: a net.Conn that keeps datagram boundaries.
 // Each Write sends one record in one datagram and each Read returns one
@@ -57,15 +27,14 @@ type Conn struct {
 	raddr     *net.UDPAddr
 	rap       netip.AddrPort
 	cfg       *Config
-	server    bool
-	ln        *Listener     // the server side's listener
+	srv       *serverConn   // the Listener's bookkeeping; nil on a client
 	readDone  chan struct{} // the client's reader goroutine has exited
 
 	mu  sync.Mutex // guards ssl and bio: every OpenSSL call and every send
 	ssl *openssl.SSL
 	bio *openssl.BIO
 
-	in        chan *[]byte
+	in        chan *[]byte // datagrams routed to this peer (queue.go)
 	closed    chan struct{}
 	closeOnce sync.Once
 
@@ -80,20 +49,10 @@ type Conn struct {
 	hsErr           error
 	cookieExchanged atomic.Bool
 	maxPayload      int
-	accepted        bool // guarded by ln.mu
-	live            bool // counted in the Listener's LiveConns; guarded by ln.mu
 
 	readMu sync.Mutex
 	rdl    *deadline
 	wdl    *deadline
-
-	// A server Conn lingers between its handshake and its first Read or
-	// Write (see linger). takeover ends it; held is an application-data
-	// datagram the lingering goroutine left for Read.
-	takeover     chan struct{}
-	takeoverOnce sync.Once
-	lingerDone   chan struct{}
-	held         *[]byte
 }
 
 func newConn(pc net.PacketConn, peer netip.AddrPort, cfg *Config, ssl *openssl.SSL, bio *openssl.BIO) *Conn {
@@ -109,105 +68,38 @@ func newConn(pc net.PacketConn, peer netip.AddrPort, cfg *Config, ssl *openssl.S
 		peerGone: make(chan struct{}),
 		rdl:      newDeadline(),
 		wdl:      newDeadline(),
-		takeover: make(chan struct{}),
 	}
 	c.udp, _ = pc.(*net.UDPConn)
 	return c
 }
 
-// linger answers the peer's handshake retransmissions between the end of
-// the server's handshake and the application's first Read or Write. The
-// server's last flight (ChangeCipherSpec, Finished) has no timer: if it is
-// lost, the client retransmits its own and only an SSL_read on the server
-// answers. Without this, a connection waiting in the accept queue (or one
-// the application only writes to) would leave the client's Dial to time
-// out. Only datagrams without application data are processed here; the
-// first one carrying data is kept for Read.
-func (c *Conn) linger(limit time.Duration, stop <-chan struct{}) {
-	defer close(c.lingerDone)
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	var scratch [64]byte
-	for {
-		select {
-		case <-c.takeover:
-			return
-		case <-stop:
-			return
-		case <-c.closed:
-			return
-		case <-t.C:
-			return
-		case bp := <-c.in:
-			if hasApplicationData(*bp) {
-				c.held = bp
-				return
-			}
-			c.push(bp)
-			c.mu.Lock()
-			if c.ssl != nil {
-				_, _ = c.ssl.Read(scratch[:]) // handshake records only: no data to lose
-				_ = c.flushLocked()
-			}
-			c.mu.Unlock()
+// newSSL makes an SSL on a packet BIO with the Config's MTU.
+func newSSL(sslCtx *openssl.Ctx, cfg *Config) (*openssl.SSL, *openssl.BIO, error) {
+	ssl, err := openssl.NewSSL(sslCtx)
+	if err != nil {
+		return nil, nil, err
+	}
+	bio, err := openssl.NewPacketBIO(cfg.mtu(), bioBuffer)
+	if err != nil {
+		ssl.Close()
+		return nil, nil, err
+	}
+	if err := ssl.SetBIO(bio, bio); err != nil {
+		bio.Close()
+		ssl.Close()
+		return nil, nil, err
+	}
+	if err := ssl.SetMTU(cfg.mtu()); err != nil {
+		ssl.Close()
+		return nil, nil, err
+	}
+	if cfg.RetransmitTimeout != 0 {
+		if err := ssl.SetDTLSInitialTimeout(cfg.RetransmitTimeout); err != nil {
+			ssl.Close()
+			return nil, nil, err
 		}
 	}
-}
-
-// takeOver ends linger before the application's first Read or Write.
-func (c *Conn) takeOver() {
-	if c.lingerDone == nil {
-		return
-	}
-	c.takeoverOnce.Do(func() {
-		close(c.takeover)
-		<-c.lingerDone
-	})
-}
-
-// hasApplicationData reports whether any record of a datagram is
-// application data (content type 23).
-func hasApplicationData(d []byte) bool {
-	for len(d) >= 13 {
-		if d[0] == 23 {
-			return true
-		}
-		n := 13 + (int(d[11])<<8 | int(d[12]))
-		if n > len(d) {
-			return true // malformed: let Read's SSL_read judge it
-		}
-		d = d[n:]
-	}
-	return false
-}
-
-// deliver queues a datagram for the connection; it is dropped when the
-// queue is full.
-func (c *Conn) deliver(bp *[]byte) bool {
-	select {
-	case c.in <- bp:
-		return true
-	default:
-		putBuf(bp)
-		return false
-	}
-}
-
-// push hands a routed datagram to OpenSSL's read BIO.
-func (c *Conn) push(bp *[]byte) {
-	d := *bp
-	if !c.server && !c.hsDone.Load() && isHelloVerifyRequest(d) {
-		c.cookieExchanged.Store(true)
-	}
-	c.mu.Lock()
-	if c.bio != nil {
-		if c.bio.DatagramPending() {
-			c.bio.DropDatagram() // OpenSSL did not want it; the newer one wins
-		}
-		_ = c.bio.PushDatagram(d, c.rap)
-	}
-	c.mu.Unlock()
-	putBuf(bp)
+	return ssl, bio, nil
 }
 
 // send writes one datagram to the peer.
@@ -232,6 +124,90 @@ func (c *Conn) flushLocked() error {
 	return c.bio.DrainDatagrams(c.send)
 }
 
+// pump drives OpenSSL: it runs step on c.ssl, under c.mu and followed by
+// a flush of what OpenSSL wrote, until step stops asking for a datagram.
+// Between steps it hands OpenSSL the next datagram of the queue or, when
+// the DTLS timer fires first, retransmits. It gives up when done is closed
+// (returning expired's error), when the socket reports the peer gone, or
+// when c is closed. The handshake and Read share it: the state machine
+// needs the same feeding in both, and after the handshake a DTLS timer
+// may still run for the last flight.
+func (c *Conn) pump(step func(*openssl.SSL) (int, error), done <-chan struct{}, expired func() error) (int, error) {
+	var timer *time.Timer // made only once OpenSSL runs its timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		select {
+		case <-c.closed:
+			return 0, net.ErrClosed
+		case <-done:
+			return 0, expired()
+		default:
+		}
+		c.mu.Lock()
+		if c.ssl == nil {
+			c.mu.Unlock()
+			return 0, net.ErrClosed
+		}
+		n, err := step(c.ssl)
+		_ = c.flushLocked() // a lost datagram is retransmitted on the timer
+		if !errors.Is(err, openssl.ErrWantRead) {
+			c.mu.Unlock()
+			return n, err
+		}
+		wait, running := c.ssl.DTLSTimeout()
+		c.mu.Unlock()
+		var fire <-chan time.Time
+		if running {
+			// Since Go 1.23 Reset leaves no stale fire in the channel.
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			fire = timer.C
+		}
+		select {
+		case bp := <-c.in:
+			c.push(bp)
+		case <-fire:
+			if err := c.retransmit(); err != nil {
+				return 0, err
+			}
+		case <-done:
+			return 0, expired()
+		case <-c.peerGone:
+			return 0, c.peerErr
+		case <-c.closed:
+			return 0, net.ErrClosed
+		}
+	}
+}
+
+// retransmit runs DTLSv1_handle_timeout once the DTLS timer has fired and
+// sends what it retransmits. It fails once OpenSSL has given up on the
+// peer (too many retransmissions).
+func (c *Conn) retransmit() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ssl == nil {
+		return net.ErrClosed
+	}
+	_, err := c.ssl.DTLSHandleTimeout()
+	_ = c.flushLocked()
+	return err
+}
+
+// timeout is the error of an expired deadline or handshake timeout, as
+// package net words a deadline: a *net.OpError whose Timeout is true and
+// which errors.Is os.ErrDeadlineExceeded.
+func (c *Conn) timeout(op string) error {
+	return &net.OpError{Op: op, Net: "udp", Addr: c.raddr, Err: os.ErrDeadlineExceeded}
+}
+
 // Handshake runs the handshake if it has not run yet, bounded by
 // Config.HandshakeTimeout. Read and Write call it.
 func (c *Conn) Handshake() error {
@@ -254,8 +230,16 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if c.hsDone.Load() || c.hsErr != nil {
 		return c.hsErr
 	}
-	err := c.handshake(ctx)
+	_, err := c.pump(c.handshakeStep, ctx.Done(), func() error {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return c.timeout("handshake")
+		}
+		return ctx.Err()
+	})
 	if err != nil {
+		if !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) && !isTimeout(err) {
+			err = fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
+		}
 		c.hsErr = err
 		return err
 	}
@@ -263,79 +247,20 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	return nil
 }
 
-func (c *Conn) handshake(ctx context.Context) error {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		c.mu.Lock()
-		if c.ssl == nil {
-			c.mu.Unlock()
-			return net.ErrClosed
-		}
-		var err error
-		if c.server {
-			err = c.ssl.Accept()
-		} else {
-			err = c.ssl.Connect()
-		}
-		_ = c.flushLocked() // a lost flight is retransmitted on the timer
-		if err == nil {
-			// Still under c.mu: a Close racing with the end of the
-			// handshake must not free the SSL in between.
-			ferr := c.finishHandshakeLocked()
-			c.mu.Unlock()
-			return ferr
-		}
-		wait, running := c.ssl.DTLSTimeout()
-		c.mu.Unlock()
-		if !errors.Is(err, openssl.ErrWantRead) {
-			return fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
-		}
-		var fire <-chan time.Time
-		if running {
-			timer.Reset(wait)
-			fire = timer.C
-		}
-		select {
-		case bp := <-c.in:
-			c.push(bp)
-		case <-fire:
-			if err := c.retransmit(); err != nil {
-				return fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
-			}
-		case <-c.peerGone:
-			return fmt.Errorf("dtls: handshake with %v: %w", c.rap, c.peerErr)
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return &net.OpError{Op: "handshake", Net: "udp", Addr: c.raddr, Err: timeoutError{op: "handshake"}}
-			}
-			return ctx.Err()
-		case <-c.closed:
-			return net.ErrClosed
-		}
-		if running {
-			// Drain a fire that raced with a datagram, so Reset starts clean.
-			if !timer.Stop() {
-				select {
-				case <-timer.C:
-				default:
-				}
-			}
-		}
+// handshakeStep is one SSL_accept or SSL_connect. The step that completes
+// the handshake also finishes it, still under c.mu: a Close racing with
+// the end of the handshake must not free the SSL in between.
+func (c *Conn) handshakeStep(ssl *openssl.SSL) (int, error) {
+	var err error
+	if c.srv != nil {
+		err = ssl.Accept()
+	} else {
+		err = ssl.Connect()
 	}
-}
-
-// retransmit runs DTLSv1_handle_timeout once the DTLS timer has fired and
-// sends what it retransmits.
-func (c *Conn) retransmit() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ssl == nil {
-		return net.ErrClosed
+	if err != nil {
+		return 0, err
 	}
-	_, err := c.ssl.DTLSHandleTimeout()
-	_ = c.flushLocked()
-	return err
+	return 0, c.finishHandshakeLocked()
 }
 
 // finishHandshakeLocked learns the payload limit, and makes sure a client
@@ -343,13 +268,13 @@ func (c *Conn) retransmit() error {
 // runs for certificates that arrive (an anonymous cipher sends none).
 // Called with c.mu held.
 func (c *Conn) finishHandshakeLocked() error {
-	if !c.server && !c.cfg.InsecureSkipVerify {
+	if c.srv == nil && !c.cfg.InsecureSkipVerify {
 		certs, err := c.ssl.PeerCertificates()
 		if err != nil {
 			return err
 		}
 		if len(certs) == 0 {
-			return fmt.Errorf("dtls: handshake with %v: server sent no certificate", c.rap)
+			return errors.New("server sent no certificate")
 		}
 	}
 	c.maxPayload = c.ssl.DTLSDataMTU()
@@ -359,11 +284,14 @@ func (c *Conn) finishHandshakeLocked() error {
 	return nil
 }
 
-// Read reads one record's data. Give it MaxPayload bytes: with a shorter
-// p, OpenSSL returns the first len(p) bytes and keeps the rest of the
-// record for the next Read (unlike UDP, which would drop it). It returns
-// io.EOF after the peer's close_notify, net.ErrClosed after Close, and a
-// net.Error whose Timeout is true when the read deadline passes.
+// Read reads one record's data into p. A record longer than p is
+// truncated, as a UDP socket truncates a datagram, but not silently: Read
+// returns the first len(p) bytes with an error wrapping io.ErrShortBuffer,
+// and the rest of that record is gone; the next Read returns the next
+// record whole. A buffer of MaxPayload bytes (the peer's own limit may be
+// higher, up to 16 KiB) never truncates. Read returns io.EOF after the
+// peer's close_notify, net.ErrClosed after Close, and a net.Error whose
+// Timeout is true when the read deadline passes.
 func (c *Conn) Read(p []byte) (int, error) {
 	if err := c.Handshake(); err != nil {
 		return 0, err
@@ -374,62 +302,43 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if c.held != nil { // left by linger: the first datagram with data
-		c.push(c.held)
-		c.held = nil
+	n, err := c.pump(func(ssl *openssl.SSL) (int, error) { return readRecord(ssl, p) },
+		c.rdl.wait(), func() error { return c.timeout("read") })
+	switch {
+	case err == nil, err == io.EOF, errors.Is(err, net.ErrClosed), isTimeout(err):
+		return n, err
+	case err == c.peerErr:
+		return n, &net.OpError{Op: "read", Net: "udp", Addr: c.raddr, Err: err}
 	}
-	var timer *time.Timer // made only if a DTLS timer runs after the handshake
-	for {
-		select {
-		case <-c.closed:
-			return 0, net.ErrClosed
-		case <-c.rdl.wait():
-			return 0, &net.OpError{Op: "read", Net: "udp", Addr: c.raddr, Err: timeoutError{op: "read"}}
-		default:
-		}
-		c.mu.Lock()
-		if c.ssl == nil {
-			c.mu.Unlock()
-			return 0, net.ErrClosed
-		}
-		n, err := c.ssl.Read(p)
-		_ = c.flushLocked()
-		if n > 0 {
-			c.mu.Unlock()
-			return n, nil
-		}
-		wait, running := c.ssl.DTLSTimeout()
-		c.mu.Unlock()
-		if err == io.EOF {
-			return 0, io.EOF
-		}
-		if !errors.Is(err, openssl.ErrWantRead) {
-			return 0, fmt.Errorf("dtls: read: %w", err)
-		}
-		var fire <-chan time.Time
-		if running { // a retransmission is due even after the handshake (the last flight)
-			if timer == nil {
-				timer = time.NewTimer(wait)
-				defer timer.Stop()
-			} else {
-				timer.Reset(wait)
-			}
-			fire = timer.C
-		}
-		select {
-		case bp := <-c.in:
-			c.push(bp)
-		case <-fire:
-			_ = c.retransmit() // a failure shows in the next SSL_read
-		case <-c.rdl.wait():
-			return 0, &net.OpError{Op: "read", Net: "udp", Addr: c.raddr, Err: timeoutError{op: "read"}}
-		case <-c.peerGone:
-			return 0, &net.OpError{Op: "read", Net: "udp", Addr: c.raddr, Err: c.peerErr}
-		case <-c.closed:
-			return 0, net.ErrClosed
-		}
-	}
+	return n, fmt.Errorf("dtls: read: %w", err)
 }
+
+// readRecord is one SSL_read into p that keeps record boundaries: when
+// the record did not fit, the rest of it is read and dropped, so that it
+// does not come back as the next "record". Whatever p holds, OpenSSL's
+// SSL_pending counts what is left of the current record.
+func readRecord(ssl *openssl.SSL, p []byte) (int, error) {
+	n, err := ssl.Read(p)
+	if n < len(p) || err != nil {
+		return n, err
+	}
+	rest := ssl.Pending()
+	if rest == 0 {
+		return n, nil
+	}
+	total := n + rest
+	var scratch [1024]byte
+	for rest > 0 {
+		m, err := ssl.Read(scratch[:min(rest, len(scratch))])
+		if m <= 0 || err != nil {
+			break
+		}
+		rest -= m
+	}
+	return n, fmt.Errorf("record of %d bytes truncated to the %d-byte buffer: %w", total, len(p), io.ErrShortBuffer)
+}
+
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
 // Write sends p as one record in one datagram. A p longer than one datagram
 // can carry gives ErrMessageTooLarge and sends nothing.
@@ -442,7 +351,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	case <-c.closed:
 		return 0, net.ErrClosed
 	case <-c.wdl.wait():
-		return 0, &net.OpError{Op: "write", Net: "udp", Addr: c.raddr, Err: timeoutError{op: "write"}}
+		return 0, c.timeout("write")
 	default:
 	}
 	if len(p) > c.maxPayload {
@@ -495,17 +404,9 @@ func (c *Conn) Close() error {
 		close(c.closed)
 		c.rdl.stop()
 		c.wdl.stop()
-		for {
-			select {
-			case bp := <-c.in:
-				putBuf(bp)
-				continue
-			default:
-			}
-			break
-		}
-		if c.ln != nil {
-			c.ln.remove(c)
+		c.drain()
+		if c.srv != nil {
+			c.srv.ln.remove(c)
 			return
 		}
 		_ = c.pc.Close()
@@ -558,7 +459,7 @@ func (c *Conn) ConnectionState() ConnectionState {
 	cs := ConnectionState{
 		HandshakeComplete: c.hsDone.Load(),
 		ServerName:        c.cfg.ServerName,
-		CookieExchanged:   c.server || c.cookieExchanged.Load(),
+		CookieExchanged:   c.srv != nil || c.cookieExchanged.Load(),
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -568,198 +469,4 @@ func (c *Conn) ConnectionState() ConnectionState {
 		cs.PeerCertificates, _ = c.ssl.PeerCertificates()
 	}
 	return cs
-}
-
-// isHelloVerifyRequest reports whether a datagram starts with a
-// HelloVerifyRequest record.
-func isHelloVerifyRequest(d []byte) bool {
-	return len(d) > 13+12 && d[0] == 22 && d[13] == 3
-}
-
-// isInitialClientHello reports whether a datagram starts with an epoch-0
-// handshake record holding a ClientHello.
-func isInitialClientHello(d []byte) bool {
-	return len(d) > 13+12 && d[0] == 22 && d[3] == 0 && d[4] == 0 && d[13] == 1
-}
-
-// clientHelloHasCookie reports whether a datagram's ClientHello carries a
-// non-empty cookie: record header (13), handshake header (12), version (2)
-// and random (32) come before the session id.
-func clientHelloHasCookie(d []byte) bool {
-	const off = 13 + 12 + 2 + 32
-	if len(d) <= off || d[0] != 22 || d[13] != 1 {
-		return false
-	}
-	p := off + 1 + int(d[off])
-	return p < len(d) && d[p] != 0
-}
-
-// Dial connects to a DTLS server at address ("udp", "udp4" or "udp6") and
-// completes the handshake.
-func Dial(network, address string, cfg *Config) (*Conn, error) {
-	return DialContext(context.Background(), network, address, cfg)
-}
-
-// DialContext is Dial with a context bounding the handshake (besides
-// Config.HandshakeTimeout).
-func DialContext(ctx context.Context, network, address string, cfg *Config) (*Conn, error) {
-	if err := cfg.validate(false); err != nil {
-		return nil, err
-	}
-	raddr, err := net.ResolveUDPAddr(network, address)
-	if err != nil {
-		return nil, fmt.Errorf("dtls: %w", err)
-	}
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		host = raddr.IP.String()
-	}
-	pc, err := net.DialUDP(network, nil, raddr)
-	if err != nil {
-		return nil, fmt.Errorf("dtls: %w", err)
-	}
-	c, err := newClient(pc, raddr, cfg, host, true)
-	if err != nil {
-		pc.Close()
-		return nil, err
-	}
-	hctx, cancel := context.WithTimeout(ctx, cfg.handshakeTimeout())
-	defer cancel()
-	if err := c.HandshakeContext(hctx); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return c, nil
-}
-
-// Client returns a client Conn over pc talking to raddr. It takes
-// ownership of pc (Close closes it); the handshake runs on the first Read,
-// Write or Handshake.
-func Client(pc net.PacketConn, raddr net.Addr, cfg *Config) (*Conn, error) {
-	if pc == nil || raddr == nil {
-		return nil, errors.New("dtls: Client needs a PacketConn and a peer address")
-	}
-	if err := cfg.validate(false); err != nil {
-		return nil, err
-	}
-	ua, ok := raddr.(*net.UDPAddr)
-	if !ok {
-		var err error
-		if ua, err = net.ResolveUDPAddr("udp", raddr.String()); err != nil {
-			return nil, fmt.Errorf("dtls: peer address: %w", err)
-		}
-	}
-	return newClient(pc, ua, cfg, ua.IP.String(), false)
-}
-
-// newClient makes a client Conn on the Ctx shared by every client of the
-// caller's cfg. The Conn keeps a clone of cfg whose ServerName, if empty,
-// is the host dialled: the certificate is always checked against a name
-// or address, never accepted for any.
-func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, host string, connected bool) (*Conn, error) {
-	ctx, err := cfg.clientCtx()
-	if err != nil {
-		return nil, err
-	}
-	cfg = cfg.Clone()
-	if cfg.ServerName == "" {
-		cfg.ServerName = host
-	}
-	ssl, bio, err := newSSL(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	peer := netip.AddrPortFrom(raddr.AddrPort().Addr().Unmap(), raddr.AddrPort().Port())
-	_ = bio.SetPeer(peer)
-	if cfg.ServerName != "" {
-		if _, err := netip.ParseAddr(cfg.ServerName); err != nil { // SNI carries names, not addresses
-			if err := ssl.SetServerName(cfg.ServerName); err != nil {
-				ssl.Close()
-				return nil, err
-			}
-		}
-	}
-	ssl.SetUserData(cfg.ServerName) // the name the verify callback checks
-	ssl.SetConnectState()
-	c := newConn(pc, peer, cfg, ssl, bio)
-	c.connected = connected && c.udp != nil
-	c.readDone = make(chan struct{})
-	go c.readLoop()
-	return c, nil
-}
-
-// newSSL makes an SSL on a packet BIO with the Config's MTU.
-func newSSL(ctx *openssl.Ctx, cfg *Config) (*openssl.SSL, *openssl.BIO, error) {
-	ssl, err := openssl.NewSSL(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	bio, err := openssl.NewPacketBIO(cfg.mtu(), bioBuffer)
-	if err != nil {
-		ssl.Close()
-		return nil, nil, err
-	}
-	if err := ssl.SetBIO(bio, bio); err != nil {
-		bio.Close()
-		ssl.Close()
-		return nil, nil, err
-	}
-	if err := ssl.SetMTU(cfg.mtu()); err != nil {
-		ssl.Close()
-		return nil, nil, err
-	}
-	if cfg.RetransmitTimeout != 0 {
-		if err := ssl.SetDTLSInitialTimeout(cfg.RetransmitTimeout); err != nil {
-			ssl.Close()
-			return nil, nil, err
-		}
-	}
-	return ssl, bio, nil
-}
-
-// readLoop routes the client socket's datagrams to the Conn.
-func (c *Conn) readLoop() {
-	defer close(c.readDone)
-	buf := make([]byte, 1<<16)
-	for {
-		var n int
-		var from netip.AddrPort
-		var err error
-		if c.udp != nil {
-			n, from, err = c.udp.ReadFromUDPAddrPort(buf)
-		} else {
-			var a net.Addr
-			n, a, err = c.pc.ReadFrom(buf)
-			if ua, ok := a.(*net.UDPAddr); ok {
-				from = ua.AddrPort()
-			}
-		}
-		if err != nil {
-			select {
-			case <-c.closed:
-				return
-			default:
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			if errors.Is(err, syscall.ECONNREFUSED) {
-				// Nothing listens at the peer's port: fail now rather than
-				// retransmit into the void until the handshake times out.
-				c.peerGoneOnce.Do(func() {
-					c.peerErr = err
-					close(c.peerGone)
-				})
-			}
-			continue
-		}
-		if !c.connected && netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) != c.rap {
-			continue
-		}
-		c.deliver(getBuf(buf[:n]))
-	}
 }

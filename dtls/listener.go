@@ -36,7 +36,7 @@ type Listener struct {
 	pc     net.PacketConn
 	udp    *net.UDPConn
 	cfg    *Config
-	ctx    *openssl.Ctx
+	sslCtx *openssl.Ctx
 	log    *slog.Logger
 	signer *openssl.CookieSigner
 
@@ -91,25 +91,25 @@ func NewListener(pc net.PacketConn, cfg *Config) (*Listener, error) {
 		return nil, err
 	}
 	cfg = cfg.Clone()
-	ctx, err := cfg.newCtx(true)
+	sslCtx, err := cfg.newCtx(true)
 	if err != nil {
 		return nil, err
 	}
 	signer := cfg.CookieSigner
 	if signer == nil {
 		if signer, err = openssl.NewCookieSigner(nil, 0); err != nil {
-			ctx.Close()
+			sslCtx.Close()
 			return nil, err
 		}
 	}
-	if err := signer.Install(ctx); err != nil {
-		ctx.Close()
+	if err := signer.Install(sslCtx); err != nil {
+		sslCtx.Close()
 		return nil, err
 	}
 	l := &Listener{
 		pc:       pc,
 		cfg:      cfg,
-		ctx:      ctx,
+		sslCtx:   sslCtx,
 		log:      cfg.logger(),
 		signer:   signer,
 		conns:    make(map[netip.AddrPort]*Conn),
@@ -119,7 +119,7 @@ func NewListener(pc net.PacketConn, cfg *Config) (*Listener, error) {
 	}
 	l.udp, _ = pc.(*net.UDPConn)
 	if l.lssl, l.lbio, err = l.newListeningSSL(); err != nil {
-		ctx.Close()
+		sslCtx.Close()
 		return nil, err
 	}
 	go l.loop()
@@ -127,7 +127,7 @@ func NewListener(pc net.PacketConn, cfg *Config) (*Listener, error) {
 }
 
 func (l *Listener) newListeningSSL() (*openssl.SSL, *openssl.BIO, error) {
-	ssl, bio, err := newSSL(l.ctx, l.cfg)
+	ssl, bio, err := newSSL(l.sslCtx, l.cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -176,7 +176,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 			c.Close()
 			return nil, net.ErrClosed
 		}
-		c.accepted = true
+		c.srv.accepted = true
 		l.mu.Unlock()
 		return c, nil
 	case <-l.closed:
@@ -193,7 +193,7 @@ func (l *Listener) Close() error {
 		l.closing = true
 		var drop []*Conn
 		for _, c := range l.conns {
-			if !c.accepted {
+			if !c.srv.accepted {
 				drop = append(drop, c)
 			}
 		}
@@ -228,7 +228,7 @@ func (l *Listener) shutdown() {
 		if l.lssl != nil {
 			l.lssl.Close()
 		}
-		l.ctx.Close()
+		l.sslCtx.Close()
 	})
 }
 
@@ -238,8 +238,8 @@ func (l *Listener) remove(c *Conn) {
 	if l.conns[c.rap] == c {
 		delete(l.conns, c.rap)
 	}
-	if c.live {
-		c.live = false
+	if c.srv.live {
+		c.srv.live = false
 		l.live.Add(-1)
 	}
 	last := l.closing && len(l.conns) == 0
@@ -384,9 +384,7 @@ func (l *Listener) admit(peer netip.AddrPort) {
 		return
 	}
 	c := newConn(l.pc, peer, l.cfg, l.lssl, l.lbio)
-	c.server = true
-	c.ln = l
-	c.lingerDone = make(chan struct{})
+	c.srv = newServerConn(l)
 	l.lssl, l.lbio = ssl, bio
 	old := l.conns[peer]
 	l.conns[peer] = c
@@ -412,7 +410,7 @@ func (l *Listener) handshake(c *Conn) {
 	if err == nil && !l.closing {
 		select {
 		case l.acceptCh <- c:
-			c.live = true
+			c.srv.live = true
 			l.live.Add(1)
 			l.hsCompleted.Add(1)
 			l.mu.Unlock()
@@ -425,15 +423,18 @@ func (l *Listener) handshake(c *Conn) {
 			c.linger(l.cfg.handshakeTimeout(), l.closed)
 			return
 		default:
-			err = ErrHandshakeRefused
+			// admit counted this handshake against the queue, but the
+			// queue may have filled since: the client only sees its
+			// handshake time out.
+			l.mu.Unlock()
+			l.hsRefused.Add(1)
+			l.log.Warn("dtls: handshake refused, accept queue full", "peer", c.rap)
+			c.Close()
+			return
 		}
 	}
 	l.mu.Unlock()
-	if errors.Is(err, ErrHandshakeRefused) {
-		l.hsRefused.Add(1)
-	} else {
-		l.hsFailed.Add(1)
-	}
+	l.hsFailed.Add(1)
 	if err == nil {
 		err = net.ErrClosed
 	}

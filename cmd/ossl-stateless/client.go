@@ -364,46 +364,46 @@ func dialTLS(ctx context.Context, o *clientOpts, creds *credentials, name string
 		}
 		return nil, dialError(o.connect, err)
 	}
-	sslctx, err := openssl.NewCtx(openssl.TLSClientMethod)
+	sslCtx, err := openssl.NewCtx(openssl.TLSClientMethod)
 	if err != nil {
 		raw.Close()
 		return nil, err
 	}
 	fail := func(err error) (*session, error) {
 		raw.Close()
-		sslctx.Close()
+		sslCtx.Close()
 		return nil, err
 	}
-	if err := sslctx.SetMinProtoVersion(openssl.VersionTLS13); err != nil {
+	if err := sslCtx.SetMinProtoVersion(openssl.VersionTLS13); err != nil {
 		return fail(err)
 	}
 	if creds != nil {
-		if err := sslctx.UseCertificatePEM(creds.certPEM); err != nil {
+		if err := sslCtx.UseCertificatePEM(creds.certPEM); err != nil {
 			return fail(fmt.Errorf("-cert %s: %w", o.cert, err))
 		}
-		if err := sslctx.UsePrivateKeyPEM(creds.keyPEM); err != nil {
+		if err := sslCtx.UsePrivateKeyPEM(creds.keyPEM); err != nil {
 			return fail(fmt.Errorf("-key %s: %w", o.key, err))
 		}
 	}
 	// OpenSSL verifies the chain and the name, and on failure sends the
 	// server an alert, as s_client -verify_return_error does.
 	if o.insecure {
-		err = sslctx.SetVerify(openssl.VerifyNone, -1)
+		err = sslCtx.SetVerify(openssl.VerifyNone, -1)
 	} else {
 		if o.caFile != "" {
-			err = sslctx.LoadVerifyLocations(o.caFile, "")
+			err = sslCtx.LoadVerifyLocations(o.caFile, "")
 		} else {
-			err = sslctx.SetDefaultVerifyPaths()
+			err = sslCtx.SetDefaultVerifyPaths()
 		}
 		if err == nil {
-			err = sslctx.SetVerify(openssl.VerifyPeer, -1)
+			err = sslCtx.SetVerify(openssl.VerifyPeer, -1)
 		}
 	}
 	if err != nil {
 		return fail(err)
 	}
 	sniff := &helloSniffer{Conn: raw}
-	sc, err := openssl.NewClientConn(sniff, sslctx)
+	sc, err := openssl.NewClientConn(sniff, sslCtx)
 	if err != nil {
 		return fail(err)
 	}
@@ -429,7 +429,7 @@ func dialTLS(ctx context.Context, o *clientOpts, creds *credentials, name string
 			err = ve
 		}
 		sc.Close()
-		sslctx.Close()
+		sslCtx.Close()
 		if ctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil, fmt.Errorf("no TLS handshake with %s within %v: no answer", o.connect, o.timeout)
 		}
@@ -443,7 +443,7 @@ func dialTLS(ctx context.Context, o *clientOpts, creds *credentials, name string
 		version:   sc.SSL().Version(),
 		cipher:    sc.SSL().CipherName(),
 		cookie:    sniff.Verdict(),
-		free:      func() { sslctx.Close() },
+		free:      func() { sslCtx.Close() },
 	}
 	if certs, err := sc.SSL().PeerCertificates(); err == nil && len(certs) > 0 {
 		sess.peer = certs[0]

@@ -24,21 +24,21 @@ type tlsStats struct {
 // the cookie signer for SSL_stateless and client verification.
 func (s *server) newTLSCtx(creds *credentials) (*openssl.Ctx, error) {
 	o := s.o
-	ctx, err := openssl.NewCtx(openssl.TLSServerMethod)
+	sslCtx, err := openssl.NewCtx(openssl.TLSServerMethod)
 	if err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*openssl.Ctx, error) {
-		ctx.Close()
+		sslCtx.Close()
 		return nil, err
 	}
-	if err := ctx.UseCertificatePEM(creds.certPEM); err != nil {
+	if err := sslCtx.UseCertificatePEM(creds.certPEM); err != nil {
 		return fail(fmt.Errorf("-cert %s: %w", o.cert, err))
 	}
-	if err := ctx.UsePrivateKeyPEM(creds.keyPEM); err != nil {
+	if err := sslCtx.UsePrivateKeyPEM(creds.keyPEM); err != nil {
 		return fail(fmt.Errorf("-key %s: %w", o.key, err))
 	}
-	if err := ctx.SetMinProtoVersion(openssl.VersionTLS13); err != nil {
+	if err := sslCtx.SetMinProtoVersion(openssl.VersionTLS13); err != nil {
 		return fail(err)
 	}
 	if o.stateless {
@@ -46,32 +46,32 @@ func (s *server) newTLSCtx(creds *credentials) (*openssl.Ctx, error) {
 		if err != nil {
 			return fail(err)
 		}
-		if err := signer.Install(ctx); err != nil {
+		if err := signer.Install(sslCtx); err != nil {
 			return fail(err)
 		}
 	}
 	if s.clientCAsPEM != nil {
-		if err := ctx.AddCAPEM(s.clientCAsPEM); err != nil {
+		if err := sslCtx.AddCAPEM(s.clientCAsPEM); err != nil {
 			return fail(fmt.Errorf("-CAfile %s: %w", o.caFile, err))
 		}
 		mode := openssl.VerifyPeer
 		if o.verify {
 			mode |= openssl.VerifyFailIfNoPeerCert
 		}
-		if err := ctx.SetVerify(mode, -1); err != nil {
+		if err := sslCtx.SetVerify(mode, -1); err != nil {
 			return fail(err)
 		}
 	}
-	return ctx, nil
+	return sslCtx, nil
 }
 
 func (s *server) runTLS(creds *credentials, sig <-chan os.Signal) error {
 	o := s.o
-	ctx, err := s.newTLSCtx(creds)
+	sslCtx, err := s.newTLSCtx(creds)
 	if err != nil {
 		return err
 	}
-	defer ctx.Close()
+	defer sslCtx.Close()
 	ln, err := net.Listen("tcp", o.accept)
 	if err != nil {
 		return listenError(o.accept, "tcp", err)
@@ -94,7 +94,7 @@ func (s *server) runTLS(creds *credentials, sig <-chan os.Signal) error {
 				continue
 			}
 			st.conns.Add(1)
-			sc, err := openssl.NewServerConn(c, ctx)
+			sc, err := openssl.NewServerConn(c, sslCtx)
 			if err != nil {
 				s.log.Error("cannot make an SSL", "err", err)
 				_ = c.Close()

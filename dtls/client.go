@@ -1,0 +1,154 @@
+package dtls
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+)
+
+// Dial connects to a DTLS server at address ("udp", "udp4" or "udp6") and
+// completes the handshake.
+func Dial(network, address string, cfg *Config) (*Conn, error) {
+	return DialContext(context.Background(), network, address, cfg)
+}
+
+// DialContext is Dial with a context bounding the handshake (besides
+// Config.HandshakeTimeout).
+func DialContext(ctx context.Context, network, address string, cfg *Config) (*Conn, error) {
+	if err := cfg.validate(false); err != nil {
+		return nil, err
+	}
+	raddr, err := net.ResolveUDPAddr(network, address)
+	if err != nil {
+		return nil, fmt.Errorf("dtls: %w", err)
+	}
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		host = raddr.IP.String()
+	}
+	pc, err := net.DialUDP(network, nil, raddr)
+	if err != nil {
+		return nil, fmt.Errorf("dtls: %w", err)
+	}
+	c, err := newClient(pc, raddr, cfg, host, true)
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	hctx, cancel := context.WithTimeout(ctx, cfg.handshakeTimeout())
+	defer cancel()
+	if err := c.HandshakeContext(hctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Client returns a client Conn over pc talking to raddr. It takes
+// ownership of pc (Close closes it); the handshake runs on the first Read,
+// Write or Handshake.
+func Client(pc net.PacketConn, raddr net.Addr, cfg *Config) (*Conn, error) {
+	if pc == nil || raddr == nil {
+		return nil, errors.New("dtls: Client needs a PacketConn and a peer address")
+	}
+	if err := cfg.validate(false); err != nil {
+		return nil, err
+	}
+	ua, ok := raddr.(*net.UDPAddr)
+	if !ok {
+		var err error
+		if ua, err = net.ResolveUDPAddr("udp", raddr.String()); err != nil {
+			return nil, fmt.Errorf("dtls: peer address: %w", err)
+		}
+	}
+	return newClient(pc, ua, cfg, ua.IP.String(), false)
+}
+
+// newClient makes a client Conn on the SSL_CTX shared by every client of
+// the caller's cfg. The Conn keeps a clone of cfg whose ServerName, if
+// empty, is the host dialled: the certificate is always checked against a
+// name or address, never accepted for any.
+func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, host string, connected bool) (*Conn, error) {
+	sslCtx, err := cfg.clientCtx()
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.Clone()
+	if cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	ssl, bio, err := newSSL(sslCtx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	peer := netip.AddrPortFrom(raddr.AddrPort().Addr().Unmap(), raddr.AddrPort().Port())
+	_ = bio.SetPeer(peer)
+	if cfg.ServerName != "" {
+		if _, err := netip.ParseAddr(cfg.ServerName); err != nil { // SNI carries names, not addresses
+			if err := ssl.SetServerName(cfg.ServerName); err != nil {
+				ssl.Close()
+				return nil, err
+			}
+		}
+	}
+	ssl.SetUserData(cfg.ServerName) // the name the verify callback checks
+	ssl.SetConnectState()
+	c := newConn(pc, peer, cfg, ssl, bio)
+	c.connected = connected && c.udp != nil
+	c.readDone = make(chan struct{})
+	go c.readLoop()
+	return c, nil
+}
+
+// readLoop routes the client socket's datagrams to the Conn.
+func (c *Conn) readLoop() {
+	defer close(c.readDone)
+	buf := make([]byte, 1<<16)
+	for {
+		var n int
+		var from netip.AddrPort
+		var err error
+		if c.udp != nil {
+			n, from, err = c.udp.ReadFromUDPAddrPort(buf)
+		} else {
+			var a net.Addr
+			n, a, err = c.pc.ReadFrom(buf)
+			if ua, ok := a.(*net.UDPAddr); ok {
+				from = ua.AddrPort()
+			}
+		}
+		if err != nil {
+			select {
+			case <-c.closed:
+				return
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				// Nothing listens at the peer's port: fail now rather than
+				// retransmit into the void until the handshake times out.
+				c.peerGoneOnce.Do(func() {
+					c.peerErr = err
+					close(c.peerGone)
+				})
+			}
+			continue
+		}
+		if !c.connected && netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) != c.rap {
+			continue
+		}
+		if n > bioBuffer {
+			continue // OpenSSL's BIO would refuse it
+		}
+		c.deliver(getBuf(buf[:n]))
+	}
+}

@@ -1,0 +1,56 @@
+package dtls
+
+import "github.com/openssl-stateless/openssl/internal/record"
+
+// What the package reads of a datagram before OpenSSL does: only the
+// plaintext headers of epoch-0 records, to route and to count. OpenSSL
+// judges everything; a malformed datagram here only takes the path where
+// OpenSSL sees it.
+
+// hasApplicationData reports whether any record of a datagram is
+// application data. A datagram that does not parse counts as data, so
+// that Read's SSL_read, not the lingering server, judges it.
+func hasApplicationData(d []byte) bool {
+	for r, err := range record.DTLSRecords(d) {
+		if err != nil || r.Type == record.ApplicationData {
+			return true
+		}
+	}
+	return false
+}
+
+// firstHandshake returns the plaintext handshake message (or fragment)
+// that starts a datagram; ok is false for anything else, including the
+// encrypted records of later epochs.
+func firstHandshake(d []byte) (record.Message, bool) {
+	h, m, err := record.FirstDTLSHandshake(d)
+	if err != nil || h.Epoch != 0 {
+		return record.Message{}, false
+	}
+	return m, true
+}
+
+// isHelloVerifyRequest reports whether a datagram starts with a
+// HelloVerifyRequest.
+func isHelloVerifyRequest(d []byte) bool {
+	m, ok := firstHandshake(d)
+	return ok && m.Type == record.TypeHelloVerifyRequest
+}
+
+// isInitialClientHello reports whether a datagram starts with an epoch-0
+// ClientHello: a new handshake.
+func isInitialClientHello(d []byte) bool {
+	m, ok := firstHandshake(d)
+	return ok && m.Type == record.TypeClientHello
+}
+
+// clientHelloHasCookie reports whether a datagram's ClientHello carries a
+// non-empty cookie.
+func clientHelloHasCookie(d []byte) bool {
+	m, ok := firstHandshake(d)
+	if !ok || m.Type != record.TypeClientHello || m.IsFragment() {
+		return false
+	}
+	cookie, err := record.ClientHelloCookie(m.Body)
+	return err == nil && len(cookie) > 0
+}
