@@ -395,7 +395,10 @@ func (c VerifyCode) IsNameMismatch() bool {
 }
 
 // VerifyError is a failure of OpenSSL's own certificate verification, as
-// SSL_get_verify_result(3) reports it after a handshake.
+// SSL_get_verify_result(3) reports it after a handshake. A chain verified
+// in Go instead, through SetCertVerifyCallback, fails with the callback's
+// own error: the dtls package verifies as crypto/tls does and reports a
+// *tls.CertificateVerificationError, never a VerifyError.
 type VerifyError struct {
 	Code VerifyCode
 }
