@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openssl-stateless/openssl/dtls"
+	"github.com/openssl-stateless/openssl/internal/record"
 	"github.com/openssl-stateless/openssl/internal/testcert"
 )
 
@@ -478,7 +479,7 @@ type dropFirstCCS struct {
 
 func (d *dropFirstCCS) WriteTo(p []byte, addr net.Addr) (int, error) {
 	d.mu.Lock()
-	drop := !d.dropped && hasRecordType(p, 20)
+	drop := !d.dropped && hasRecordType(p, record.ChangeCipherSpec)
 	if drop {
 		d.dropped = true
 	}
@@ -489,17 +490,16 @@ func (d *dropFirstCCS) WriteTo(p []byte, addr net.Addr) (int, error) {
 	return d.PacketConn.WriteTo(p, addr)
 }
 
-// hasRecordType reports whether a datagram holds a DTLS record of type ct.
-func hasRecordType(d []byte, ct byte) bool {
-	for len(d) >= 13 {
-		if d[0] == ct {
-			return true
-		}
-		n := 13 + (int(d[11])<<8 | int(d[12]))
-		if n > len(d) {
+// hasRecordType reports whether a datagram holds a whole DTLS record of
+// type ct.
+func hasRecordType(d []byte, ct record.ContentType) bool {
+	for r, err := range record.DTLSRecords(d) {
+		if err != nil {
 			return false
 		}
-		d = d[n:]
+		if r.Type == ct {
+			return true
+		}
 	}
 	return false
 }
