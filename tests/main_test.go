@@ -7,10 +7,32 @@
 // protocol log: `-trace` where the tool has it, `-msg` where it does not
 // (OpenSSL 1.1.1 as Debian builds it); TESTS_OPENSSL_TRACE=msg forces
 // -msg. See traceFlag and parseTrace.
+//
+// The tests, by what they run against the peers:
+//   - dtls_interop_test.go: a DTLS server and client written with the
+//     binding's thin API (DTLSv1_listen, SSL_accept, SSL_connect...);
+//   - tls_interop_test.go: TLS 1.3's stateless cookie exchange
+//     (SSL_stateless);
+//   - dtlspkg_interop_test.go: package dtls (Listener, Dial), also against
+//     GnuTLS's gnutls-cli and gnutls-serv.
+//
+// They share one set of helpers, a file for each job:
+//   - main_test.go: TestMain and checkGoroutines, the leak checks;
+//   - peer_test.go: the command-line peers (opensslBin, startPeer...);
+//   - pki_test.go: certificates, and the openssl.Ctx and dtls.Configs that
+//     use them;
+//   - socket_test.go: driving the thin API over a Go UDP socket;
+//   - wire_test.go: datagrams between the peers, lost or looked at
+//     (lossyRelay, cookieSniffer), parsed with internal/record;
+//   - trace_test.go: the peers' protocol logs (traceFlag, parseTrace), with
+//     tests of the parsers on captured logs;
+//   - echo_test.go: a dtls.Listener that echoes what it reads.
 package tests
 
 import (
 	"testing"
+
+	"go.uber.org/goleak"
 
 	"github.com/openssl-stateless/openssl/internal/testmain"
 )
@@ -19,3 +41,12 @@ import (
 // error queue: every operation of the binding must drain it (see
 // testmain).
 func TestMain(m *testing.M) { testmain.Main(m) }
+
+// checkGoroutines fails the test if it leaves goroutines behind. Call it
+// first, so that its cleanup runs after every other one (peers killed and
+// waited for, listeners, connections and sockets closed).
+func checkGoroutines(t *testing.T) {
+	t.Helper()
+	opt := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
+}

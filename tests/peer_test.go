@@ -52,3 +52,14 @@ func startPeer(t *testing.T, args ...string) *testpeer.Proc {
 	t.Helper()
 	return testpeer.Start(t, args[0], opensslBin(t), args...)
 }
+
+// countLines counts the lines of a peer's output that contain s.
+func countLines(out, s string) int {
+	n := 0
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, s) {
+			n++
+		}
+	}
+	return n
+}

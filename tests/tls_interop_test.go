@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openssl-stateless/openssl"
-	"github.com/openssl-stateless/openssl/internal/testcert"
 	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
 
@@ -152,8 +151,8 @@ func TestGoClientWithOpenSSLStatelessServer(t *testing.T) {
 		io.ReadWriteCloser
 		Handshake() error
 	}
-	opensslClient := func(middlebox bool) func(t *testing.T, p *testcert.PKI, conn net.Conn) client {
-		return func(t *testing.T, p *testcert.PKI, conn net.Conn) client {
+	opensslClient := func(middlebox bool) func(t *testing.T, p *pki, conn net.Conn) client {
+		return func(t *testing.T, p *pki, conn net.Conn) client {
 			ctx, err := openssl.NewCtx(openssl.TLSClientMethod)
 			require.NoError(t, err)
 			t.Cleanup(func() { ctx.Close() })
@@ -172,14 +171,14 @@ func TestGoClientWithOpenSSLStatelessServer(t *testing.T) {
 			return c
 		}
 	}
-	goClient := func(t *testing.T, p *testcert.PKI, conn net.Conn) client {
+	goClient := func(t *testing.T, p *pki, conn net.Conn) client {
 		cfg := &tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS13, RootCAs: p.Pool()}
 		return tls.Client(conn, cfg)
 	}
 
 	for _, tc := range []struct {
 		name      string
-		newClient func(t *testing.T, p *testcert.PKI, conn net.Conn) client
+		newClient func(t *testing.T, p *pki, conn net.Conn) client
 		// succeeds is what happens on OpenSSL 1.1.1, 3.0 and 3.5.
 		succeeds bool
 	}{
@@ -276,15 +275,4 @@ func assertUnexpectedEOF(t *testing.T, err error) {
 	default:
 		assert.Contains(t, err.Error(), "EOF", "the client saw the connection closed")
 	}
-}
-
-// receivedRecords renders the first n records the tracing peer received.
-func receivedRecords(recs []traceRecord, n int) []string {
-	var out []string
-	for _, r := range recs {
-		if !r.sent && len(out) < n {
-			out = append(out, r.String())
-		}
-	}
-	return out
 }

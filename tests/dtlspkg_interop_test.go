@@ -1,198 +1,30 @@
 package tests
 
-// Interop tests of the dtls package (dtls.Listener, dtls.Dial) against the
+// Interop tests of package dtls (dtls.Listener, dtls.Dial) against the
 // command-line DTLS peers of OpenSSL (s_client, s_server) and GnuTLS
-// (gnutls-cli, gnutls-serv), over real loopback UDP, with data both ways.
-// Everything here is prefixed "cli" (helpers) or "TestDTLSLayer" (tests) so
-// as not to clash with the rest of the package; run them with
+// (gnutls-cli, gnutls-serv), over real loopback UDP, with data both ways:
 //
-//	go test -race -run TestDTLSLayer ./tests/
+//	go test -race -run 'TestListenerWith|TestDialWith' ./tests/
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/openssl-stateless/openssl/dtls"
-	"github.com/openssl-stateless/openssl/internal/testcert"
 	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
 
-// cliPKI is a CA and a server certificate for "localhost", 127.0.0.1 and
-// ::1, written to a temporary directory for the command-line peers.
-type cliPKI struct{ *testcert.PKI }
-
-func cliNewPKI(t *testing.T) *cliPKI {
-	t.Helper()
-	return &cliPKI{testcert.NewPKI(t, "dtls cli interop CA", testcert.Options{})}
-}
-
-func (p *cliPKI) serverConfig() *dtls.Config {
-	return &dtls.Config{CertificatePEM: p.Server.CertPEM, KeyPEM: p.Server.KeyPEM}
-}
-
-func (p *cliPKI) clientConfig(serverName string) *dtls.Config {
-	return &dtls.Config{ServerName: serverName, RootCAs: p.Pool()}
-}
-
-// cliCheckLeaks fails the test if it leaves goroutines behind. Call it
-// first, so that its cleanup runs after every other one (peers killed and
-// waited for, listeners and connections closed).
-func cliCheckLeaks(t *testing.T) {
-	t.Helper()
-	opt := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
-}
-
-// cliEchoed is what the echo handler saw on one connection.
-type cliEchoed struct {
-	remote   string
-	state    dtls.ConnectionState
-	received []string // each record read, in order
-	endErr   error    // the Read error that ended the loop
-}
-
-// cliEchoServer accepts connections on a Listener and echoes each record
-// back as one record, remembering what it saw.
-type cliEchoServer struct {
-	mu      sync.Mutex
-	conns   []net.Conn
-	closing bool            // cleanup began: close what Accept returns
-	ended   chan *cliEchoed // one per connection, when its loop ends
-	done    chan struct{}   // the accept loop and every handler returned
-}
-
-// cliServeEcho starts a Listener on 127.0.0.1 with p's server certificate,
-// and its accept loop. The Listener and every connection are closed, and
-// all handlers waited for, in t.Cleanup.
-func cliServeEcho(t *testing.T, p *cliPKI) (*dtls.Listener, *cliEchoServer) {
-	t.Helper()
-	l, err := dtls.Listen("udp", "127.0.0.1:0", p.serverConfig())
-	require.NoError(t, err)
-	s := &cliEchoServer{ended: make(chan *cliEchoed, 64), done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			e := &cliEchoed{remote: c.RemoteAddr().String(), state: c.(*dtls.Conn).ConnectionState()}
-			s.mu.Lock()
-			if s.closing {
-				s.mu.Unlock()
-				c.Close()
-				continue
-			}
-			s.conns = append(s.conns, c)
-			s.mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				buf := make([]byte, 1<<16)
-				for {
-					n, err := c.Read(buf)
-					if err != nil {
-						s.mu.Lock()
-						e.endErr = err
-						s.mu.Unlock()
-						s.ended <- e
-						return
-					}
-					s.mu.Lock()
-					e.received = append(e.received, string(buf[:n]))
-					s.mu.Unlock()
-					if _, err := c.Write(buf[:n]); err != nil {
-						s.mu.Lock()
-						e.endErr = fmt.Errorf("echo write: %w", err)
-						s.mu.Unlock()
-						s.ended <- e
-						return
-					}
-				}
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = l.Close()
-		s.mu.Lock()
-		s.closing = true
-		for _, c := range s.conns {
-			_ = c.Close()
-		}
-		s.mu.Unlock()
-		select {
-		case <-s.done:
-		case <-time.After(testpeer.Timeout):
-			t.Errorf("echo server did not stop within %v", testpeer.Timeout)
-		}
-	})
-	return l, s
-}
-
-// waitEnded waits for n connections' handlers to end and returns what they
-// saw.
-func (s *cliEchoServer) waitEnded(t *testing.T, n int) []*cliEchoed {
-	t.Helper()
-	timer := time.NewTimer(testpeer.Timeout)
-	defer timer.Stop()
-	var got []*cliEchoed
-	for len(got) < n {
-		select {
-		case e := <-s.ended:
-			got = append(got, e)
-		case <-timer.C:
-			t.Fatalf("only %d of %d echo handlers ended within %v", len(got), n, testpeer.Timeout)
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*cliEchoed, len(got))
-	for i, e := range got {
-		c := *e
-		c.received = append([]string(nil), e.received...)
-		out[i] = &c
-	}
-	return out
-}
-
-// cliEndAll gives every peer end of file on its stdin, on which it sends
-// close_notify and exits: it checks that each exits with status 0 and that
-// each connection's handler, on DTLS 1.2, read the close_notify as io.EOF.
-// It returns what the handlers saw, and every record they received.
-func cliEndAll(t *testing.T, srv *cliEchoServer, procs []*testpeer.Proc) (ended []*cliEchoed, received []string) {
-	t.Helper()
-	for _, pr := range procs {
-		require.NoError(t, pr.CloseStdin())
-	}
-	for _, pr := range procs {
-		assert.NoError(t, pr.Wait(), "%s exit status", pr.Name)
-	}
-	ended = srv.waitEnded(t, len(procs))
-	for _, e := range ended {
-		assert.ErrorIs(t, e.endErr, io.EOF, "connection from %s ends with the peer's close_notify", e.remote)
-		assert.Equal(t, "DTLSv1.2", e.state.Version)
-		received = append(received, e.received...)
-	}
-	return ended, received
-}
-
-// cliCheckStats logs l's Stats and checks that clients handshakes
+// checkStats logs l's Stats and checks that clients handshakes
 // completed, each after a HelloVerifyRequest, and none failed.
-func cliCheckStats(t *testing.T, l *dtls.Listener, clients int) dtls.Stats {
+func checkStats(t *testing.T, l *dtls.Listener, clients int) dtls.Stats {
 	t.Helper()
 	st := l.Stats()
 	t.Logf("listener stats: %+v", st)
@@ -202,11 +34,11 @@ func cliCheckStats(t *testing.T, l *dtls.Listener, clients int) dtls.Stats {
 	return st
 }
 
-// cliDial runs dtls.Dial to the peer at addr, named peer, with p's CA and
+// dialPeer runs dtls.Dial to the peer at addr, named peer, with p's CA and
 // serverName, closing the Conn at the end of the test, and checks that the
 // DTLS 1.2 handshake completed and that the peer presented p's server
 // certificate.
-func cliDial(t *testing.T, p *cliPKI, addr, serverName, peer string) (*dtls.Conn, dtls.ConnectionState) {
+func dialPeer(t *testing.T, p *pki, addr, serverName, peer string) (*dtls.Conn, dtls.ConnectionState) {
 	t.Helper()
 	c, err := dtls.Dial("udp", addr, p.clientConfig(serverName))
 	require.NoError(t, err)
@@ -220,8 +52,8 @@ func cliDial(t *testing.T, p *cliPKI, addr, serverName, peer string) (*dtls.Conn
 	return c, cs
 }
 
-// cliReadRecord reads one record from c within testpeer.Timeout.
-func cliReadRecord(t *testing.T, c net.Conn) string {
+// readRecord reads one record from c within testpeer.Timeout.
+func readRecord(t *testing.T, c net.Conn) string {
 	t.Helper()
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(testpeer.Timeout)))
 	buf := make([]byte, 1<<16)
@@ -230,33 +62,10 @@ func cliReadRecord(t *testing.T, c net.Conn) string {
 	return string(buf[:n])
 }
 
-// cliSniffConn is a PacketConn that notes the cookie length of the first
-// HelloVerifyRequest it reads.
-type cliSniffConn struct {
-	net.PacketConn
-	mu        sync.Mutex
-	cookieLen int // -1 until a HelloVerifyRequest arrived
-}
-
-func (c *cliSniffConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	n, a, err := c.PacketConn.ReadFrom(p)
-	// Record header (13), handshake header (12), server_version (2), then
-	// the cookie's length byte.
-	const off = 13 + 12 + 2
-	if err == nil && n > off && p[0] == 22 && p[13] == 3 {
-		c.mu.Lock()
-		if c.cookieLen < 0 {
-			c.cookieLen = int(p[off])
-		}
-		c.mu.Unlock()
-	}
-	return n, a, err
-}
-
-// cliProbeCookieLen returns the length of the cookie a dtls.Listener with
+// probeCookieLen returns the length of the cookie a dtls.Listener with
 // the default CookieSigner puts in its HelloVerifyRequest, as seen on the
 // wire by a dtls.Client handshaking with it.
-func cliProbeCookieLen(t *testing.T, p *cliPKI) int {
+func probeCookieLen(t *testing.T, p *pki) int {
 	t.Helper()
 	l, err := dtls.Listen("udp", "127.0.0.1:0", p.serverConfig())
 	require.NoError(t, err)
@@ -266,9 +75,9 @@ func cliProbeCookieLen(t *testing.T, p *cliPKI) int {
 			c.Close()
 		}
 	}()
-	uc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	uc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: loopback4.AsSlice()})
 	require.NoError(t, err)
-	sniff := &cliSniffConn{PacketConn: uc, cookieLen: -1}
+	sniff := &cookieSniffer{PacketConn: uc}
 	c, err := dtls.Client(sniff, l.Addr(), p.clientConfig("localhost"))
 	if err != nil {
 		uc.Close()
@@ -279,21 +88,20 @@ func cliProbeCookieLen(t *testing.T, p *cliPKI) int {
 	defer cancel()
 	require.NoError(t, c.HandshakeContext(ctx), "probe handshake with a dtls.Listener")
 	require.True(t, c.ConnectionState().CookieExchanged)
-	sniff.mu.Lock()
-	defer sniff.mu.Unlock()
-	require.GreaterOrEqual(t, sniff.cookieLen, 0, "the probe saw no HelloVerifyRequest")
-	t.Logf("dtls.Listener's HelloVerifyRequest cookie: %d bytes", sniff.cookieLen)
-	return sniff.cookieLen
+	cookie, ok := sniff.firstCookie()
+	require.True(t, ok, "the probe saw no HelloVerifyRequest")
+	t.Logf("dtls.Listener's HelloVerifyRequest cookie: %d bytes", len(cookie))
+	return len(cookie)
 }
 
-// TestDTLSLayerSClientConcurrentEcho runs four `openssl s_client -dtls1_2`
+// TestListenerWithOpenSSLClients runs four `openssl s_client -dtls1_2`
 // at once against a dtls.Listener echoing every record: each sends its own
 // line and must see exactly that line echoed, then ends with close_notify.
-func TestDTLSLayerSClientConcurrentEcho(t *testing.T) {
-	cliCheckLeaks(t)
-	bin := testpeer.LookPath(t, "openssl")
-	p := cliNewPKI(t)
-	l, srv := cliServeEcho(t, p)
+func TestListenerWithOpenSSLClients(t *testing.T) {
+	checkGoroutines(t)
+	bin := opensslBin(t)
+	p := newPKI(t)
+	l, srv := serveEcho(t, p)
 	addr := l.Addr().String()
 
 	const clients = 4
@@ -330,7 +138,7 @@ func TestDTLSLayerSClientConcurrentEcho(t *testing.T) {
 
 	// End of file on stdin: s_client sends close_notify, which the
 	// handler reads as io.EOF, and exits with status 0.
-	ended, received := cliEndAll(t, srv, procs)
+	ended, received := srv.endAll(t, procs)
 	for _, e := range ended {
 		assert.True(t, e.state.HandshakeComplete)
 		assert.True(t, e.state.CookieExchanged)
@@ -339,7 +147,7 @@ func TestDTLSLayerSClientConcurrentEcho(t *testing.T) {
 	}
 	assert.ElementsMatch(t, lines, received, "each s_client's line reached the server once")
 
-	st := cliCheckStats(t, l, clients)
+	st := checkStats(t, l, clients)
 	assert.GreaterOrEqual(t, st.CookiesVerified, uint64(clients))
 	assert.Zero(t, st.HandshakesRefused)
 	assert.Zero(t, st.CookiesRejected)
@@ -347,23 +155,23 @@ func TestDTLSLayerSClientConcurrentEcho(t *testing.T) {
 		"every connection closed")
 }
 
-// TestDTLSLayerDialSServer runs dtls.Dial against `openssl s_server
+// TestDialWithOpenSSLServer runs dtls.Dial against `openssl s_server
 // -dtls1_2 -listen`, which answers the first ClientHello with a
 // HelloVerifyRequest (DTLSv1_listen).
-func TestDTLSLayerDialSServer(t *testing.T) {
-	cliCheckLeaks(t)
-	bin := testpeer.LookPath(t, "openssl")
-	p := cliNewPKI(t)
+func TestDialWithOpenSSLServer(t *testing.T) {
+	checkGoroutines(t)
+	opensslBin(t)
+	p := newPKI(t)
 	port := testpeer.FreePort(t, "udp4", net.IPv4(127, 0, 0, 1))
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	srv := testpeer.Start(t, "s_server", bin, "s_server", "-dtls1_2", "-listen",
+	srv := startPeer(t, "s_server", "-dtls1_2", "-listen",
 		"-accept", addr, "-cert", p.Server.CertFile, "-key", p.Server.KeyFile,
 		"-naccept", "1")
 	srv.WaitFor("ACCEPT")
 
 	// No ServerName: Dial takes "127.0.0.1" from the address and checks
 	// it against the certificate's IP SAN.
-	c, cs := cliDial(t, p, addr, "", "s_server")
+	c, cs := dialPeer(t, p, addr, "", "s_server")
 	assert.True(t, cs.CookieExchanged, "s_server -listen sends a HelloVerifyRequest")
 	assert.Equal(t, "127.0.0.1", cs.ServerName)
 
@@ -377,7 +185,7 @@ func TestDTLSLayerDialSServer(t *testing.T) {
 	// s_server -> Conn: s_server sends each stdin line as one record.
 	fromServer := fmt.Sprintf("hello %d from openssl s_server\n", time.Now().UnixNano())
 	srv.Send(fromServer)
-	assert.Equal(t, fromServer, cliReadRecord(t, c))
+	assert.Equal(t, fromServer, readRecord(t, c))
 
 	// And once more each way, on the established connection.
 	fromClient2 := "second line from dtls.Dial\n"
@@ -386,7 +194,7 @@ func TestDTLSLayerDialSServer(t *testing.T) {
 	srv.WaitFor(fromClient2)
 	fromServer2 := "second line from openssl s_server\n"
 	srv.Send(fromServer2)
-	assert.Equal(t, fromServer2, cliReadRecord(t, c))
+	assert.Equal(t, fromServer2, readRecord(t, c))
 
 	// close_notify: s_server closes the connection and, with -naccept 1,
 	// exits with status 0.
@@ -395,14 +203,14 @@ func TestDTLSLayerDialSServer(t *testing.T) {
 	assert.Contains(t, srv.String(), "CONNECTION CLOSED")
 }
 
-// TestDTLSLayerGnuTLSCliEcho runs `gnutls-cli --udp` against a
+// TestListenerWithGnuTLSClients runs `gnutls-cli --udp` against a
 // dtls.Listener echoing every record: two clients at once, each sending
 // three lines and seeing each echoed.
-func TestDTLSLayerGnuTLSCliEcho(t *testing.T) {
-	cliCheckLeaks(t)
+func TestListenerWithGnuTLSClients(t *testing.T) {
+	checkGoroutines(t)
 	bin := testpeer.LookPath(t, "gnutls-cli")
-	p := cliNewPKI(t)
-	l, srv := cliServeEcho(t, p)
+	p := newPKI(t)
+	l, srv := serveEcho(t, p)
 	port := strconv.Itoa(l.Addr().(*net.UDPAddr).Port)
 
 	// GnuTLS takes HelloVerifyRequest cookies of at most 32 bytes
@@ -410,7 +218,7 @@ func TestDTLSLayerGnuTLSCliEcho(t *testing.T) {
 	// 4347 §4.2.1; RFC 6347 raised it to 255): a longer one fails the
 	// handshake with GNUTLS_E_UNEXPECTED_PACKET_LENGTH, which gnutls-cli
 	// prints as "Error decoding the received TLS packet".
-	if n := cliProbeCookieLen(t, p); n > 32 {
+	if n := probeCookieLen(t, p); n > 32 {
 		t.Errorf("dtls.Listener sends a %d-byte HelloVerifyRequest cookie; GnuTLS clients reject cookies over 32 bytes", n)
 	}
 
@@ -448,20 +256,20 @@ func TestDTLSLayerGnuTLSCliEcho(t *testing.T) {
 
 	// End of file on stdin: gnutls-cli sends close_notify (gnutls_bye)
 	// and exits with status 0.
-	ended, received := cliEndAll(t, srv, procs)
+	ended, received := srv.endAll(t, procs)
 	for _, e := range ended {
 		assert.Len(t, e.received, perClient, "records from %s", e.remote)
 	}
 	assert.ElementsMatch(t, sent, received, "every line reached the server once")
 
-	cliCheckStats(t, l, clients)
+	checkStats(t, l, clients)
 }
 
-// TestDTLSLayerDialGnuTLSServ runs dtls.Dial against `gnutls-serv --udp
+// TestDialWithGnuTLSServer runs dtls.Dial against `gnutls-serv --udp
 // --echo`. gnutls-serv answers a ClientHello without a cookie with a
 // HelloVerifyRequest unless started with --nocookie; CookieExchanged must
 // report which happened.
-func TestDTLSLayerDialGnuTLSServ(t *testing.T) {
+func TestDialWithGnuTLSServer(t *testing.T) {
 	bin := testpeer.LookPath(t, "gnutls-serv")
 	for _, tc := range []struct {
 		name   string
@@ -472,8 +280,8 @@ func TestDTLSLayerDialGnuTLSServ(t *testing.T) {
 		{name: "nocookie", flags: []string{"--nocookie"}, cookie: false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cliCheckLeaks(t)
-			p := cliNewPKI(t)
+			checkGoroutines(t)
+			p := newPKI(t)
 			// The dual-stack wildcard address: gnutls-serv binds 0.0.0.0
 			// and :: both.
 			port := testpeer.FreePort(t, "udp", nil)
@@ -483,7 +291,7 @@ func TestDTLSLayerDialGnuTLSServ(t *testing.T) {
 			srv.WaitFor(fmt.Sprintf("listening on IPv4 0.0.0.0 port %d...done", port))
 
 			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-			c, cs := cliDial(t, p, addr, "localhost", "gnutls-serv")
+			c, cs := dialPeer(t, p, addr, "localhost", "gnutls-serv")
 			assert.Equal(t, tc.cookie, cs.CookieExchanged, "gnutls-serv %v", tc.flags)
 
 			for i := 0; i < 3; i++ {
@@ -491,7 +299,7 @@ func TestDTLSLayerDialGnuTLSServ(t *testing.T) {
 				n, err := c.Write([]byte(msg))
 				require.NoError(t, err)
 				assert.Equal(t, len(msg), n)
-				assert.Equal(t, msg, cliReadRecord(t, c), "gnutls-serv echoes record %d", i)
+				assert.Equal(t, msg, readRecord(t, c), "gnutls-serv echoes record %d", i)
 				// gnutls-serv logs what it echoed.
 				srv.WaitFor(fmt.Sprintf("*** Processing %d bytes command: %s", len(msg), msg))
 			}
@@ -511,7 +319,7 @@ func TestDTLSLayerDialGnuTLSServ(t *testing.T) {
 			var echoed strings.Builder
 			records := 0
 			for echoed.Len() < len(big) {
-				echoed.WriteString(cliReadRecord(t, c))
+				echoed.WriteString(readRecord(t, c))
 				records++
 			}
 			assert.Equal(t, string(big), echoed.String(), "gnutls-serv echoes a %d-byte record", len(big))
