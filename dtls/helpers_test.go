@@ -2,8 +2,6 @@ package dtls_test
 
 import (
 	"crypto/x509"
-	"errors"
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -120,7 +118,6 @@ func roundTrip(t testing.TB, c net.Conn, msg []byte) {
 	require.Equal(t, msg, buf[:n])
 }
 
-func isEOF(err error) bool { return errors.Is(err, io.EOF) }
 
 func newPool(certs ...*x509.Certificate) *x509.CertPool {
 	pool := x509.NewCertPool()

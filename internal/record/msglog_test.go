@@ -31,7 +31,7 @@ type capturedRecord struct {
 //	>>> ??? [length 000d]
 //	    16 fe ff 00 00 00 00 00 00 00 00 00 c0
 //
-// (tests/helpers_test.go's parseMsgDump reads the same logs into
+// (tests/trace_test.go's parseMsgDump reads the same logs into
 // traceRecords.)
 var (
 	msgEntryRE = regexp.MustCompile(`^(>>>|<<<) .*\[length ([0-9a-f]+)\]`)
