@@ -1,5 +1,5 @@
-// Package openssl is a thin cgo binding over the system's OpenSSL (3.x or
-// 1.1.1) for servers that must not keep state for a client until the client
+// Package openssl is a thin cgo binding over the system's OpenSSL (1.1.1
+// to 4.0) for servers that must not keep state for a client until the client
 // has proved it can receive at its source address: DTLS with
 // DTLSv1_listen(3) and its HelloVerifyRequest cookies, and TLS 1.3 with
 // SSL_stateless(3) and its HelloRetryRequest cookies.
