@@ -9,6 +9,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net"
 	"net/netip"
 	"runtime"
@@ -103,7 +105,20 @@ func (b *BIO) Close() error {
 	return nil
 }
 
-// Write wraps BIO_write(3): for a memory BIO, bytes the SSL will read.
+// BIO is an io.ReadWriteCloser, and keeps those interfaces' contracts, so
+// that io.Copy, io.ReadAll, bufio and the like can drive a memory BIO: a
+// helper that sees (0, nil) would spin, and one that sees n < len(p) with no
+// error would lose bytes.
+var _ io.ReadWriteCloser = (*BIO)(nil)
+
+// Write wraps BIO_write(3): for a memory BIO, bytes the SSL will read; for a
+// datagram or packet BIO, one datagram. It keeps io.Writer's contract: it
+// returns len(p) and nil, or fewer bytes and an error saying why.
+// ErrWantWrite means the BIO could not take p now (BIO_should_retry(3): a
+// non-blocking socket's buffer is full) and the call may be repeated. A
+// BIO_write of part of p, which none of the three kinds does, would be
+// reported as io.ErrShortWrite. BIO_write takes an int: p may not be
+// longer than 2^31-1 bytes.
 func (b *BIO) Write(p []byte) (int, error) {
 	if b.ptr == nil {
 		return 0, ErrClosed
@@ -111,16 +126,46 @@ func (b *BIO) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n := C.gossl_BIO_write(b.ptr, unsafe.Pointer(&p[0]), C.int(len(p)))
-	runtime.KeepAlive(b)
-	if n <= 0 {
-		return 0, fmt.Errorf("openssl: BIO_write returned %d", int(n))
+	if len(p) > math.MaxInt32 {
+		return 0, fmt.Errorf("openssl: BIO_write of %d bytes: more than an int can count", len(p))
 	}
-	return int(n), nil
+	n := C.gossl_BIO_write(b.ptr, unsafe.Pointer(&p[0]), C.int(len(p)))
+	var retry bool
+	if n <= 0 {
+		// The error path only: a second cgo call for the flag is cheap there.
+		retry = C.BIO_test_flags(b.ptr, C.BIO_FLAGS_SHOULD_RETRY) != 0
+	}
+	runtime.KeepAlive(b)
+	switch {
+	case int(n) == len(p):
+		return len(p), nil
+	case n > 0:
+		return int(n), io.ErrShortWrite
+	case retry:
+		return 0, ErrWantWrite
+	}
+	return 0, fmt.Errorf("openssl: BIO_write returned %d", int(n))
 }
 
-// Read wraps BIO_read(3): for a memory BIO, bytes the SSL wrote. It returns
-// ErrWantRead when the BIO is empty.
+// Read wraps BIO_read(3): for a memory BIO, bytes the SSL wrote. It keeps
+// io.Reader's contract, so that io.ReadAll, io.Copy and bufio can drain a
+// BIO, and tells "nothing yet" from "nothing more", which BIO_read(3)
+// returns alike (0 or -1) and BIO_should_retry(3) tells apart:
+//
+//   - Data: (n, nil), never with an error.
+//   - Nothing yet (BIO_should_retry(3): a memory BIO's default when empty, a
+//     packet BIO with no datagram, a non-blocking socket): (0, ErrWantRead).
+//     Call again once more was written; io.ReadAll and io.Copy stop there
+//     and return ErrWantRead with what they read.
+//   - End of stream (no retry: a memory BIO after SetMemEOFReturn(0), a
+//     packet BIO after SetDatagramEOF(true)): (0, io.EOF).
+//   - An empty datagram on a datagram BIO: (0, ErrWantRead) too. It carries
+//     nothing and anyone can send one, so it must not read as the end of
+//     the stream (the packet BIO drops empty datagrams the same way).
+//   - A failure (-1 or less with no retry): (0, an error).
+//
+// Read never returns (0, nil) unless p is empty. BIO_read takes an int, so
+// a p longer than 2^31-1 bytes gets at most that many.
 func (b *BIO) Read(p []byte) (int, error) {
 	if b.ptr == nil {
 		return 0, ErrClosed
@@ -129,13 +174,20 @@ func (b *BIO) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	var retry C.int
-	n := C.gossl_BIO_read(b.ptr, unsafe.Pointer(&p[0]), C.int(len(p)), &retry)
+	n := C.gossl_BIO_read(b.ptr, unsafe.Pointer(&p[0]), C.int(min(len(p), math.MaxInt32)), &retry)
+	dgram := false
+	if n == 0 && retry == 0 {
+		// The end-of-stream path only: one more cgo call there is cheap.
+		dgram = C.BIO_method_type(b.ptr) == C.BIO_TYPE_DGRAM
+	}
 	runtime.KeepAlive(b)
 	switch {
 	case n > 0:
 		return int(n), nil
-	case retry != 0:
+	case retry != 0, dgram:
 		return 0, ErrWantRead
+	case n == 0:
+		return 0, io.EOF
 	}
 	return 0, fmt.Errorf("openssl: BIO_read returned %d", int(n))
 }
@@ -149,13 +201,20 @@ func (b *BIO) Pending() int {
 }
 
 // SetMemEOFReturn wraps BIO_set_mem_eof_return(3): what reading an empty
-// memory BIO returns. The default, -1, means "retry", which SSL calls turn
-// into ErrWantRead; 0 means end of stream.
+// memory BIO returns. The default, -1 (any negative value), means "retry":
+// Read and SSL calls return ErrWantRead. 0 means end of stream: Read
+// returns io.EOF, and to an SSL reading the BIO the transport has closed. A
+// positive v is refused: BIO_read would return it as a count of bytes it
+// never copied, as the manual page warns.
 func (b *BIO) SetMemEOFReturn(v int) error {
 	if b.ptr == nil {
 		return ErrClosed
 	}
+	if v > 0 {
+		return fmt.Errorf("openssl: SetMemEOFReturn(%d): a positive value reads as a byte count; use 0 (end of stream) or a negative value (retry)", v)
+	}
 	C.gossl_BIO_set_mem_eof_return(b.ptr, C.long(v))
+	runtime.KeepAlive(b)
 	return nil
 }
 

@@ -1,10 +1,15 @@
 package openssl_test
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
+	"syscall"
 	"testing"
+	"testing/iotest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -115,4 +120,203 @@ func TestPacketBIOLimits(t *testing.T) {
 	assert.Error(t, m.PushDatagram([]byte{1}, clientAP), "only packet BIOs take datagrams")
 	_, ok := m.Peer()
 	assert.False(t, ok, "a memory BIO has no peer")
+}
+
+// A memory BIO is an io.Reader and io.Writer that keeps their contracts:
+// io.Copy fills it, and once SetMemEOFReturn(0) marks the end of the
+// stream, io.ReadAll and io.Copy drain it and stop at io.EOF, which they
+// do not report as an error.
+func TestMemBIOReadAllAndCopyUntilEOF(t *testing.T) {
+	data := make([]byte, 100_000) // several of BIO_read's internal steps
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	newFull := func(t *testing.T) *openssl.BIO {
+		b, err := openssl.NewMemBIO()
+		require.NoError(t, err)
+		t.Cleanup(func() { b.Close() })
+		n, err := io.Copy(b, bytes.NewReader(data))
+		require.NoError(t, err)
+		require.EqualValues(t, len(data), n)
+		require.Equal(t, len(data), b.Pending())
+		require.NoError(t, b.SetMemEOFReturn(0))
+		return b
+	}
+
+	t.Run("ReadAll", func(t *testing.T) {
+		b := newFull(t)
+		got, err := io.ReadAll(b)
+		require.NoError(t, err)
+		assert.Equal(t, data, got)
+		n, err := b.Read(make([]byte, 10))
+		assert.Equal(t, 0, n)
+		assert.Equal(t, io.EOF, err, "io.EOF itself, not wrapped, as io.Reader asks")
+	})
+	t.Run("Copy", func(t *testing.T) {
+		b := newFull(t)
+		var dst bytes.Buffer
+		n, err := io.Copy(&dst, b)
+		require.NoError(t, err)
+		assert.EqualValues(t, len(data), n)
+		assert.Equal(t, data, dst.Bytes())
+	})
+	t.Run("iotest", func(t *testing.T) {
+		// One byte at a time, then Read at EOF, then Read(nil).
+		require.NoError(t, iotest.TestReader(newFull(t), data))
+	})
+	t.Run("EOFOnEmpty", func(t *testing.T) {
+		b, err := openssl.NewMemBIO()
+		require.NoError(t, err)
+		defer b.Close()
+		require.NoError(t, b.SetMemEOFReturn(0))
+		n, err := b.Read(make([]byte, 10))
+		assert.Equal(t, 0, n)
+		assert.Equal(t, io.EOF, err)
+	})
+}
+
+// An empty memory BIO in its default mode has nothing yet, not nothing
+// more: Read says ErrWantRead (never (0, nil), which would make io.Copy
+// spin), io.ReadAll returns what there was with ErrWantRead, and bytes
+// written afterwards are read normally.
+func TestMemBIOEmptyWantsRead(t *testing.T) {
+	b, err := openssl.NewMemBIO()
+	require.NoError(t, err)
+	defer b.Close()
+	buf := make([]byte, 16)
+	n, err := b.Read(buf)
+	assert.Equal(t, 0, n)
+	assert.ErrorIs(t, err, openssl.ErrWantRead)
+
+	n, err = b.Write([]byte("hello"))
+	require.NoError(t, err)
+	require.Equal(t, 5, n)
+	got, err := io.ReadAll(b)
+	assert.ErrorIs(t, err, openssl.ErrWantRead, "io.ReadAll stops at the retry and reports it")
+	assert.Equal(t, "hello", string(got))
+
+	n, err = b.Write([]byte("again"))
+	require.NoError(t, err)
+	require.Equal(t, 5, n)
+	n, err = b.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "again", string(buf[:n]))
+
+	n, err = b.Read(nil)
+	assert.Equal(t, 0, n)
+	assert.NoError(t, err, "an empty p reads nothing and is no error")
+	assert.Error(t, b.SetMemEOFReturn(1), "a positive value would read as a byte count")
+
+	require.NoError(t, b.Close())
+	_, err = b.Read(buf)
+	assert.ErrorIs(t, err, openssl.ErrClosed)
+	_, err = b.Write(buf)
+	assert.ErrorIs(t, err, openssl.ErrClosed)
+}
+
+// A packet BIO: no datagram yet is ErrWantRead; after SetDatagramEOF it is
+// io.EOF.
+func TestPacketBIOReadEOF(t *testing.T) {
+	b, err := openssl.NewPacketBIO(1200, 2048)
+	require.NoError(t, err)
+	defer b.Close()
+	buf := make([]byte, 2048)
+	_, err = b.Read(buf)
+	assert.ErrorIs(t, err, openssl.ErrWantRead)
+	require.NoError(t, b.PushDatagram([]byte("one"), clientAP))
+	n, err := b.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "one", string(buf[:n]))
+	b.SetDatagramEOF(true)
+	n, err = b.Read(buf)
+	assert.Equal(t, 0, n)
+	assert.Equal(t, io.EOF, err)
+}
+
+// On a datagram BIO over a real UDP socket, an empty datagram (which anyone
+// can send) is no end of stream: Read reports ErrWantRead for it and then
+// returns the next datagram.
+func TestDatagramBIOEmptyDatagramIsNotEOF(t *testing.T) {
+	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer srv.Close()
+	fd, _ := socketFD(t, srv)
+	b, err := openssl.NewDatagramBIO(fd, false)
+	require.NoError(t, err)
+	defer b.Close()
+	buf := make([]byte, 64)
+	_, err = b.Read(buf)
+	require.ErrorIs(t, err, openssl.ErrWantRead, "a non-blocking socket with nothing to read")
+
+	cli, err := net.DialUDP("udp", nil, srv.LocalAddr().(*net.UDPAddr))
+	require.NoError(t, err)
+	defer cli.Close()
+	_, err = cli.Write(nil)
+	require.NoError(t, err)
+	_, err = cli.Write([]byte("x"))
+	require.NoError(t, err)
+
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, err := b.Read(buf)
+		if n > 0 {
+			require.NoError(t, err)
+			assert.Equal(t, "x", string(buf[:n]))
+			break
+		}
+		require.ErrorIs(t, err, openssl.ErrWantRead, "the empty datagram, or nothing yet")
+		require.True(t, time.Now().Before(deadline), "the datagram never arrived")
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Write keeps io.Writer's contract on a socket that cannot take more: a
+// non-blocking datagram socket whose peer's queue is full makes Write
+// return (0, ErrWantWrite), and once the peer reads, Write takes the
+// datagram whole again.
+func TestDatagramBIOWriteWantsWrite(t *testing.T) {
+	fds := socketpair(t, syscall.SOCK_DGRAM)
+	b, err := openssl.NewDatagramBIO(fds[0], true)
+	require.NoError(t, err)
+	defer b.Close()
+	// Connected: BIO_write then uses write(2) on the pair, no address.
+	require.NoError(t, b.SetConnected(clientAP))
+
+	msg := make([]byte, 1000)
+	var werr error
+	for i := 0; i < 100_000 && werr == nil; i++ {
+		var n int
+		n, werr = b.Write(msg)
+		if werr == nil {
+			require.Equal(t, len(msg), n)
+		} else {
+			assert.Equal(t, 0, n)
+		}
+	}
+	require.ErrorIs(t, werr, openssl.ErrWantWrite)
+
+	_, err = syscall.Read(fds[1], make([]byte, 2000))
+	require.NoError(t, err)
+	n, err := b.Write(msg)
+	require.NoError(t, err)
+	assert.Equal(t, len(msg), n)
+}
+
+// socketpair returns a non-blocking, close-on-exec Unix socket pair. The
+// caller owns fds[0]; fds[1] is closed when the test ends.
+func socketpair(t *testing.T, typ int) [2]int {
+	t.Helper()
+	syscall.ForkLock.RLock() // no child may inherit the descriptors
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, typ, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
+	require.NoError(t, err)
+	for _, fd := range fds {
+		require.NoError(t, syscall.SetNonblock(fd, true))
+	}
+	t.Cleanup(func() { syscall.Close(fds[1]) })
+	return fds
 }
