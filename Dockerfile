@@ -54,12 +54,10 @@ RUN osd-apt-install ca-certificates gcc libc6-dev pkg-config libssl-dev \
     fi
 WORKDIR /src
 # Modules first, so that this layer stays cached while only the code changes.
-# go.sum* : go.sum may not exist yet while the module has no dependencies.
-COPY go.mod go.sum* ./
+COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-# Build the library, then the command-line tool when cmd/ exists: one main
-# package becomes /out/bin/ossl-stateless, several keep their own names.
+# Build the library, then the command-line tool, /out/bin/ossl-stateless.
 # Go's build cache does not hash headers outside the package directory
 # (OpenSSL's, include/shim.h): with the cache volume shared, sid's OpenSSL
 # 3.6 objects would be reused against 4.0's headers (same gcc, same flags),
@@ -68,11 +66,7 @@ COPY . .
 RUN export CGO_CFLAGS="-O2 -g $(sh scripts/cgo-key.sh)" \
  && go build ./... \
  && mkdir -p /out/bin \
- && if [ -d cmd ]; then \
-        n=$(go list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./cmd/... | grep -c . || true); \
-        if [ "$n" = 1 ]; then go build -trimpath -o /out/bin/ossl-stateless ./cmd/...; \
-        elif [ "$n" -gt 1 ]; then go build -trimpath -o /out/bin/ ./cmd/...; fi; \
-    fi \
+ && go build -trimpath -o /out/bin/ossl-stateless ./cmd/ossl-stateless \
  && ls -l /out/bin
 
 # ----------------------------------------------------------------- test ----
@@ -88,8 +82,8 @@ RUN export CGO_CFLAGS="-O2 -g $(sh scripts/cgo-key.sh)" \
  && go test ${GO_TEST_FLAGS} ./...
 
 # -------------------------------------------------------------- runtime ----
-# Small final image: the suite's libssl and openssl CLI, plus the tool when
-# cmd/ exists. It is the default target, so `build .` skips the tests.
+# Small final image: the suite's libssl and openssl CLI, plus the tool. It is
+# the default target, so `build .` skips the tests.
 FROM ${RUNTIME_IMAGE} AS runtime
 ENV DEBIAN_FRONTEND=noninteractive
 ARG OPENSSL_SUITE
