@@ -15,6 +15,8 @@ package openssl
 #cgo nocallback gossl_i2d_X509
 #cgo noescape gossl_BIO_read
 #cgo nocallback gossl_BIO_read
+#cgo noescape gossl_BIO_write
+#cgo nocallback gossl_BIO_write
 #cgo noescape gossl_BIO_dgram_get_peer
 #cgo nocallback gossl_BIO_dgram_get_peer
 #cgo noescape gossl_BIO_dgram_set_peer

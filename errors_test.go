@@ -43,7 +43,7 @@ func TestErrorQueueNeverCrossesGoroutines(t *testing.T) {
 }
 
 func queueWorker(t *testing.T, w, rounds int) error {
-	runtime.LockOSThread() // so that ErrorQueueEmpty checks the thread the calls ran on
+	runtime.LockOSThread() // so that testmain.QueueEmpty checks the thread the calls ran on
 	defer runtime.UnlockOSThread()
 	okCtx, err := openssl.NewCtx(openssl.DTLSServerMethod)
 	if err != nil {

@@ -236,10 +236,13 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 		}
 		return ctx.Err()
 	})
+	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) && !isTimeout(err) {
+		err = fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
+	}
+	if err == nil {
+		err = c.finishHandshake()
+	}
 	if err != nil {
-		if !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) && !isTimeout(err) {
-			err = fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
-		}
 		c.hsErr = err
 		return err
 	}
@@ -247,34 +250,30 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	return nil
 }
 
-// handshakeStep is one SSL_accept or SSL_connect. The step that completes
-// the handshake also finishes it, still under c.mu: a Close racing with
-// the end of the handshake must not free the SSL in between.
+// handshakeStep is one SSL_accept or SSL_connect.
 func (c *Conn) handshakeStep(ssl *openssl.SSL) (int, error) {
-	var err error
 	if c.srv != nil {
-		err = ssl.Accept()
-	} else {
-		err = ssl.Connect()
+		return 0, ssl.Accept()
 	}
-	if err != nil {
-		return 0, err
-	}
-	return 0, c.finishHandshakeLocked()
+	return 0, ssl.Connect()
 }
 
-// finishHandshakeLocked learns the payload limit, and makes sure a client
-// that verifies its server did get a certificate: the verify callback only
-// runs for certificates that arrive (an anonymous cipher sends none).
-// Called with c.mu held.
-func (c *Conn) finishHandshakeLocked() error {
+// finishHandshake learns the payload limit, and makes sure a client that
+// verifies its server did get a certificate: the verify callback only runs
+// for certificates that arrive (an anonymous cipher sends none).
+func (c *Conn) finishHandshake() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ssl == nil { // closed since the last step
+		return net.ErrClosed
+	}
 	if c.srv == nil && !c.cfg.InsecureSkipVerify {
 		certs, err := c.ssl.PeerCertificates()
 		if err != nil {
-			return err
+			return fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
 		}
 		if len(certs) == 0 {
-			return errors.New("server sent no certificate")
+			return fmt.Errorf("dtls: handshake with %v: server sent no certificate", c.rap)
 		}
 	}
 	c.maxPayload = c.ssl.DTLSDataMTU()
@@ -304,8 +303,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 	n, err := c.pump(func(ssl *openssl.SSL) (int, error) { return readRecord(ssl, p) },
 		c.rdl.wait(), func() error { return c.timeout("read") })
+	var short *shortReadError
 	switch {
-	case err == nil, err == io.EOF, errors.Is(err, net.ErrClosed), isTimeout(err):
+	case err == nil, err == io.EOF, errors.Is(err, net.ErrClosed), isTimeout(err), errors.As(err, &short):
 		return n, err
 	case err == c.peerErr:
 		return n, &net.OpError{Op: "read", Net: "udp", Addr: c.raddr, Err: err}
@@ -335,8 +335,18 @@ func readRecord(ssl *openssl.SSL, p []byte) (int, error) {
 		}
 		rest -= m
 	}
-	return n, fmt.Errorf("record of %d bytes truncated to the %d-byte buffer: %w", total, len(p), io.ErrShortBuffer)
+	return n, &shortReadError{record: total, buffer: len(p)}
 }
+
+// shortReadError reports a record cut to the Read buffer's size.
+type shortReadError struct{ record, buffer int }
+
+func (e *shortReadError) Error() string {
+	return fmt.Sprintf("dtls: read: record of %d bytes truncated to the %d-byte buffer", e.record, e.buffer)
+}
+
+// Unwrap makes errors.Is(err, io.ErrShortBuffer) hold.
+func (e *shortReadError) Unwrap() error { return io.ErrShortBuffer }
 
 func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 

@@ -118,7 +118,6 @@ func roundTrip(t testing.TB, c net.Conn, msg []byte) {
 	require.Equal(t, msg, buf[:n])
 }
 
-
 func newPool(certs ...*x509.Certificate) *x509.CertPool {
 	pool := x509.NewCertPool()
 	for _, c := range certs {

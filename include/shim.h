@@ -211,7 +211,7 @@ X509 *gossl_X509_STORE_CTX_chain_at(X509_STORE_CTX *store, int i);
 BIO *gossl_BIO_new_mem(void);
 BIO *gossl_BIO_new_dgram(int fd, int close_flag);
 BIO *gossl_BIO_new_packet(int bufsize, int mtu, gossl_dgram **state);
-int gossl_BIO_write(BIO *b, const void *p, int n);
+int gossl_BIO_write(BIO *b, const void *p, int n); /* go: noescape nocallback */
 int gossl_BIO_read(BIO *b, void *p, int n, int *retry); /* go: noescape nocallback */
 long gossl_BIO_set_mem_eof_return(BIO *b, long v);
 int gossl_BIO_dgram_get_peer(BIO *b, gossl_addr *out); /* go: noescape nocallback */
