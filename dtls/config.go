@@ -52,6 +52,16 @@ const (
 	// MinMTU and MaxMTU bound Config.MTU.
 	MinMTU = 256
 	MaxMTU = 16384
+	// DefaultMaxConns bounds a Listener's connections when Config.MaxConns
+	// is zero: about 0.5 GiB of OpenSSL and queue memory at the worst.
+	DefaultMaxConns = 4096
+	// DefaultMaxConnsPerHost bounds one source host's connections when
+	// Config.MaxConnsPerHost is zero: room for a NAT, not for a monopoly.
+	DefaultMaxConnsPerHost = 256
+	// DefaultMaxHandshakesPerHost bounds one source host's handshakes in
+	// progress when Config.MaxHandshakesPerHost is zero: an eighth of the
+	// default accept backlog.
+	DefaultMaxHandshakesPerHost = 16
 )
 
 // Config configures a Listener or a client Conn. Its fields follow
@@ -103,6 +113,23 @@ type Config struct {
 	// AcceptBacklog bounds handshakes in progress plus connections waiting
 	// for Accept; beyond it new handshakes are refused.
 	AcceptBacklog int
+	// MaxConns bounds the connections a Listener holds, handshakes in
+	// progress included; DefaultMaxConns when zero, no bound when
+	// negative. A client whose cookie verifies beyond it is refused (its
+	// handshake times out), as beyond AcceptBacklog.
+	MaxConns int
+	// MaxConnsPerHost and MaxHandshakesPerHost bound the same per source
+	// host (an IPv4 address, or an IPv6 /64), so that one host cannot take
+	// every slot of MaxConns or AcceptBacklog: DefaultMaxConnsPerHost and
+	// DefaultMaxHandshakesPerHost when zero, no bound when negative. A
+	// reconnect that replaces a host's connection is not refused for
+	// MaxConnsPerHost.
+	MaxConnsPerHost, MaxHandshakesPerHost int
+	// IdleTimeout closes a connection that has neither read nor written
+	// application data for that long (handshakes and datagrams that do
+	// not decrypt do not count); zero means no idle timeout. Read and
+	// Write then fail with an error wrapping net.ErrClosed.
+	IdleTimeout time.Duration
 	// RetransmitTimeout is the first handshake retransmission timeout;
 	// later ones double up to 60s. Zero keeps OpenSSL's one second.
 	RetransmitTimeout time.Duration
@@ -142,6 +169,18 @@ func (c *Config) backlog() int {
 	return c.AcceptBacklog
 }
 
+// limit returns v, def when v is zero, and no bound (-1) when v is
+// negative.
+func limit(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return -1
+	}
+	return v
+}
+
 func (c *Config) logger() *slog.Logger {
 	if c.Logger == nil {
 		return slog.New(slog.DiscardHandler)
@@ -168,6 +207,9 @@ func (c *Config) validate(server bool) error {
 	}
 	if c.RetransmitTimeout != 0 && (c.RetransmitTimeout < time.Millisecond || c.RetransmitTimeout > time.Minute) {
 		return fmt.Errorf("dtls: RetransmitTimeout %v outside [1ms, 1m]", c.RetransmitTimeout)
+	}
+	if c.IdleTimeout < 0 {
+		return fmt.Errorf("dtls: negative IdleTimeout %v", c.IdleTimeout)
 	}
 	if c.ClientAuth < NoClientCert || c.ClientAuth > RequireAndVerifyClientCert {
 		return fmt.Errorf("dtls: unknown ClientAuth %d", c.ClientAuth)

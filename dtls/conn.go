@@ -35,6 +35,7 @@ type Conn struct {
 	bio *openssl.BIO
 
 	in        chan *[]byte // datagrams routed to this peer (queue.go)
+	queued    atomic.Int64 // bytes (buffer capacity) in, see account
 	closed    chan struct{}
 	closeOnce sync.Once
 
@@ -53,6 +54,13 @@ type Conn struct {
 	readMu sync.Mutex
 	rdl    *deadline
 	wdl    *deadline
+
+	// Config.IdleTimeout: when data was last read or written (unix
+	// nanoseconds), the timer that checks it (guarded by mu), and whether
+	// it closed the connection.
+	lastActive atomic.Int64
+	idle       *time.Timer
+	idleClosed atomic.Bool
 }
 
 func newConn(pc net.PacketConn, peer netip.AddrPort, cfg *Config, ssl *openssl.SSL, bio *openssl.BIO) *Conn {
@@ -247,7 +255,55 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 		return err
 	}
 	c.hsDone.Store(true)
+	c.startIdleTimer()
 	return nil
+}
+
+// startIdleTimer arms Config.IdleTimeout once the handshake is done.
+func (c *Conn) startIdleTimer() {
+	d := c.cfg.IdleTimeout
+	if d <= 0 {
+		return
+	}
+	c.touch()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ssl != nil {
+		c.idle = time.AfterFunc(d, c.checkIdle)
+	}
+}
+
+// touch records activity for Config.IdleTimeout.
+func (c *Conn) touch() {
+	if c.cfg.IdleTimeout > 0 {
+		c.lastActive.Store(time.Now().UnixNano())
+	}
+}
+
+// checkIdle closes the connection if it has been idle for IdleTimeout, and
+// otherwise looks again when it could be.
+func (c *Conn) checkIdle() {
+	d := c.cfg.IdleTimeout
+	idle := time.Since(time.Unix(0, c.lastActive.Load()))
+	if idle < d {
+		c.mu.Lock()
+		if c.idle != nil {
+			c.idle.Reset(d - idle)
+		}
+		c.mu.Unlock()
+		return
+	}
+	c.idleClosed.Store(true)
+	c.Close()
+}
+
+// closedErr is the error of an operation on a closed connection: it says
+// so when the idle timeout closed it.
+func (c *Conn) closedErr() error {
+	if c.idleClosed.Load() {
+		return fmt.Errorf("dtls: connection closed after %v without data: %w", c.cfg.IdleTimeout, net.ErrClosed)
+	}
+	return net.ErrClosed
 }
 
 // handshakeStep is one SSL_accept or SSL_connect.
@@ -303,9 +359,14 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 	n, err := c.pump(func(ssl *openssl.SSL) (int, error) { return readRecord(ssl, p) },
 		c.rdl.wait(), func() error { return c.timeout("read") })
+	if n > 0 {
+		c.touch()
+	}
 	var short *shortReadError
 	switch {
-	case err == nil, err == io.EOF, errors.Is(err, net.ErrClosed), isTimeout(err), errors.As(err, &short):
+	case errors.Is(err, net.ErrClosed):
+		return n, c.closedErr()
+	case err == nil, err == io.EOF, isTimeout(err), errors.As(err, &short):
 		return n, err
 	case err == c.peerErr:
 		return n, &net.OpError{Op: "read", Net: "udp", Addr: c.raddr, Err: err}
@@ -359,7 +420,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.takeOver()
 	select {
 	case <-c.closed:
-		return 0, net.ErrClosed
+		return 0, c.closedErr()
 	case <-c.wdl.wait():
 		return 0, c.timeout("write")
 	default:
@@ -373,8 +434,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ssl == nil {
-		return 0, net.ErrClosed
+		return 0, c.closedErr()
 	}
+	c.touch()
 	n, err := c.ssl.Write(p)
 	if ferr := c.flushLocked(); err == nil && ferr != nil {
 		return 0, fmt.Errorf("dtls: write: %w", ferr)
@@ -399,6 +461,10 @@ func (c *Conn) MaxPayload() int {
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
+		if c.idle != nil {
+			c.idle.Stop()
+			c.idle = nil
+		}
 		if c.ssl != nil {
 			// IsInitFinished also covers a handshake OpenSSL completed but
 			// whose peer the Go verification refused: the peer then learns

@@ -80,6 +80,9 @@ func TestManyClientsEcho(t *testing.T) {
 	wait()
 	st := l.Stats()
 	assert.Equal(t, uint64(clients), st.HandshakesCompleted)
-	assert.Equal(t, uint64(clients), st.CookiesVerified)
+	// All clients share 127.0.0.1: beyond MaxHandshakesPerHost at once,
+	// a verified cookie is refused and the client's retransmission comes
+	// back with it later.
+	assert.Equal(t, st.HandshakesCompleted+st.HandshakesRefused, st.CookiesVerified)
 	assert.Equal(t, int64(0), st.LiveConns)
 }

@@ -25,6 +25,8 @@ type Stats struct {
 	HandshakesRefused   uint64 // verified cookies turned away: accept queue full
 	LiveConns           int64  // connections past their handshake, not yet closed
 	DatagramsDropped    uint64 // invalid, oversized, or for a peer whose queue was full
+	QueuedBytes         int64  // held in the connections' queues now (buffer sizes)
+	ReadErrors          uint64 // socket read errors, retried with a backoff
 }
 
 // Listener is a DTLS server on one UDP socket shared by every peer. A
@@ -45,9 +47,13 @@ type Listener struct {
 	lbio *openssl.BIO
 
 	mu       sync.Mutex
-	conns    map[netip.AddrPort]*Conn
+	conns    map[netip.AddrPort]*Conn // by peer; a reconnect's successor hangs off its predecessor
+	hosts    map[netip.Addr]*hostCount
+	nconns   int // connections held, handshakes and successors included
 	pending  int // handshakes in progress
 	closing  bool
+	err      error         // the fatal condition Accept reports
+	failed   chan struct{} // closed when err is set
 	acceptCh chan *Conn
 	closed   chan struct{}
 	loopDone chan struct{}
@@ -55,9 +61,31 @@ type Listener struct {
 	once     sync.Once
 	downOnce sync.Once
 
+	queued, queuedShared atomic.Int64 // bytes in the connections' queues (queue.go)
+
 	cookiesSent, cookiesVerified, cookiesRejected      atomic.Uint64
 	hsCompleted, hsFailed, hsRefused, datagramsDropped atomic.Uint64
+	readErrors                                         atomic.Uint64
 	live                                               atomic.Int64
+
+	// Used by the read loop only: since when the listening SSL could not
+	// be remade, and when to try next.
+	lsslDownSince, lsslRetry time.Time
+}
+
+// hostCount is what a Listener holds for one source host, for
+// Config.MaxConnsPerHost and MaxHandshakesPerHost.
+type hostCount struct{ conns, handshakes int }
+
+// hostOf is the source host a peer counts against: its IPv4 address, or
+// its IPv6 /64 (one customer's prefix, commonly).
+func hostOf(peer netip.AddrPort) netip.Addr {
+	ip := peer.Addr()
+	if ip.Is4() {
+		return ip
+	}
+	p, _ := ip.Prefix(64)
+	return p.Addr()
 }
 
 // Listen opens a UDP socket on address ("udp", "udp4" or "udp6") and
@@ -113,6 +141,8 @@ func NewListener(pc net.PacketConn, cfg *Config) (*Listener, error) {
 		log:      cfg.logger(),
 		signer:   signer,
 		conns:    make(map[netip.AddrPort]*Conn),
+		hosts:    make(map[netip.Addr]*hostCount),
+		failed:   make(chan struct{}),
 		acceptCh: make(chan *Conn, cfg.backlog()),
 		closed:   make(chan struct{}),
 		loopDone: make(chan struct{}),
@@ -149,26 +179,48 @@ func (l *Listener) Stats() Stats {
 		HandshakesRefused:   l.hsRefused.Load(),
 		LiveConns:           l.live.Load(),
 		DatagramsDropped:    l.datagramsDropped.Load(),
+		QueuedBytes:         l.queued.Load(),
+		ReadErrors:          l.readErrors.Load(),
 	}
 }
 
-// PeerCount returns how many peers the Listener keeps state for: those
-// past their cookie exchange and not yet closed. Forged ClientHellos never
-// count.
+// PeerCount returns how many connections the Listener keeps state for:
+// those past their cookie exchange and not yet closed, a reconnect's
+// handshake beside the connection it would replace included. Forged
+// ClientHellos never count.
 func (l *Listener) PeerCount() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.conns)
+	return l.nconns
 }
 
-// Accept waits for the next connection whose handshake completed.
+// fail records a condition the Listener cannot recover from; Accept
+// reports it from then on. Connections already made keep working.
+func (l *Listener) fail(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil && !l.closing {
+		l.err = fmt.Errorf("dtls: listener failed: %w", err)
+		close(l.failed)
+		l.log.Error("dtls: listener failed", "err", err)
+	}
+}
+
+// Accept waits for the next connection whose handshake completed. It
+// returns net.ErrClosed after Close, and the error of a condition the
+// Listener cannot recover from (its socket closed underneath it) once that
+// happens.
 func (l *Listener) Accept() (net.Conn, error) {
 	select {
 	case <-l.closed:
 		return nil, net.ErrClosed
+	case <-l.failed:
+		return nil, l.failure()
 	default:
 	}
 	select {
+	case <-l.failed:
+		return nil, l.failure()
 	case c := <-l.acceptCh:
 		l.mu.Lock()
 		if l.closing { // Close ran meanwhile and did not see this one
@@ -184,6 +236,12 @@ func (l *Listener) Accept() (net.Conn, error) {
 	}
 }
 
+func (l *Listener) failure() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
 // Close stops accepting: Accept returns net.ErrClosed, handshakes in flight
 // and connections not yet accepted are closed. Accepted connections keep
 // working; the socket closes when the last of them does.
@@ -196,8 +254,10 @@ func (l *Listener) Close() error {
 			if !c.srv.accepted {
 				drop = append(drop, c)
 			}
+			if succ := c.srv.successor; succ != nil {
+				drop = append(drop, succ)
+			}
 		}
-		remaining := len(l.conns) - len(drop)
 		l.mu.Unlock()
 		close(l.closed)
 		for _, c := range drop {
@@ -213,7 +273,10 @@ func (l *Listener) Close() error {
 			}
 			break
 		}
-		if remaining == 0 {
+		l.mu.Lock()
+		last := l.nconns == 0
+		l.mu.Unlock()
+		if last {
 			l.shutdown()
 		}
 	})
@@ -232,21 +295,49 @@ func (l *Listener) shutdown() {
 	})
 }
 
-// remove forgets a closed connection.
+// remove forgets a closed connection. A connection closed while its
+// successor (a reconnect) shakes hands leaves its place to it.
 func (l *Listener) remove(c *Conn) {
 	l.mu.Lock()
+	s := c.srv
 	if l.conns[c.rap] == c {
-		delete(l.conns, c.rap)
+		if succ := s.successor; succ != nil {
+			l.conns[c.rap] = succ
+			succ.srv.replaces = nil
+			s.successor = nil
+		} else {
+			delete(l.conns, c.rap)
+		}
 	}
-	if c.srv.live {
-		c.srv.live = false
+	if r := s.replaces; r != nil {
+		if r.srv.successor == c {
+			r.srv.successor = nil
+		}
+		s.replaces = nil
+	}
+	if s.counted {
+		s.counted = false
+		l.nconns--
+		s.host.conns--
+		l.forgetHost(s)
+	}
+	if s.live {
+		s.live = false
 		l.live.Add(-1)
 	}
-	last := l.closing && len(l.conns) == 0
+	last := l.closing && l.nconns == 0
 	l.mu.Unlock()
 	if last {
 		// Not from the read loop: Close is never called there.
 		go l.shutdown()
+	}
+}
+
+// forgetHost drops a host's counts once nothing counts against them.
+// Called with l.mu held.
+func (l *Listener) forgetHost(s *serverConn) {
+	if s.host.conns == 0 && s.host.handshakes == 0 && l.hosts[s.hostAddr] == s.host {
+		delete(l.hosts, s.hostAddr)
 	}
 }
 
@@ -258,15 +349,31 @@ func (l *Listener) writeTo(p []byte, to netip.AddrPort) {
 	_, _ = l.pc.WriteTo(p, net.UDPAddrFromAddrPort(to))
 }
 
+// readFrom reads a datagram and its source, from any net.PacketConn: a
+// wrapper whose addresses are not *net.UDPAddr is served through their
+// text.
 func (l *Listener) readFrom(buf []byte) (int, netip.AddrPort, error) {
 	if l.udp != nil {
 		return l.udp.ReadFromUDPAddrPort(buf)
 	}
 	n, a, err := l.pc.ReadFrom(buf)
-	if ua, ok := a.(*net.UDPAddr); ok {
-		return n, ua.AddrPort(), err
+	return n, addrPortOf(a), err
+}
+
+// addrPortOf returns a's address and port; the zero AddrPort when a has
+// none.
+func addrPortOf(a net.Addr) netip.AddrPort {
+	switch a := a.(type) {
+	case nil:
+		return netip.AddrPort{}
+	case *net.UDPAddr:
+		return a.AddrPort()
 	}
-	return n, netip.AddrPort{}, err
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return ap
 }
 
 // loop reads every datagram of the socket. Known peers get theirs through
@@ -275,55 +382,131 @@ func (l *Listener) readFrom(buf []byte) (int, netip.AddrPort, error) {
 func (l *Listener) loop() {
 	defer close(l.loopDone)
 	buf := make([]byte, 1<<16)
+	backoff := time.Duration(0)
 	for {
 		n, from, err := l.readFrom(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
+				if !l.isClosing() {
+					l.fail(err) // closed underneath us: nothing more will arrive
+				}
 				return
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
+			// Another error (ENOBUFS, an ICMP error reported on the
+			// socket): retry, backing off so that a persistent one does
+			// not spin a core, and count it.
+			l.readErrors.Add(1)
+			if backoff == 0 {
+				l.log.Warn("dtls: socket read failed; retrying", "err", err)
+			}
+			backoff = min(max(2*backoff, time.Millisecond), time.Second)
 			select {
+			case <-time.After(backoff):
 			case <-l.closed:
 				if l.isDown() {
 					return
 				}
-			default:
 			}
-			time.Sleep(time.Millisecond) // a persistent error must not spin a core
+			continue
+		}
+		backoff = 0
+		if !from.IsValid() {
+			l.datagramsDropped.Add(1) // a PacketConn that gave no usable address
 			continue
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		l.mu.Lock()
-		c := l.conns[from]
-		closing := l.closing
-		l.mu.Unlock()
-		if c != nil && !(c.hsDone.Load() && isInitialClientHello(buf[:n])) {
-			if n > bioBuffer || !c.deliver(getBuf(buf[:n])) {
-				l.datagramsDropped.Add(1)
-			}
-			continue
-		}
-		// An unknown source, or a known one whose handshake is long done
-		// sending an epoch-0 ClientHello: a client that lost its state and
-		// reconnects from the same address and port (RFC 6347, 4.2.8). Both
-		// go through the cookie exchange; admit replaces the old connection
-		// only once the new cookie verifies, so a forged ClientHello cannot
-		// tear down a live connection.
-		if closing || l.lssl == nil {
-			l.datagramsDropped.Add(1)
-			continue
-		}
-		l.listen(buf[:n], from)
+		l.route(buf[:n], from)
 	}
+}
+
+// route hands a datagram to its peer's connection, or to DTLSv1_listen.
+func (l *Listener) route(d []byte, from netip.AddrPort) {
+	l.mu.Lock()
+	c := l.conns[from]
+	var succ *Conn
+	if c != nil {
+		succ = c.srv.successor
+	}
+	closing := l.closing
+	l.mu.Unlock()
+	switch {
+	case succ != nil:
+		// A reconnect shakes hands beside the connection it would
+		// replace. Its epoch-0 flights are its own; an encrypted
+		// datagram may be either's (the old one's data, the new one's
+		// Finished), so both get it: a record that is not for a
+		// connection fails to decrypt there and OpenSSL drops it.
+		if epoch, ok := firstEpoch(d); ok && epoch == 0 {
+			l.deliver(succ, d)
+			return
+		}
+		l.deliver(c, d)
+		l.deliver(succ, d)
+		return
+	case c != nil && !(c.hsDone.Load() && isInitialClientHello(d)):
+		l.deliver(c, d)
+		return
+	}
+	// An unknown source, or a known one whose handshake is long done
+	// sending an epoch-0 ClientHello: a client that lost its state and
+	// reconnects from the same address and port (RFC 6347, 4.2.8). Both
+	// go through the cookie exchange. A reconnect's handshake then runs
+	// beside the old connection, which goes only once the new handshake
+	// completes: a replayed ClientHello, cookie and all, proves nothing
+	// and ends nothing.
+	if closing || !l.listening() {
+		l.datagramsDropped.Add(1)
+		return
+	}
+	l.listen(d, from)
+}
+
+func (l *Listener) deliver(c *Conn, d []byte) {
+	if len(d) > bioBuffer || !c.deliver(getBuf(d)) {
+		l.datagramsDropped.Add(1)
+	}
+}
+
+// listening reports whether there is a listening SSL, remaking it if a
+// fatal DTLSv1_listen error or a failed remake left none: at most every
+// 10ms, and the Listener fails if it stays impossible for a second.
+func (l *Listener) listening() bool {
+	if l.lssl != nil {
+		return true
+	}
+	now := time.Now()
+	if now.Before(l.lsslRetry) {
+		return false
+	}
+	ssl, bio, err := l.newListeningSSL()
+	if err != nil {
+		if l.lsslDownSince.IsZero() {
+			l.lsslDownSince = now
+		} else if now.Sub(l.lsslDownSince) > time.Second {
+			l.fail(fmt.Errorf("no listening SSL since %v: %w", l.lsslDownSince.Format(time.RFC3339), err))
+		}
+		l.lsslRetry = now.Add(10 * time.Millisecond)
+		return false
+	}
+	l.lssl, l.lbio = ssl, bio
+	l.lsslDownSince = time.Time{}
+	return true
+}
+
+func (l *Listener) isClosing() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closing
 }
 
 func (l *Listener) isDown() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.closing && len(l.conns) == 0
+	return l.closing && l.nconns == 0
 }
 
 func (l *Listener) listen(d []byte, from netip.AddrPort) {
@@ -359,21 +542,43 @@ func (l *Listener) listen(d []byte, from netip.AddrPort) {
 		l.datagramsDropped.Add(1)
 		l.lssl.Close()
 		l.lssl, l.lbio = nil, nil
-		if ssl, bio, nerr := l.newListeningSSL(); nerr == nil {
-			l.lssl, l.lbio = ssl, bio
-		}
+		l.listening()
 	}
 }
 
 // admit turns the listening SSL into a connection for peer and starts its
-// handshake, unless the accept queue is full.
+// handshake, unless a bound refuses it: the accept backlog, MaxConns, or
+// the peer's host's share of either. A peer that already has a
+// connection gets a successor, which replaces it only once its own
+// handshake completes.
 func (l *Listener) admit(peer netip.AddrPort) {
+	hostAddr := hostOf(peer)
 	l.mu.Lock()
-	if l.closing || l.pending+len(l.acceptCh) >= cap(l.acceptCh) {
+	old := l.conns[peer]
+	h := l.hosts[hostAddr]
+	if h == nil {
+		h = &hostCount{}
+	}
+	why := ""
+	switch {
+	case l.closing:
+		why = "listener closing"
+	case l.pending+len(l.acceptCh) >= cap(l.acceptCh):
+		why = "accept queue full"
+	case old != nil && old.srv.successor != nil:
+		why = "a reconnect is already in progress"
+	case exceeds(h.handshakes, l.cfg.MaxHandshakesPerHost, DefaultMaxHandshakesPerHost):
+		why = "too many handshakes from this host"
+	case old == nil && exceeds(l.nconns, l.cfg.MaxConns, DefaultMaxConns):
+		why = "too many connections"
+	case old == nil && exceeds(h.conns, l.cfg.MaxConnsPerHost, DefaultMaxConnsPerHost):
+		why = "too many connections from this host"
+	}
+	if why != "" {
 		l.mu.Unlock()
 		// The listening SSL stays ours: DTLSv1_listen clears it next time.
 		l.hsRefused.Add(1)
-		l.log.Warn("dtls: handshake refused, accept queue full", "peer", peer)
+		l.log.Warn("dtls: handshake refused", "peer", peer, "reason", why)
 		return
 	}
 	ssl, bio, err := l.newListeningSSL()
@@ -384,20 +589,31 @@ func (l *Listener) admit(peer netip.AddrPort) {
 		return
 	}
 	c := newConn(l.pc, peer, l.cfg, l.lssl, l.lbio)
-	c.srv = newServerConn(l)
+	c.srv = newServerConn(l, hostAddr, h)
 	l.lssl, l.lbio = ssl, bio
-	old := l.conns[peer]
-	l.conns[peer] = c
+	l.hosts[hostAddr] = h
+	h.conns++
+	h.handshakes++
+	l.nconns++
 	l.pending++
+	c.srv.counted = true
+	if old != nil {
+		old.srv.successor = c
+		c.srv.replaces = old
+		l.log.Info("dtls: peer reconnecting; its previous connection stays until the new handshake completes", "peer", peer)
+	} else {
+		l.conns[peer] = c
+	}
 	l.hsWG.Add(1)
 	l.mu.Unlock()
-	if old != nil {
-		// The peer proved it owns the address again with a fresh cookie:
-		// its previous connection is gone on its side.
-		l.log.Info("dtls: peer reconnected, closing its previous connection", "peer", peer)
-		old.Close()
-	}
 	go l.handshake(c)
+}
+
+// exceeds reports whether n has reached the bound v (def when zero, none
+// when negative).
+func exceeds(n, v, def int) bool {
+	b := limit(v, def)
+	return b >= 0 && n >= b
 }
 
 func (l *Listener) handshake(c *Conn) {
@@ -407,6 +623,29 @@ func (l *Listener) handshake(c *Conn) {
 	cancel()
 	l.mu.Lock()
 	l.pending--
+	c.srv.host.handshakes--
+	l.forgetHost(c.srv)
+	// A reconnect whose handshake completed replaces its predecessor: the
+	// client has lost that association (RFC 6347, 4.2.8).
+	var old *Conn
+	if r := c.srv.replaces; r != nil {
+		c.srv.replaces = nil
+		if r.srv.successor == c {
+			r.srv.successor = nil
+		}
+		if err == nil && !l.closing {
+			if l.conns[c.rap] == r {
+				l.conns[c.rap] = c
+			}
+			old = r
+		}
+	}
+	l.mu.Unlock()
+	if old != nil {
+		l.log.Info("dtls: peer reconnected, closing its previous connection", "peer", c.rap)
+		old.Close()
+	}
+	l.mu.Lock()
 	if err == nil && !l.closing {
 		select {
 		case l.acceptCh <- c:
@@ -428,7 +667,7 @@ func (l *Listener) handshake(c *Conn) {
 			// handshake time out.
 			l.mu.Unlock()
 			l.hsRefused.Add(1)
-			l.log.Warn("dtls: handshake refused, accept queue full", "peer", c.rap)
+			l.log.Warn("dtls: handshake refused", "peer", c.rap, "reason", "accept queue full")
 			c.Close()
 			return
 		}

@@ -1,6 +1,7 @@
 package dtls
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -10,11 +11,16 @@ import (
 // live, and the lingering between the end of the handshake and the
 // application's first Read or Write. A client Conn has none.
 type serverConn struct {
-	ln *Listener
+	ln       *Listener
+	hostAddr netip.Addr // the source host it counts against (hostOf)
+	host     *hostCount
 
 	// Guarded by ln.mu.
-	accepted bool // handed out by Accept: Listener.Close leaves it open
-	live     bool // counted in Stats.LiveConns
+	accepted  bool  // handed out by Accept: Listener.Close leaves it open
+	live      bool  // counted in Stats.LiveConns
+	counted   bool  // counted in ln.nconns and host.conns
+	successor *Conn // a reconnect from the same address, shaking hands
+	replaces  *Conn // on a successor: the connection it is to replace
 
 	// takeover ends linger; lingerDone is closed when it has ended; held is
 	// an application-data datagram linger left for the first Read.
@@ -24,8 +30,8 @@ type serverConn struct {
 	held         *[]byte
 }
 
-func newServerConn(ln *Listener) *serverConn {
-	return &serverConn{ln: ln, takeover: make(chan struct{}), lingerDone: make(chan struct{})}
+func newServerConn(ln *Listener, hostAddr netip.Addr, host *hostCount) *serverConn {
+	return &serverConn{ln: ln, hostAddr: hostAddr, host: host, takeover: make(chan struct{}), lingerDone: make(chan struct{})}
 }
 
 // linger answers the peer's handshake retransmissions between the end of

@@ -54,3 +54,9 @@ func clientHelloHasCookie(d []byte) bool {
 	cookie, err := record.ClientHelloCookie(m.Body)
 	return err == nil && len(cookie) > 0
 }
+
+// firstEpoch returns the epoch of a datagram's first record.
+func firstEpoch(d []byte) (uint16, bool) {
+	h, err := record.ParseDTLSHeader(d)
+	return h.Epoch, err == nil
+}
