@@ -116,9 +116,7 @@ func (c *Conn) readLoop() {
 		} else {
 			var a net.Addr
 			n, a, err = c.pc.ReadFrom(buf)
-			if ua, ok := a.(*net.UDPAddr); ok {
-				from = ua.AddrPort()
-			}
+			from = addrPortOf(a)
 		}
 		if err != nil {
 			select {
