@@ -81,7 +81,10 @@ Flags:
                       -tls1_3: a TCP service, one TCP connection per client
                       (a TLS terminator)
   -mtu bytes          largest datagram written, %d to %d (default 1200; DTLS only)
-  -dtls1_2            DTLS 1.2 only (default: DTLS 1.0 or 1.2)
+  -dtls1_2            DTLS 1.2 only. The default offers DTLS 1.0 too, but a
+                      1.0 handshake completes only on OpenSSL 1.1.1: OpenSSL
+                      3 refuses 1.0's MD5+SHA1 signatures at its default
+                      security level (no suitable signature algorithm)
   -tls1_3             TLS 1.3 over TCP instead of DTLS over UDP
   -stateless          with -tls1_3: answer the first ClientHello with a
                       HelloRetryRequest carrying a cookie (SSL_stateless) and
@@ -128,7 +131,10 @@ Flags:
   -cert file          client certificate and chain (PEM), for servers that ask
   -key file           its private key (default: read from the -cert file)
   -mtu bytes          largest datagram written, %d to %d (default 1200; DTLS only)
-  -dtls1_2            DTLS 1.2 only (default: DTLS 1.0 or 1.2)
+  -dtls1_2            DTLS 1.2 only. The default offers DTLS 1.0 too, but a
+                      1.0 handshake completes only on OpenSSL 1.1.1: OpenSSL
+                      3 refuses 1.0's MD5+SHA1 signatures at its default
+                      security level (no suitable signature algorithm)
   -tls1_3             TLS 1.3 over TCP instead of DTLS over UDP
   -timeout duration   handshake timeout (default 10s)
   -wait duration      at the end of stdin, how long to wait for another reply
