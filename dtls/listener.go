@@ -196,11 +196,11 @@ func (l *Listener) PeerCount() int {
 
 // fail records a condition the Listener cannot recover from; Accept
 // reports it from then on. Connections already made keep working.
-func (l *Listener) fail(err error) {
+func (l *Listener) fail(why string, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err == nil && !l.closing {
-		l.err = fmt.Errorf("dtls: listener failed: %w", err)
+		l.err = fmt.Errorf("dtls: listener failed: %s: %w", why, err)
 		close(l.failed)
 		l.log.Error("dtls: listener failed", "err", err)
 	}
@@ -388,7 +388,7 @@ func (l *Listener) loop() {
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				if !l.isClosing() {
-					l.fail(err) // closed underneath us: nothing more will arrive
+					l.fail("socket closed", err) // underneath us: nothing more will arrive
 				}
 				return
 			}
@@ -487,7 +487,7 @@ func (l *Listener) listening() bool {
 		if l.lsslDownSince.IsZero() {
 			l.lsslDownSince = now
 		} else if now.Sub(l.lsslDownSince) > time.Second {
-			l.fail(fmt.Errorf("no listening SSL since %v: %w", l.lsslDownSince.Format(time.RFC3339), err))
+			l.fail("no listening SSL since "+l.lsslDownSince.Format(time.RFC3339), err)
 		}
 		l.lsslRetry = now.Add(10 * time.Millisecond)
 		return false

@@ -1,7 +1,8 @@
 // Package tests holds interop tests: the binding against real peers (the
 // openssl command-line tool) over real loopback sockets. Peers are started
 // per test, awaited by their readiness line, and killed and waited for in
-// t.Cleanup. The tests skip only when the openssl tool is not installed.
+// t.Cleanup. The tests skip only when the openssl tool is not installed,
+// and the namespace test when namespaces are refused (not root).
 //
 // The tests that check the records a peer sent and received read its
 // protocol log: `-trace` where the tool has it, `-msg` where it does not
@@ -14,7 +15,10 @@
 //   - tls_interop_test.go: TLS 1.3's stateless cookie exchange
 //     (SSL_stateless);
 //   - dtlspkg_interop_test.go: package dtls (Listener, Dial), also against
-//     GnuTLS's gnutls-cli and gnutls-serv.
+//     GnuTLS's gnutls-cli and gnutls-serv;
+//   - spoof_linux_test.go: ClientHellos from forged sources, sent over a
+//     raw socket from one network namespace to a dtls.Listener in another
+//     (root only; netns_linux_test.go makes the namespaces).
 //
 // They share one set of helpers, a file for each job:
 //   - main_test.go: TestMain and checkGoroutines, the leak checks;
