@@ -343,8 +343,8 @@ func (c *Conn) finishHandshake() error {
 // truncated, as a UDP socket truncates a datagram, but not silently: Read
 // returns the first len(p) bytes with an error wrapping io.ErrShortBuffer,
 // and the rest of that record is gone; the next Read returns the next
-// record whole. A buffer of MaxPayload bytes (the peer's own limit may be
-// higher, up to 16 KiB) never truncates. Read returns io.EOF after the
+// record whole. MaxPayload bytes hold any record from a peer with the same
+// MTU; 16 KiB hold any record at all. Read returns io.EOF after the
 // peer's close_notify, net.ErrClosed after Close, and a net.Error whose
 // Timeout is true when the read deadline passes.
 func (c *Conn) Read(p []byte) (int, error) {
@@ -362,11 +362,15 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if n > 0 {
 		c.touch()
 	}
-	var short *shortReadError
+	// A type switch, not errors.As: its target would escape, an
+	// allocation per Read.
+	if _, short := err.(*shortReadError); short {
+		return n, err
+	}
 	switch {
 	case errors.Is(err, net.ErrClosed):
 		return n, c.closedErr()
-	case err == nil, err == io.EOF, isTimeout(err), errors.As(err, &short):
+	case err == nil, err == io.EOF, isTimeout(err):
 		return n, err
 	case err == c.peerErr:
 		return n, &net.OpError{Op: "read", Net: "udp", Addr: c.raddr, Err: err}

@@ -22,7 +22,7 @@ type Stats struct {
 	CookiesRejected     uint64 // ClientHellos with a cookie that did not verify
 	HandshakesCompleted uint64
 	HandshakesFailed    uint64 // including timeouts
-	HandshakesRefused   uint64 // verified cookies turned away: accept queue full
+	HandshakesRefused   uint64 // verified cookies turned away by a bound: AcceptBacklog, MaxConns, the per-host limits
 	LiveConns           int64  // connections past their handshake, not yet closed
 	DatagramsDropped    uint64 // invalid, oversized, or for a peer whose queue was full
 	QueuedBytes         int64  // held in the connections' queues now (buffer sizes)

@@ -177,9 +177,9 @@ func (s *server) runDTLS(creds *credentials, sig <-chan os.Signal) error {
 	<-acceptDone
 	s.shutdown()
 	st := l.Stats()
-	fmt.Fprintf(s.stdout, "STATS cookies_sent=%d cookies_verified=%d cookies_rejected=%d handshakes_completed=%d handshakes_failed=%d handshakes_refused=%d live_conns=%d datagrams_dropped=%d\n",
+	fmt.Fprintf(s.stdout, "STATS cookies_sent=%d cookies_verified=%d cookies_rejected=%d handshakes_completed=%d handshakes_failed=%d handshakes_refused=%d live_conns=%d datagrams_dropped=%d queued_bytes=%d read_errors=%d\n",
 		st.CookiesSent, st.CookiesVerified, st.CookiesRejected, st.HandshakesCompleted,
-		st.HandshakesFailed, st.HandshakesRefused, st.LiveConns, st.DatagramsDropped)
+		st.HandshakesFailed, st.HandshakesRefused, st.LiveConns, st.DatagramsDropped, st.QueuedBytes, st.ReadErrors)
 	return nil
 }
 

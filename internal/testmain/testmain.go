@@ -1,4 +1,5 @@
-// Package testmain is the TestMain of every package in this module: after
+// Package testmain is the TestMain of the packages whose tests call OpenSSL
+// (the root package, dtls, tests; cmd/ossl-stateless through Run): after
 // the tests pass it fails the run if goroutines were leaked (goleak) or if
 // any OS thread the tests may have used is left with entries on OpenSSL's
 // error queue, which every operation of the binding must drain.
