@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -28,12 +29,22 @@ import (
 //     pushed datagram; BIO_CTRL_DGRAM_GET_PEER reports that datagram's
 //     source; BIO_CTRL_DGRAM_QUERY_MTU answers with the MTU given here.
 //
-// After SetBIO the SSL owns the BIO: it is freed by the SSL's Close. A BIO is
-// not safe for concurrent use.
+// After SetBIO the SSL owns the BIO: it is freed by the SSL's Close, and
+// its methods count as the SSL's, since OpenSSL reads and writes the BIO
+// inside the SSL's operations.
+//
+// A BIO is not safe for concurrent use: as with an SSL, a method called
+// while another runs on a second goroutine (for an owned BIO, while any
+// method of its SSL runs) returns ErrConcurrentUse, or does nothing and
+// returns its zero value if it has no error result; Close may be called at
+// any time. Methods of a nil *BIO, or of one no constructor made, return an
+// error for which errors.Is(err, ErrInvalidObject) holds, or their zero
+// value.
 type BIO struct {
+	state   atomic.Uint32 // stateBusy, stateCloseRequested, stateClosed, stateOwned
 	ptr     *C.BIO
 	dg      *C.gossl_dgram // packet BIOs only: state in C memory, read by Go directly
-	owner   *SSL
+	owner   *SSL           // set by SetBIO before stateOwned is published
 	cleanup runtime.Cleanup
 }
 
@@ -88,21 +99,138 @@ func NewPacketBIO(mtu, bufSize int) (*BIO, error) {
 	return newBIO(p, dg), nil
 }
 
-// release forgets the C object after its owner freed it.
-func (b *BIO) release() {
+// claim gives a method the BIO to itself: the BIO's own busy flag, or for a
+// BIO an SSL owns, the SSL's. owner is the SSL claimed (nil for the BIO's
+// own flag) and nested reports a call from one of that SSL's callbacks;
+// done(owner, nested) gives back what claim took. accessor is as for
+// (*SSL).claim: only a method that neither reads nor writes data may run
+// nested.
+func (b *BIO) claim(accessor bool) (owner *SSL, nested bool, err error) {
+	if b != nil {
+		switch b.state.Load() {
+		case stateOwned:
+			nested, err := b.owner.claim(accessor)
+			return b.owner, nested, err
+		case 0:
+			if b.state.CompareAndSwap(0, stateBusy) {
+				if b.ptr == nil {
+					b.state.Store(0)
+					return nil, false, errZeroBIO
+				}
+				return nil, false, nil
+			}
+		}
+	}
+	return b.claimSlow(accessor)
+}
+
+func (b *BIO) claimSlow(accessor bool) (*SSL, bool, error) {
+	if b == nil {
+		return nil, false, errNilBIO
+	}
+	for {
+		st := b.state.Load()
+		switch {
+		case st == stateOwned:
+			nested, err := b.owner.claim(accessor)
+			return b.owner, nested, err
+		case st == 0:
+			if b.state.CompareAndSwap(0, stateBusy) {
+				if b.ptr == nil {
+					b.state.Store(0)
+					return nil, false, errZeroBIO
+				}
+				return nil, false, nil
+			}
+		case st&(stateClosed|stateCloseRequested) != 0:
+			return nil, false, ErrClosed
+		default:
+			return nil, false, ErrConcurrentUse
+		}
+	}
+}
+
+// done gives back what claim took, freeing the BIO if Close was called
+// meanwhile.
+func (b *BIO) done(owner *SSL, nested bool) {
+	if owner != nil {
+		owner.leave(nested)
+	} else if !b.state.CompareAndSwap(stateBusy, 0) {
+		b.free() // stateBusy|stateCloseRequested
+	}
+}
+
+// release gives back a claim of the BIO's own flag.
+func (b *BIO) release() { b.done(nil, false) }
+
+func (b *BIO) free() {
+	b.cleanup.Stop()
+	C.BIO_free(b.ptr)
 	b.ptr, b.dg = nil, nil
+	b.state.Store(stateClosed)
+}
+
+// claimForSSL claims a BIO that SetBIO is about to give to an SSL.
+func (b *BIO) claimForSSL() error {
+	if b == nil {
+		return fmt.Errorf("openssl: SetBIO: %w", errNilBIO)
+	}
+	for {
+		st := b.state.Load()
+		switch {
+		case st == stateOwned:
+			return errors.New("openssl: SetBIO: BIO already belongs to an SSL")
+		case st == 0:
+			if b.state.CompareAndSwap(0, stateBusy) {
+				if b.ptr == nil {
+					b.state.Store(0)
+					return fmt.Errorf("openssl: SetBIO: %w", errZeroBIO)
+				}
+				return nil
+			}
+		case st&(stateClosed|stateCloseRequested) != 0:
+			return ErrClosed
+		default:
+			return ErrConcurrentUse
+		}
+	}
+}
+
+// becomeOwned hands a BIO claimed by claimForSSL to s, whose SSL_set_bio
+// took its reference. A Close that came meanwhile is dropped: the BIO is
+// now the SSL's to free.
+func (b *BIO) becomeOwned(s *SSL) {
+	b.owner = s
+	b.cleanup.Stop()
+	b.state.Store(stateOwned)
 }
 
 // Close wraps BIO_free(3). A BIO owned by an SSL is freed with the SSL, so
-// Close does nothing then. Close is idempotent.
+// Close does nothing then. Close is idempotent, and may be called while
+// another method runs: the BIO is then freed when that method returns.
+// Close of a nil *BIO returns an error, as (*os.File)(nil).Close does.
 func (b *BIO) Close() error {
-	if b.ptr == nil || b.owner != nil {
-		return nil
+	if b == nil {
+		return errNilBIO
 	}
-	b.cleanup.Stop()
-	C.BIO_free(b.ptr)
-	b.release()
-	return nil
+	for {
+		st := b.state.Load()
+		switch {
+		case st == stateOwned, st&(stateClosed|stateCloseRequested) != 0:
+			return nil
+		case st&stateBusy != 0:
+			if b.state.CompareAndSwap(st, st|stateCloseRequested) {
+				return nil
+			}
+		case b.state.CompareAndSwap(0, stateBusy):
+			if b.ptr == nil {
+				b.state.Store(0)
+				return errZeroBIO
+			}
+			b.free()
+			return nil
+		}
+	}
 }
 
 // BIO is an io.ReadWriteCloser, and keeps those interfaces' contracts, so
@@ -120,9 +248,11 @@ var _ io.ReadWriteCloser = (*BIO)(nil)
 // reported as io.ErrShortWrite. BIO_write takes an int: p may not be
 // longer than 2^31-1 bytes.
 func (b *BIO) Write(p []byte) (int, error) {
-	if b.ptr == nil {
-		return 0, ErrClosed
+	owner, nested, err := b.claim(false)
+	if err != nil {
+		return 0, err
 	}
+	defer b.done(owner, nested)
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -167,9 +297,11 @@ func (b *BIO) Write(p []byte) (int, error) {
 // Read never returns (0, nil) unless p is empty. BIO_read takes an int, so
 // a p longer than 2^31-1 bytes gets at most that many.
 func (b *BIO) Read(p []byte) (int, error) {
-	if b.ptr == nil {
-		return 0, ErrClosed
+	owner, nested, err := b.claim(false)
+	if err != nil {
+		return 0, err
 	}
+	defer b.done(owner, nested)
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -194,9 +326,11 @@ func (b *BIO) Read(p []byte) (int, error) {
 
 // Pending wraps BIO_ctrl_pending(3): bytes waiting to be read.
 func (b *BIO) Pending() int {
-	if b.ptr == nil {
+	owner, nested, err := b.claim(true)
+	if err != nil {
 		return 0
 	}
+	defer b.done(owner, nested)
 	return int(C.BIO_ctrl_pending(b.ptr))
 }
 
@@ -207,9 +341,11 @@ func (b *BIO) Pending() int {
 // positive v is refused: BIO_read would return it as a count of bytes it
 // never copied, as the manual page warns.
 func (b *BIO) SetMemEOFReturn(v int) error {
-	if b.ptr == nil {
-		return ErrClosed
+	owner, nested, err := b.claim(false)
+	if err != nil {
+		return err
 	}
+	defer b.done(owner, nested)
 	if v > 0 {
 		return fmt.Errorf("openssl: SetMemEOFReturn(%d): a positive value reads as a byte count; use 0 (end of stream) or a negative value (retry)", v)
 	}
@@ -221,9 +357,11 @@ func (b *BIO) SetMemEOFReturn(v int) error {
 // Peer wraps BIO_dgram_get_peer(3). ok is false when the BIO knows no peer
 // (a memory BIO never does).
 func (b *BIO) Peer() (addr netip.AddrPort, ok bool) {
-	if b.ptr == nil {
+	owner, nested, err := b.claim(true)
+	if err != nil {
 		return netip.AddrPort{}, false
 	}
+	defer b.done(owner, nested)
 	if b.dg != nil {
 		ap := addrPortFromC(&b.dg.peer)
 		return ap, ap.IsValid()
@@ -250,9 +388,11 @@ func (b *BIO) SetConnected(addr netip.AddrPort) error {
 }
 
 func (b *BIO) addrCtrl(addr netip.AddrPort, connected bool) error {
-	if b.ptr == nil {
-		return ErrClosed
+	owner, nested, err := b.claim(false)
+	if err != nil {
+		return err
 	}
+	defer b.done(owner, nested)
 	var a C.gossl_addr
 	addrPortToC(addr, &a)
 	var ok C.int
@@ -268,8 +408,16 @@ func (b *BIO) addrCtrl(addr netip.AddrPort, connected bool) error {
 	return nil
 }
 
-// IsPacketBIO reports whether b was made by NewPacketBIO.
-func (b *BIO) IsPacketBIO() bool { return b.dg != nil }
+// IsPacketBIO reports whether b was made by NewPacketBIO (false once it
+// is freed).
+func (b *BIO) IsPacketBIO() bool {
+	owner, nested, err := b.claim(true)
+	if err != nil {
+		return false
+	}
+	defer b.done(owner, nested)
+	return b.dg != nil
+}
 
 var errNotPacketBIO = errors.New("openssl: not a packet BIO (NewPacketBIO)")
 
@@ -277,9 +425,18 @@ var errNotPacketBIO = errors.New("openssl: not a packet BIO (NewPacketBIO)")
 // valid until the BIO is freed. Reading a datagram straight into it and
 // calling SetDatagram avoids a copy. nil for other BIOs.
 func (b *BIO) DatagramBuffer() []byte {
+	owner, nested, err := b.claim(true)
+	if err != nil {
+		return nil
+	}
+	defer b.done(owner, nested)
 	if b.dg == nil {
 		return nil
 	}
+	return b.datagramBuffer()
+}
+
+func (b *BIO) datagramBuffer() []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(b.dg.in)), int(b.dg.in_cap))
 }
 
@@ -287,11 +444,18 @@ func (b *BIO) DatagramBuffer() []byte {
 // datagram, received from `from`. It fails with ErrDatagramPending while the
 // previous datagram is unread.
 func (b *BIO) SetDatagram(n int, from netip.AddrPort) error {
+	owner, nested, err := b.claim(false)
+	if err != nil {
+		return err
+	}
+	defer b.done(owner, nested)
+	return b.setDatagram(n, from)
+}
+
+// setDatagram is SetDatagram for a caller that has claimed b.
+func (b *BIO) setDatagram(n int, from netip.AddrPort) error {
 	d := b.dg
 	if d == nil {
-		if b.ptr == nil {
-			return ErrClosed
-		}
 		return errNotPacketBIO
 	}
 	if d.in_ready != 0 {
@@ -309,11 +473,13 @@ func (b *BIO) SetDatagram(n int, from netip.AddrPort) error {
 // PushDatagram copies p into the packet BIO as the next datagram from
 // `from`: one OpenSSL read will return exactly p.
 func (b *BIO) PushDatagram(p []byte, from netip.AddrPort) error {
+	owner, nested, err := b.claim(false)
+	if err != nil {
+		return err
+	}
+	defer b.done(owner, nested)
 	d := b.dg
 	if d == nil {
-		if b.ptr == nil {
-			return ErrClosed
-		}
 		return errNotPacketBIO
 	}
 	if d.in_ready != 0 {
@@ -322,17 +488,27 @@ func (b *BIO) PushDatagram(p []byte, from netip.AddrPort) error {
 	if len(p) > int(d.in_cap) {
 		return fmt.Errorf("openssl: datagram of %d bytes does not fit the %d-byte buffer", len(p), int(d.in_cap))
 	}
-	copy(b.DatagramBuffer(), p)
-	return b.SetDatagram(len(p), from)
+	copy(b.datagramBuffer(), p)
+	return b.setDatagram(len(p), from)
 }
 
 // DatagramPending reports whether the pushed datagram is still unread.
 func (b *BIO) DatagramPending() bool {
+	owner, nested, err := b.claim(true)
+	if err != nil {
+		return false
+	}
+	defer b.done(owner, nested)
 	return b.dg != nil && b.dg.in_ready != 0
 }
 
 // DropDatagram discards the pushed datagram if OpenSSL has not read it.
 func (b *BIO) DropDatagram() {
+	owner, nested, err := b.claim(false)
+	if err != nil {
+		return
+	}
+	defer b.done(owner, nested)
 	if b.dg != nil {
 		b.dg.in_ready = 0
 	}
@@ -341,6 +517,11 @@ func (b *BIO) DropDatagram() {
 // SetDatagramEOF makes reads of an empty packet BIO return end of file
 // instead of "retry".
 func (b *BIO) SetDatagramEOF(eof bool) {
+	owner, nested, err := b.claim(false)
+	if err != nil {
+		return
+	}
+	defer b.done(owner, nested)
 	if b.dg != nil {
 		b.dg.eof = cBool(eof)
 	}
@@ -348,6 +529,11 @@ func (b *BIO) SetDatagramEOF(eof bool) {
 
 // SetMTU changes the MTU a packet BIO reports.
 func (b *BIO) SetMTU(mtu int) error {
+	owner, nested, err := b.claim(false)
+	if err != nil {
+		return err
+	}
+	defer b.done(owner, nested)
 	if b.dg == nil {
 		return errNotPacketBIO
 	}
@@ -357,6 +543,11 @@ func (b *BIO) SetMTU(mtu int) error {
 
 // HasOutput reports whether OpenSSL wrote datagrams not yet drained.
 func (b *BIO) HasOutput() bool {
+	owner, nested, err := b.claim(true)
+	if err != nil {
+		return false
+	}
+	defer b.done(owner, nested)
 	return b.dg != nil && b.dg.out_len > 0
 }
 
@@ -364,13 +555,17 @@ func (b *BIO) HasOutput() bool {
 // BIO since the last drain, in order, then empties the BIO. p aliases C
 // memory and is valid only during the call. The first error from send is
 // returned; the remaining datagrams are still offered to send, because on a
-// datagram transport a lost datagram is the protocol's to recover.
+// datagram transport a lost datagram is the protocol's to recover. The BIO
+// (and the SSL that owns it) is in use during the calls to send, which must
+// not call their methods.
 func (b *BIO) DrainDatagrams(send func(p []byte) error) error {
+	owner, nested, err := b.claim(false)
+	if err != nil {
+		return err
+	}
+	defer b.done(owner, nested)
 	d := b.dg
 	if d == nil {
-		if b.ptr == nil {
-			return ErrClosed
-		}
 		return errNotPacketBIO
 	}
 	defer runtime.KeepAlive(b) // d is C memory the BIO's cleanup would free

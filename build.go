@@ -27,6 +27,8 @@ package openssl
 #cgo nocallback gossl_BIO_ADDR_get
 #cgo noescape gossl_BIO_ADDR_rawmake
 #cgo nocallback gossl_BIO_ADDR_rawmake
+#cgo noescape gossl_in_callback
+#cgo nocallback gossl_in_callback
 #include "shim.h"
 */
 import "C"

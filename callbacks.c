@@ -25,14 +25,59 @@ static uintptr_t handle_of(SSL *ssl)
     return (uintptr_t)SSL_get_ex_data(ssl, gossl_handle_idx);
 }
 
+/*
+ * The Go callbacks running on this thread, innermost first. A Go callback
+ * runs on the thread of the operation that invoked it (cgo keeps the
+ * goroutine on it until the callback returns), so a method of the SSL that
+ * finds its SSL busy asks here whether it was called from that SSL's own
+ * callback (a nested call: ErrInCallback, or allowed for accessors) or from
+ * another goroutine (ErrConcurrentUse). A frame lives on the C stack of the
+ * trampoline; the Go side never unwinds through it, so it is always popped.
+ */
+struct cb_frame {
+    uintptr_t handle;
+    struct cb_frame *prev;
+};
+
+static _Thread_local struct cb_frame *cb_top;
+
+static void cb_push(struct cb_frame *f, uintptr_t h)
+{
+    f->handle = h;
+    f->prev = cb_top;
+    cb_top = f;
+}
+
+static void cb_pop(struct cb_frame *f)
+{
+    cb_top = f->prev;
+}
+
+int gossl_in_callback(uintptr_t handle)
+{
+    const struct cb_frame *f;
+
+    for (f = cb_top; f != NULL; f = f->prev)
+        if (f->handle == handle)
+            return 1;
+    return 0;
+}
+
 /* ---- cookies -------------------------------------------------------------- */
 
 static int generate(SSL *ssl, int kind, unsigned char *cookie, size_t max, size_t *len)
 {
     size_t n = 0;
     uintptr_t h = handle_of(ssl);
+    struct cb_frame f;
+    int ok;
 
-    if (h == 0 || goCookieGenerate(h, kind, cookie, max, &n) != 1 || n == 0 || n > max)
+    if (h == 0)
+        return 0;
+    cb_push(&f, h);
+    ok = goCookieGenerate(h, kind, cookie, max, &n);
+    cb_pop(&f);
+    if (ok != 1 || n == 0 || n > max)
         return 0;
     *len = n;
     return 1;
@@ -41,10 +86,15 @@ static int generate(SSL *ssl, int kind, unsigned char *cookie, size_t max, size_
 static int verify(SSL *ssl, int kind, const unsigned char *cookie, size_t len)
 {
     uintptr_t h = handle_of(ssl);
+    struct cb_frame f;
+    int ok;
 
     if (h == 0)
         return 0;
-    return goCookieVerify(h, kind, (unsigned char *)cookie, len) == 1;
+    cb_push(&f, h);
+    ok = goCookieVerify(h, kind, (unsigned char *)cookie, len);
+    cb_pop(&f);
+    return ok == 1;
 }
 
 static int generate_dtls(SSL *ssl, unsigned char *cookie, unsigned int *len)
@@ -99,9 +149,16 @@ static int cert_verify(X509_STORE_CTX *store, void *arg)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
     uintptr_t h = ssl != NULL ? handle_of(ssl) : 0;
+    struct cb_frame f;
+    int ok = 0;
 
     (void)arg;
-    if (h == 0 || goCertVerify(h, store) != 1) {
+    if (h != 0) {
+        cb_push(&f, h);
+        ok = goCertVerify(h, store);
+        cb_pop(&f);
+    }
+    if (ok != 1) {
         X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
         return 0;
     }

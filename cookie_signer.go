@@ -101,10 +101,12 @@ func (c *CookieSigner) Lifetime() time.Duration { return c.lifetime }
 func (c *CookieSigner) Install(ctx *Ctx) error {
 	for _, kind := range []int{cookieDTLS, cookieStateless} {
 		k := byte(kind)
-		if err := ctx.setGen(kind, func(s *SSL, dst []byte) (int, error) { return c.generate(s, k, dst) }); err != nil {
+		// OpenSSL calls these only inside an operation of s, on the
+		// goroutine that has s: they read its peer without claiming it.
+		if err := ctx.setGen(kind, func(s *SSL, dst []byte) (int, error) { return c.generate(s, k, dst, true) }); err != nil {
 			return err
 		}
-		if err := ctx.setVerify(kind, func(s *SSL, cookie []byte) bool { return c.verify(s, k, cookie) }); err != nil {
+		if err := ctx.setVerify(kind, func(s *SSL, cookie []byte) bool { return c.verify(s, k, cookie, true) }); err != nil {
 			return err
 		}
 	}
@@ -115,7 +117,7 @@ func (c *CookieSigner) Install(ctx *Ctx) error {
 // registers its own callbacks and uses the signer inside them.
 func (c *CookieSigner) GenerateCookie(s *SSL) ([]byte, error) {
 	buf := make([]byte, cookieLen)
-	n, err := c.generate(s, cookieDTLS, buf)
+	n, err := c.generate(s, cookieDTLS, buf, false)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +127,7 @@ func (c *CookieSigner) GenerateCookie(s *SSL) ([]byte, error) {
 // VerifyCookie has the shape of a verify callback and accepts what
 // GenerateCookie made.
 func (c *CookieSigner) VerifyCookie(s *SSL, cookie []byte) bool {
-	return c.verify(s, cookieDTLS, cookie)
+	return c.verify(s, cookieDTLS, cookie, false)
 }
 
 // Sign appends a cookie for peer to dst.
@@ -141,36 +143,46 @@ func (c *CookieSigner) Verify(cookie []byte, peer netip.AddrPort) bool {
 	return c.check(cookie, cookieDTLS, peer.Addr().Unmap(), peer.Port(), nil)
 }
 
-func (c *CookieSigner) generate(s *SSL, kind byte, dst []byte) (int, error) {
+// generate and verify serve the installed callbacks (claimed: s is the SSL
+// whose operation runs them) and GenerateCookie and VerifyCookie (which
+// claim s to read its peer).
+func (c *CookieSigner) generate(s *SSL, kind byte, dst []byte, claimed bool) (int, error) {
 	if len(dst) < cookieLen {
 		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrCookieTooLong, cookieLen, len(dst))
 	}
-	addr, port, other, ok := peerOf(s)
-	if !ok {
-		return 0, ErrNoPeer
+	addr, port, other, err := peerOf(s, claimed)
+	if err != nil {
+		return 0, err
 	}
 	return c.sign(dst, kind, addr, port, other, c.now().Unix()), nil
 }
 
-func (c *CookieSigner) verify(s *SSL, kind byte, cookie []byte) bool {
-	addr, port, other, ok := peerOf(s)
-	if !ok {
+func (c *CookieSigner) verify(s *SSL, kind byte, cookie []byte, claimed bool) bool {
+	addr, port, other, err := peerOf(s, claimed)
+	if err != nil {
 		return false
 	}
 	return c.check(cookie, kind, addr, port, other)
 }
 
 // peerOf returns the IP peer, or for other transports the attached
-// address's string form.
-func peerOf(s *SSL) (netip.Addr, uint16, []byte, bool) {
-	ap := s.PeerAddrPort()
+// address's string form; ErrNoPeer if there is neither.
+func peerOf(s *SSL, claimed bool) (netip.Addr, uint16, []byte, error) {
+	if !claimed {
+		nested, err := s.access()
+		if err != nil {
+			return netip.Addr{}, 0, nil, err
+		}
+		defer s.leave(nested)
+	}
+	ap := s.peerAddrPort()
 	if ap.IsValid() {
-		return ap.Addr().Unmap(), ap.Port(), nil, true
+		return ap.Addr().Unmap(), ap.Port(), nil, nil
 	}
 	if s.attached != nil {
-		return netip.Addr{}, 0, []byte(s.attached.Network() + "|" + s.attached.String()), true
+		return netip.Addr{}, 0, []byte(s.attached.Network() + "|" + s.attached.String()), nil
 	}
-	return netip.Addr{}, 0, nil, false
+	return netip.Addr{}, 0, nil, ErrNoPeer
 }
 
 func (c *CookieSigner) epochOf(unix int64) int64 {

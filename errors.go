@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -59,14 +60,46 @@ var (
 	ErrKeyMismatch = errors.New("openssl: private key does not match the certificate")
 
 	// ErrInCallback is returned when a callback calls an operation (or
-	// SetBIO) on the SSL whose operation invoked it. A callback may read
-	// PeerAddr, PeerAddrPort and UserData, and call SetPeerAddr and Close
-	// (which then takes effect when the operation returns).
+	// SetBIO) on the SSL whose operation invoked it, or one that reads or
+	// writes its BIOs. A callback may read PeerAddr, PeerAddrPort, UserData
+	// and the SSL's other accessors, and call SetPeerAddr and Close (which
+	// then takes effect when the operation returns).
 	ErrInCallback = errors.New("openssl: operation on an SSL from inside its own callback")
+
+	// ErrConcurrentUse is returned by a method of an SSL, or of a BIO, while
+	// another method of the same object (or, for a BIO an SSL owns, of that
+	// SSL) runs on another goroutine. Neither is safe for concurrent use:
+	// the error reports the caller's bug, which OpenSSL would otherwise turn
+	// into memory corruption. Close is never refused: it takes effect when
+	// the running method returns.
+	ErrConcurrentUse = errors.New("openssl: SSL used from two goroutines at once")
+
+	// ErrInvalidObject is what errors.Is finds in the error of a method
+	// called on a nil *SSL or *BIO, or on a zero value that its constructor
+	// did not make. errors.Is(err, os.ErrInvalid) holds as well; Close of a
+	// nil object returns it too, as (*os.File)(nil).Close does.
+	ErrInvalidObject = fmt.Errorf("openssl: nil object, or not made by its constructor: %w", os.ErrInvalid)
 
 	// ErrDatagramPending is returned by (*BIO).PushDatagram when the
 	// previous datagram has not been read by OpenSSL yet.
 	ErrDatagramPending = errors.New("openssl: previous datagram not yet consumed")
+)
+
+// invalidObject is the error of a method called on a nil object or a zero
+// value: its own message, and ErrInvalidObject (and so os.ErrInvalid) for
+// errors.Is.
+type invalidObject string
+
+func (e invalidObject) Error() string { return "openssl: " + string(e) }
+
+func (e invalidObject) Unwrap() error { return ErrInvalidObject }
+
+const (
+	errNilSSL  invalidObject = "nil *SSL"
+	errZeroSSL invalidObject = "SSL not made by NewSSL"
+	errNilCtx  invalidObject = "nil *Ctx"
+	errNilBIO  invalidObject = "nil *BIO"
+	errZeroBIO invalidObject = "BIO not made by NewMemBIO, NewDatagramBIO or NewPacketBIO"
 )
 
 type helloRetryRequest struct{}

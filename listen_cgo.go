@@ -61,9 +61,8 @@ func (s *SSL) DTLSv1ListenAddrPort() (netip.AddrPort, error) {
 	if err := s.enter(); err != nil {
 		return netip.AddrPort{}, err
 	}
-	defer s.finishOp()
+	defer s.release()
 	defer runtime.KeepAlive(s) // s.res is read after the call
-	s.begin()
 	ret := C.gossl_DTLSv1_listen(s.ptr, s.addr, s.res)
 	cause := s.end()
 	switch {
@@ -104,7 +103,7 @@ func (s *SSL) Stateless() error {
 	if err := s.enter(); err != nil {
 		return err
 	}
-	defer s.finishOp()
+	defer s.release()
 	defer runtime.KeepAlive(s) // s.res is read after the call
 	ret, cause := s.run(C.GOSSL_OP_STATELESS)
 	switch {

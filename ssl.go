@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"runtime"
 	"runtime/cgo"
+	"sync/atomic"
 	"time"
 	"unsafe"
 	"weak"
@@ -23,8 +24,24 @@ import (
 // DTLSv1Listen and Stateless.
 //
 // An SSL is not safe for concurrent use, exactly like the C object: callers
-// serialise every method, Close included. The package dtls shows one way.
+// serialise its methods (the package dtls shows one way). Concurrent use is
+// detected, not locked against: a method called while another runs on a
+// second goroutine returns ErrConcurrentUse, or, if it has no error result,
+// does nothing and returns its zero value. Close is the exception: it may be
+// called at any time, and if a method is running the SSL is freed when that
+// method returns.
+//
+// A method called on a nil *SSL, or on an SSL not made by NewSSL, returns an
+// error for which errors.Is(err, ErrInvalidObject) and
+// errors.Is(err, os.ErrInvalid) hold (Close included, as with a nil
+// *os.File), or its zero value.
 type SSL struct {
+	// state is the SSL's one synchronisation: stateBusy while a method runs
+	// (taken with a compare-and-swap, so a second goroutine is refused, not
+	// made to wait), stateCloseRequested when Close came meanwhile, then
+	// stateClosed.
+	state atomic.Uint32
+
 	ptr     *C.SSL
 	res     *C.gossl_result // C memory: callbacks may move Go stacks mid-call
 	addr    *C.BIO_ADDR     // DTLSv1_listen's peer, reused for every call
@@ -42,14 +59,24 @@ type SSL struct {
 	cbErr    error
 	cbPanic  any
 	panicked bool
-
-	// inOp is set while an operation runs in C: a callback calling back
-	// into its own SSL (an operation, SetBIO, Close) would reuse or free
-	// memory the outer call still uses. closeAfterOp defers a Close made
-	// from a callback until the operation returns.
-	inOp         bool
-	closeAfterOp bool
 }
+
+// The states of an SSL and of a BIO, bits of one atomic word.
+const (
+	// stateBusy: a method has the object to itself. It is taken with a
+	// compare-and-swap from 0, and given back by the method on its way out.
+	stateBusy uint32 = 1 << iota
+	// stateCloseRequested: Close was called while a method ran (from one of
+	// the SSL's own callbacks, or on another goroutine). The method frees
+	// the object on its way out, once C no longer uses it.
+	stateCloseRequested
+	// stateClosed: the C object is freed.
+	stateClosed
+	// stateOwned (a BIO only): an SSL owns the BIO since SetBIO, and the
+	// BIO's methods claim that SSL instead, because OpenSSL reads and writes
+	// the BIO inside the SSL's operations.
+	stateOwned
+)
 
 type sslResources struct {
 	ptr    *C.SSL
@@ -71,7 +98,7 @@ func freeSSL(r sslResources) {
 // NewSSL wraps SSL_new(3). The SSL keeps ctx alive.
 func NewSSL(ctx *Ctx) (*SSL, error) {
 	if ctx == nil {
-		return nil, errors.New("openssl: NewSSL: nil Ctx")
+		return nil, fmt.Errorf("openssl: NewSSL: %w", errNilCtx)
 	}
 	s := &SSL{ctx: ctx, res: newResult()}
 	// The handle holds a weak pointer, so that an SSL its user forgot to
@@ -114,123 +141,221 @@ func sslFromHandle(h C.uintptr_t) *SSL {
 }
 
 // Close wraps SSL_free(3). The BIOs given to SetBIO are freed with it.
-// Close is idempotent.
+// Close is idempotent, and the one method that may be called while another
+// runs, on another goroutine or from one of the SSL's own callbacks: the SSL
+// is then freed when that method returns, and Close returns nil at once.
+// Close of a nil *SSL returns an error, as (*os.File)(nil).Close does.
 func (s *SSL) Close() error {
-	if s.ptr == nil {
-		return nil
+	if s == nil {
+		return errNilSSL
 	}
-	if s.inOp {
-		s.closeAfterOp = true // from a callback: free once C has returned
-		return nil
+	for {
+		st := s.state.Load()
+		switch {
+		case st&(stateClosed|stateCloseRequested) != 0:
+			return nil
+		case st&stateBusy != 0:
+			// Freeing now would pull memory from under the running
+			// method (and maybe from under C): it frees on its way out.
+			if s.state.CompareAndSwap(st, st|stateCloseRequested) {
+				return nil
+			}
+		case s.state.CompareAndSwap(0, stateBusy):
+			if s.ptr == nil {
+				s.state.Store(0)
+				return errZeroSSL
+			}
+			s.free()
+			return nil
+		}
 	}
+}
+
+// free frees the C objects, the owned BIOs with them (their methods find the
+// SSL closed from then on). The caller holds stateBusy.
+func (s *SSL) free() {
 	s.cleanup.Stop()
 	freeSSL(sslResources{s.ptr, s.res, s.addr, s.handle})
 	s.ptr, s.res, s.addr = nil, nil, nil
-	if s.rbio != nil {
-		s.rbio.release()
+	s.state.Store(stateClosed)
+}
+
+// enter claims the SSL for an operation: a method that runs libssl and may
+// call back into Go. It costs one compare-and-swap; release gives the SSL
+// back. From one of the SSL's own callbacks an operation is refused
+// (ErrInCallback): it would reuse memory the outer operation still uses.
+func (s *SSL) enter() error {
+	_, err := s.claim(false)
+	return err
+}
+
+// access claims the SSL for an accessor: a method that runs no callback.
+// Called from one of the SSL's own callbacks it may proceed (nested is
+// true), inside the operation that invoked the callback, which has the SSL
+// and waits in C. leave(nested) gives the SSL back.
+func (s *SSL) access() (nested bool, err error) {
+	return s.claim(true)
+}
+
+func (s *SSL) claim(accessor bool) (nested bool, err error) {
+	if s != nil && s.state.CompareAndSwap(0, stateBusy) {
+		if s.ptr == nil { // an SSL not made by NewSSL
+			s.state.Store(0)
+			return false, errZeroSSL
+		}
+		return false, nil
 	}
-	if s.wbio != nil {
-		s.wbio.release()
+	return s.claimSlow(accessor)
+}
+
+// claimSlow says why the SSL cannot be claimed, unless it was released
+// meanwhile. Only here, off the hot path, does it cost a cgo call: whether
+// the caller runs inside one of the SSL's own callbacks, which is the
+// question of which thread it runs on (see gossl_in_callback).
+func (s *SSL) claimSlow(accessor bool) (nested bool, err error) {
+	if s == nil {
+		return false, errNilSSL
 	}
-	return nil
+	for {
+		st := s.state.Load()
+		switch {
+		case st == 0:
+			if s.state.CompareAndSwap(0, stateBusy) {
+				if s.ptr == nil {
+					s.state.Store(0)
+					return false, errZeroSSL
+				}
+				return false, nil
+			}
+		case st&stateClosed != 0:
+			return false, ErrClosed
+		case C.gossl_in_callback(C.uintptr_t(s.handle)) == 1:
+			if accessor {
+				return true, nil
+			}
+			return false, ErrInCallback
+		case st&stateCloseRequested != 0:
+			return false, ErrClosed
+		default:
+			return false, ErrConcurrentUse
+		}
+	}
+}
+
+// release gives back what enter or access (not nested) claimed, and frees
+// the SSL if Close was called meanwhile. Deferred by every method, so that
+// it runs even when a callback's panic is raised again.
+func (s *SSL) release() {
+	if !s.state.CompareAndSwap(stateBusy, 0) {
+		s.free() // stateBusy|stateCloseRequested
+	}
+}
+
+// leave releases what access claimed, unless the call was nested.
+func (s *SSL) leave(nested bool) {
+	if !nested {
+		s.release()
+	}
 }
 
 // SetUserData attaches a Go value to the SSL, for callbacks that need
 // per-connection context (the role of SSL_set_app_data(3), kept in Go).
-func (s *SSL) SetUserData(v any) { s.userData = v }
+func (s *SSL) SetUserData(v any) {
+	if nested, err := s.access(); err == nil {
+		s.userData = v
+		s.leave(nested)
+	}
+}
 
 // UserData returns the value given to SetUserData.
-func (s *SSL) UserData() any { return s.userData }
+func (s *SSL) UserData() any {
+	nested, err := s.access()
+	if err != nil {
+		return nil
+	}
+	defer s.leave(nested)
+	return s.userData
+}
 
-// Ctx returns the Ctx the SSL was created from.
-func (s *SSL) Ctx() *Ctx { return s.ctx }
+// Ctx returns the Ctx the SSL was created from (nil for a nil SSL).
+func (s *SSL) Ctx() *Ctx {
+	if s == nil {
+		return nil
+	}
+	return s.ctx // set by NewSSL, never changed
+}
 
 // SetBIO wraps SSL_set_bio(3). The SSL takes ownership of both BIOs (one
 // reference if they are the same BIO): from here on they are freed by the
 // SSL's Close, and their own Close does nothing. SetBIO can be called once.
 func (s *SSL) SetBIO(rbio, wbio *BIO) error {
-	if s.ptr == nil {
-		return ErrClosed
+	if err := s.enter(); err != nil {
+		return err
 	}
+	defer s.release()
 	if rbio == nil || wbio == nil {
-		return errors.New("openssl: SetBIO: nil BIO")
+		return fmt.Errorf("openssl: SetBIO: %w", errNilBIO)
 	}
 	if s.rbio != nil || s.wbio != nil {
 		return errors.New("openssl: SetBIO: BIOs already set on this SSL")
 	}
-	if s.inOp {
-		return ErrInCallback
+	if err := rbio.claimForSSL(); err != nil {
+		return err
 	}
-	for _, b := range []*BIO{rbio, wbio} {
-		if b.ptr == nil {
-			return ErrClosed
-		}
-		if b.owner != nil {
-			return errors.New("openssl: SetBIO: BIO already belongs to an SSL")
+	if wbio != rbio {
+		if err := wbio.claimForSSL(); err != nil {
+			rbio.release()
+			return err
 		}
 	}
 	// Ownership transfer: SSL_set_bio takes the references the Go BIOs held.
 	C.SSL_set_bio(s.ptr, rbio.ptr, wbio.ptr)
-	for _, b := range []*BIO{rbio, wbio} {
-		b.owner = s
-		b.cleanup.Stop()
-	}
 	s.rbio, s.wbio = rbio, wbio
+	rbio.becomeOwned(s)
+	if wbio != rbio {
+		wbio.becomeOwned(s)
+	}
 	runtime.KeepAlive(s)
 	return nil
 }
 
 // ReadBIO returns the read BIO given to SetBIO.
-func (s *SSL) ReadBIO() *BIO { return s.rbio }
+func (s *SSL) ReadBIO() *BIO {
+	nested, err := s.access()
+	if err != nil {
+		return nil
+	}
+	defer s.leave(nested)
+	return s.rbio
+}
 
 // WriteBIO returns the write BIO given to SetBIO.
-func (s *SSL) WriteBIO() *BIO { return s.wbio }
+func (s *SSL) WriteBIO() *BIO {
+	nested, err := s.access()
+	if err != nil {
+		return nil
+	}
+	defer s.leave(nested)
+	return s.wbio
+}
 
 // run is the one path into libssl for the operations that take no buffer
 // and may call back into Go: one cgo call that clears the queue, calls and
-// drains. SSL_read, SSL_write and DTLSv1_listen have calls of their own
-// between begin and end.
+// drains. SSL_read, SSL_write and DTLSv1_listen have calls of their own,
+// followed by end.
 //
-// Callers check enter first and read s.res afterwards.
+// Callers call enter first and read s.res afterwards.
 func (s *SSL) run(op C.int) (C.long, error) {
-	s.begin()
 	ret := C.gossl_SSL_op(s.ptr, op, s.res)
 	return ret, s.end()
 }
 
-// begin marks an operation in progress, so that a callback calling back
-// into this SSL is refused (ErrInCallback) or, for Close, deferred.
-func (s *SSL) begin() { s.inOp = true }
-
-// end closes what begin opened and hands the callbacks' outcome to the
-// caller, re-raising a panic here, on the caller's goroutine, after C has
+// end hands the callbacks' outcome to the caller of an operation,
+// re-raising a panic here, on the caller's goroutine, after C has
 // returned.
 func (s *SSL) end() error {
-	s.inOp = false
 	runtime.KeepAlive(s)
 	return s.takeCallbackOutcome()
-}
-
-// enter reports why an operation cannot start: the SSL is closed, or a
-// callback of an operation in progress is calling back into it.
-func (s *SSL) enter() error {
-	if s.ptr == nil {
-		return ErrClosed
-	}
-	if s.inOp {
-		return ErrInCallback
-	}
-	return nil
-}
-
-// finishOp frees the SSL if a callback asked for Close during the
-// operation. Deferred by every operation, so that it runs even when a
-// callback's panic is raised again.
-func (s *SSL) finishOp() {
-	if s.closeAfterOp {
-		s.closeAfterOp = false
-		s.Close()
-	}
 }
 
 func (s *SSL) callbackFailed(err error) {
@@ -261,7 +386,7 @@ func (s *SSL) handshakeOp(op C.int, name string) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
-	defer s.finishOp()
+	defer s.release()
 	ret, cause := s.run(op)
 	if ret == 1 {
 		return nil
@@ -286,11 +411,10 @@ func (s *SSL) Read(p []byte) (int, error) {
 	if err := s.enter(); err != nil {
 		return 0, err
 	}
-	defer s.finishOp()
+	defer s.release()
 	if len(p) == 0 {
 		return 0, nil
 	}
-	s.begin()
 	ret := C.gossl_SSL_read(s.ptr, unsafe.Pointer(&p[0]), C.int(len(p)), s.res)
 	cause := s.end()
 	if ret > 0 {
@@ -304,11 +428,10 @@ func (s *SSL) Write(p []byte) (int, error) {
 	if err := s.enter(); err != nil {
 		return 0, err
 	}
-	defer s.finishOp()
+	defer s.release()
 	if len(p) == 0 {
 		return 0, nil
 	}
-	s.begin()
 	ret := C.gossl_SSL_write(s.ptr, unsafe.Pointer(&p[0]), C.int(len(p)), s.res)
 	cause := s.end()
 	if ret > 0 {
@@ -323,7 +446,7 @@ func (s *SSL) Shutdown() (done bool, err error) {
 	if err := s.enter(); err != nil {
 		return false, err
 	}
-	defer s.finishOp()
+	defer s.release()
 	ret, cause := s.run(C.GOSSL_OP_SHUTDOWN)
 	switch {
 	case ret == 1:
@@ -337,10 +460,12 @@ func (s *SSL) Shutdown() (done bool, err error) {
 // DTLSTimeout wraps DTLSv1_get_timeout(3): the time left before the
 // retransmission timer fires, and whether a timer is running at all.
 func (s *SSL) DTLSTimeout() (time.Duration, bool) {
-	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
+	nested, err := s.access()
+	if err != nil {
 		return 0, false
 	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
 	var us C.longlong
 	if C.gossl_DTLSv1_get_timeout(s.ptr, &us) != 1 {
 		return 0, false
@@ -356,7 +481,7 @@ func (s *SSL) DTLSHandleTimeout() (retransmitted bool, err error) {
 	if err := s.enter(); err != nil {
 		return false, err
 	}
-	defer s.finishOp()
+	defer s.release()
 	ret, cause := s.run(C.GOSSL_OP_DTLS_HANDLE_TIMEOUT)
 	switch {
 	case ret > 0:
@@ -371,12 +496,14 @@ func (s *SSL) DTLSHandleTimeout() (retransmitted bool, err error) {
 // writes. It also sets SSL_OP_NO_QUERY_MTU, without which OpenSSL would ask
 // the BIO instead and forget the value across DTLSv1_listen's SSL_clear.
 func (s *SSL) SetMTU(mtu int) error {
-	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
-		return ErrClosed
+	nested, err := s.access()
+	if err != nil {
+		return err
 	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
 	if C.gossl_SSL_set_mtu(s.ptr, C.long(mtu)) != 1 {
-		return fmt.Errorf("openssl: SSL_set_mtu(%d) refused: the minimum is %d", mtu, s.LinkMinMTU())
+		return fmt.Errorf("openssl: SSL_set_mtu(%d) refused: the minimum is %d", mtu, int(C.gossl_DTLS_get_link_min_mtu(s.ptr)))
 	}
 	return nil
 }
@@ -384,12 +511,14 @@ func (s *SSL) SetMTU(mtu int) error {
 // SetLinkMTU wraps DTLS_set_link_mtu(3): the MTU of the link, from which
 // OpenSSL subtracts the IP and UDP overhead its BIO reports.
 func (s *SSL) SetLinkMTU(mtu int) error {
-	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
-		return ErrClosed
+	nested, err := s.access()
+	if err != nil {
+		return err
 	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
 	if C.gossl_DTLS_set_link_mtu(s.ptr, C.long(mtu)) != 1 {
-		return fmt.Errorf("openssl: DTLS_set_link_mtu(%d) refused: the minimum is %d", mtu, s.LinkMinMTU())
+		return fmt.Errorf("openssl: DTLS_set_link_mtu(%d) refused: the minimum is %d", mtu, int(C.gossl_DTLS_get_link_min_mtu(s.ptr)))
 	}
 	return nil
 }
@@ -399,10 +528,12 @@ func (s *SSL) SetLinkMTU(mtu int) error {
 // timeouts double up to 60 seconds, as with the default timer. Useful on
 // links whose round trip is far below a second.
 func (s *SSL) SetDTLSInitialTimeout(d time.Duration) error {
-	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
-		return ErrClosed
+	nested, err := s.access()
+	if err != nil {
+		return err
 	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
 	us := d.Microseconds()
 	if us < 1000 || us > 60_000_000 {
 		return fmt.Errorf("openssl: DTLS initial timeout %v outside [1ms, 60s]", d)
@@ -417,51 +548,61 @@ func (s *SSL) SetDTLSInitialTimeout(d time.Duration) error {
 // record (one datagram) can carry at the current MTU and cipher; 0 before a
 // cipher is negotiated.
 func (s *SSL) DTLSDataMTU() int {
-	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
+	nested, err := s.access()
+	if err != nil {
 		return 0
 	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
 	return int(C.DTLS_get_data_mtu(s.ptr))
 }
 
 // LinkMinMTU wraps DTLS_get_link_min_mtu(3).
 func (s *SSL) LinkMinMTU() int {
-	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
+	nested, err := s.access()
+	if err != nil {
 		return 0
 	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
 	return int(C.gossl_DTLS_get_link_min_mtu(s.ptr))
 }
 
 // SetOptions wraps SSL_set_options(3) and returns the options now set.
 func (s *SSL) SetOptions(o Options) Options {
-	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
+	nested, err := s.access()
+	if err != nil {
 		return 0
 	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
 	return Options(C.gossl_SSL_set_options(s.ptr, C.uint64_t(o), 0))
 }
 
 // ClearOptions wraps SSL_clear_options(3) and returns the options now set.
 func (s *SSL) ClearOptions(o Options) Options {
-	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
+	nested, err := s.access()
+	if err != nil {
 		return 0
 	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
 	return Options(C.gossl_SSL_set_options(s.ptr, 0, C.uint64_t(o)))
 }
 
 // SetAcceptState wraps SSL_set_accept_state(3).
 func (s *SSL) SetAcceptState() {
-	if s.ptr != nil {
+	if nested, err := s.access(); err == nil {
 		C.SSL_set_accept_state(s.ptr)
+		s.leave(nested)
 	}
 }
 
 // SetConnectState wraps SSL_set_connect_state(3).
 func (s *SSL) SetConnectState() {
-	if s.ptr != nil {
+	if nested, err := s.access(); err == nil {
 		C.SSL_set_connect_state(s.ptr)
+		s.leave(nested)
 	}
 }
 
@@ -471,10 +612,12 @@ func (s *SSL) SetConnectState() {
 // have OpenSSL check the name in the server's certificate, call SetHost
 // too.
 func (s *SSL) SetServerName(name string) error {
-	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
-		return ErrClosed
+	nested, err := s.access()
+	if err != nil {
+		return err
 	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
 	if _, err := netip.ParseAddr(name); err == nil {
 		return nil
 	}
@@ -491,10 +634,12 @@ func (s *SSL) SetServerName(name string) error {
 // address is checked against the certificate's IP addresses instead
 // (X509_VERIFY_PARAM_set1_ip_asc(3)).
 func (s *SSL) SetHost(name string) error {
-	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
-		return ErrClosed
+	nested, err := s.access()
+	if err != nil {
+		return err
 	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
 	cs := C.CString(name)
 	defer C.free(unsafe.Pointer(cs))
 	if C.gossl_SSL_set1_host(s.ptr, cs, s.res) != 1 {
@@ -510,6 +655,11 @@ func (s *SSL) SetHost(name string) error {
 // SetPeerAddr. A memory BIO has no peer: without SetPeerAddr the result is
 // nil.
 func (s *SSL) PeerAddr() net.Addr {
+	nested, err := s.access()
+	if err != nil {
+		return nil
+	}
+	defer s.leave(nested)
 	if ap := s.bioPeer(); ap.IsValid() {
 		return net.UDPAddrFromAddrPort(ap)
 	}
@@ -519,17 +669,27 @@ func (s *SSL) PeerAddr() net.Addr {
 // PeerAddrPort is PeerAddr as a netip.AddrPort, without allocating. It is
 // the zero value when the peer is unknown or not an IP address.
 func (s *SSL) PeerAddrPort() netip.AddrPort {
+	nested, err := s.access()
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	defer s.leave(nested)
+	return s.peerAddrPort()
+}
+
+// peerAddrPort is PeerAddrPort for a caller that knows it runs inside an
+// operation of s (CookieSigner's installed callbacks): no claim, and so no
+// cgo call to learn that the call is nested.
+func (s *SSL) peerAddrPort() netip.AddrPort {
 	if ap := s.bioPeer(); ap.IsValid() {
 		return ap
 	}
 	return s.attachedAP
 }
 
+// bioPeer asks the read BIO for its peer. The caller has claimed s.
 func (s *SSL) bioPeer() netip.AddrPort {
 	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
-		return netip.AddrPort{}
-	}
 	if s.rbio != nil && s.rbio.dg != nil {
 		return addrPortFromC(&s.rbio.dg.peer)
 	}
@@ -541,6 +701,11 @@ func (s *SSL) bioPeer() netip.AddrPort {
 // report it, such as a memory BIO fed from a net.Conn. Cookie callbacks and
 // CookieSigner then see it through PeerAddr.
 func (s *SSL) SetPeerAddr(addr net.Addr) {
+	nested, err := s.access()
+	if err != nil {
+		return
+	}
+	defer s.leave(nested)
 	s.attached = addr
 	s.attachedAP = netip.AddrPort{}
 	switch a := addr.(type) {
@@ -553,20 +718,24 @@ func (s *SSL) SetPeerAddr(addr net.Addr) {
 
 // Version wraps SSL_get_version(3), e.g. "DTLSv1.2" or "TLSv1.3".
 func (s *SSL) Version() string {
-	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
+	nested, err := s.access()
+	if err != nil {
 		return ""
 	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
 	return C.GoString(C.SSL_get_version(s.ptr))
 }
 
 // CipherName wraps SSL_CIPHER_get_name(SSL_get_current_cipher(3)); "" before
 // a cipher is negotiated.
 func (s *SSL) CipherName() string {
-	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
+	nested, err := s.access()
+	if err != nil {
 		return ""
 	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
 	if c := C.gossl_SSL_get_cipher_name(s.ptr); c != nil {
 		return C.GoString(c)
 	}
@@ -577,10 +746,12 @@ func (s *SSL) CipherName() string {
 // X509_verify_cert_error_string(3). It returns nil when verification passed
 // (or was not asked for).
 func (s *SSL) VerifyResult() error {
-	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
-		return ErrClosed
+	nested, err := s.access()
+	if err != nil {
+		return err
 	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
 	code := VerifyCode(C.SSL_get_verify_result(s.ptr))
 	if code == VerifyOK {
 		return nil
@@ -590,20 +761,32 @@ func (s *SSL) VerifyResult() error {
 
 // SessionReused wraps SSL_session_reused(3).
 func (s *SSL) SessionReused() bool {
-	return s.ptr != nil && C.SSL_session_reused(s.ptr) == 1
+	nested, err := s.access()
+	if err != nil {
+		return false
+	}
+	defer s.leave(nested)
+	return C.SSL_session_reused(s.ptr) == 1
 }
 
 // IsInitFinished wraps SSL_is_init_finished(3): the handshake is complete.
 func (s *SSL) IsInitFinished() bool {
-	return s.ptr != nil && C.SSL_is_init_finished(s.ptr) == 1
+	nested, err := s.access()
+	if err != nil {
+		return false
+	}
+	defer s.leave(nested)
+	return C.SSL_is_init_finished(s.ptr) == 1
 }
 
 // Pending wraps SSL_pending(3): decrypted bytes ready to be read.
 func (s *SSL) Pending() int {
-	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
+	nested, err := s.access()
+	if err != nil {
 		return 0
 	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
 	return int(C.SSL_pending(s.ptr))
 }
 
@@ -618,10 +801,12 @@ const (
 
 // ShutdownState wraps SSL_get_shutdown(3).
 func (s *SSL) ShutdownState() ShutdownState {
-	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
+	nested, err := s.access()
+	if err != nil {
 		return 0
 	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
 	return ShutdownState(C.SSL_get_shutdown(s.ptr))
 }
 
@@ -629,10 +814,12 @@ func (s *SSL) ShutdownState() ShutdownState {
 // (SSL_get0_peer_certificate(3), SSL_get_peer_cert_chain(3)), parsed with
 // crypto/x509. It is empty when the peer sent none.
 func (s *SSL) PeerCertificates() ([]*x509.Certificate, error) {
-	defer runtime.KeepAlive(s)
-	if s.ptr == nil {
-		return nil, ErrClosed
+	nested, err := s.access()
+	if err != nil {
+		return nil, err
 	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
 	n := int(C.gossl_SSL_peer_chain_len(s.ptr))
 	return parseChain(n, func(i int) *C.X509 { return C.gossl_SSL_peer_chain_at(s.ptr, C.int(i)) })
 }

@@ -202,6 +202,8 @@ int gossl_i2d_X509(X509 *x, unsigned char *buf, int cap); /* go: noescape nocall
 void gossl_SSL_CTX_set_cookie_cb(SSL_CTX *ctx, int kind, int which, int on);
 void gossl_SSL_CTX_set_cert_verify_callback(SSL_CTX *ctx, int on);
 int gossl_DTLS_set_timer_cb(SSL *ssl, unsigned int initial_us);
+/* 1 when this thread is inside a Go callback for the SSL whose handle is given. */
+int gossl_in_callback(uintptr_t handle); /* go: noescape nocallback */
 /* The chain the peer sent, leaf first, as the cert verify callback sees it. */
 int gossl_X509_STORE_CTX_chain_len(X509_STORE_CTX *store);
 X509 *gossl_X509_STORE_CTX_chain_at(X509_STORE_CTX *store, int i);
