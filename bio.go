@@ -537,6 +537,9 @@ func (b *BIO) SetMTU(mtu int) error {
 	if b.dg == nil {
 		return errNotPacketBIO
 	}
+	if mtu <= 0 || mtu > 1<<16 {
+		return fmt.Errorf("openssl: SetMTU: MTU %d outside (0, 65536]", mtu)
+	}
 	b.dg.mtu = C.int(mtu)
 	return nil
 }
@@ -568,6 +571,9 @@ func (b *BIO) DrainDatagrams(send func(p []byte) error) error {
 	if d == nil {
 		return errNotPacketBIO
 	}
+	if send == nil {
+		return errors.New("openssl: DrainDatagrams: nil send function")
+	}
 	defer runtime.KeepAlive(b) // d is C memory the BIO's cleanup would free
 	out := unsafe.Slice((*byte)(unsafe.Pointer(d.out)), int(d.out_len))
 	var first error
@@ -586,9 +592,13 @@ func (b *BIO) DrainDatagrams(send func(p []byte) error) error {
 }
 
 // BIOAddr wraps a BIO_ADDR (BIO_ADDR_new(3)), for code that speaks to
-// OpenSSL's address API. It converts to and from net.UDPAddr.
+// OpenSSL's address API. It converts to and from net.UDPAddr. A BIOAddr is
+// not safe for concurrent use. Methods of a nil *BIOAddr, or of one
+// NewBIOAddr did not make, return an error for which
+// errors.Is(err, ErrInvalidObject) holds, or their zero value.
 type BIOAddr struct {
 	ptr     *C.BIO_ADDR
+	closed  bool
 	cleanup runtime.Cleanup
 }
 
@@ -612,8 +622,8 @@ func NewBIOAddr(addr *net.UDPAddr) (*BIOAddr, error) {
 
 // SetUDPAddr wraps BIO_ADDR_rawmake(3).
 func (a *BIOAddr) SetUDPAddr(addr *net.UDPAddr) error {
-	if a.ptr == nil {
-		return ErrClosed
+	if err := a.check(); err != nil {
+		return err
 	}
 	if addr == nil {
 		return errors.New("openssl: SetUDPAddr: nil address")
@@ -624,6 +634,7 @@ func (a *BIOAddr) SetUDPAddr(addr *net.UDPAddr) error {
 	}
 	var c C.gossl_addr
 	addrPortToC(ap, &c)
+	defer runtime.KeepAlive(a)
 	if C.gossl_BIO_ADDR_rawmake(a.ptr, &c) != 1 {
 		return fmt.Errorf("openssl: BIO_ADDR_rawmake(%v) failed", addr)
 	}
@@ -643,7 +654,7 @@ func (a *BIOAddr) UDPAddr() *net.UDPAddr {
 
 // AddrPort is UDPAddr as a netip.AddrPort.
 func (a *BIOAddr) AddrPort() netip.AddrPort {
-	if a.ptr == nil {
+	if a == nil || a.ptr == nil {
 		return netip.AddrPort{}
 	}
 	var c C.gossl_addr
@@ -652,13 +663,33 @@ func (a *BIOAddr) AddrPort() netip.AddrPort {
 	return addrPortFromC(&c)
 }
 
-// Close wraps BIO_ADDR_free(3). It is idempotent.
+// Close wraps BIO_ADDR_free(3). It is idempotent. Close of a nil *BIOAddr
+// returns an error, as (*os.File)(nil).Close does.
 func (a *BIOAddr) Close() error {
+	if a == nil {
+		return errNilBIOAddr
+	}
 	if a.ptr == nil {
+		if !a.closed {
+			return errZeroBIOAddr
+		}
 		return nil
 	}
 	a.cleanup.Stop()
 	C.BIO_ADDR_free(a.ptr)
-	a.ptr = nil
+	a.ptr, a.closed = nil, true
+	return nil
+}
+
+// check says why a's methods cannot run.
+func (a *BIOAddr) check() error {
+	switch {
+	case a == nil:
+		return errNilBIOAddr
+	case a.closed:
+		return ErrClosed
+	case a.ptr == nil:
+		return errZeroBIOAddr
+	}
 	return nil
 }

@@ -46,7 +46,10 @@ const (
 // Ctx.
 //
 // A CookieSigner is safe for concurrent use and allocates nothing per
-// cookie once warm.
+// cookie once warm. Only NewCookieSigner makes a usable one: with a nil
+// *CookieSigner or a zero CookieSigner{}, Install and GenerateCookie
+// return an error for which errors.Is(err, ErrInvalidObject) holds, Sign
+// appends nothing, and Verify and VerifyCookie report false.
 type CookieSigner struct {
 	secret   []byte
 	lifetime time.Duration
@@ -71,11 +74,14 @@ type macState struct {
 }
 
 // NewCookieSigner returns a signer keyed by secret (at least 16 bytes), or
-// by 32 random bytes if secret is nil. A cookie is valid for lifetime (60s
-// if zero; at least one second).
+// by 32 random bytes if secret is nil. A cookie is valid for lifetime: 60s
+// if zero, otherwise at least one second (a negative lifetime is an error).
 func NewCookieSigner(secret []byte, lifetime time.Duration) (*CookieSigner, error) {
 	if lifetime == 0 {
 		lifetime = defaultLife
+	}
+	if lifetime < 0 {
+		return nil, fmt.Errorf("openssl: cookie lifetime %v is negative (0 means the default, %v)", lifetime, defaultLife)
 	}
 	if lifetime < time.Second {
 		return nil, fmt.Errorf("openssl: cookie lifetime %v is under one second", lifetime)
@@ -91,14 +97,38 @@ func NewCookieSigner(secret []byte, lifetime time.Duration) (*CookieSigner, erro
 	return &CookieSigner{secret: append([]byte(nil), secret...), lifetime: lifetime, now: time.Now}, nil
 }
 
-// Lifetime returns how long a cookie stays valid.
-func (c *CookieSigner) Lifetime() time.Duration { return c.lifetime }
+// Lifetime returns how long a cookie stays valid (0 for a signer
+// NewCookieSigner did not make).
+func (c *CookieSigner) Lifetime() time.Duration {
+	if c.valid() != nil {
+		return 0
+	}
+	return c.lifetime
+}
+
+// valid says why c cannot sign: nil, or not made by NewCookieSigner (whose
+// checks keep every field usable: a zero lifetime would divide by zero).
+func (c *CookieSigner) valid() error {
+	switch {
+	case c == nil:
+		return errNilSigner
+	case c.now == nil || c.lifetime < time.Second || len(c.secret) < minSecretLen:
+		return errZeroSigner
+	}
+	return nil
+}
 
 // Install registers the signer as all four cookie callbacks of ctx: DTLS
 // (SSL_CTX_set_cookie_generate_cb(3), SSL_CTX_set_cookie_verify_cb(3)) and
 // TLS 1.3 (SSL_CTX_set_stateless_cookie_generate_cb(3),
 // SSL_CTX_set_stateless_cookie_verify_cb(3)).
 func (c *CookieSigner) Install(ctx *Ctx) error {
+	if err := c.valid(); err != nil {
+		return fmt.Errorf("openssl: CookieSigner.Install: %w", err)
+	}
+	if err := ctx.check(); err != nil {
+		return fmt.Errorf("openssl: CookieSigner.Install: %w", err)
+	}
 	for _, kind := range []int{cookieDTLS, cookieStateless} {
 		k := byte(kind)
 		// OpenSSL calls these only inside an operation of s, on the
@@ -116,6 +146,9 @@ func (c *CookieSigner) Install(ctx *Ctx) error {
 // GenerateCookie has the shape of a generate callback, for code that
 // registers its own callbacks and uses the signer inside them.
 func (c *CookieSigner) GenerateCookie(s *SSL) ([]byte, error) {
+	if err := c.valid(); err != nil {
+		return nil, err
+	}
 	buf := make([]byte, cookieLen)
 	n, err := c.generate(s, cookieDTLS, buf, false)
 	if err != nil {
@@ -127,11 +160,16 @@ func (c *CookieSigner) GenerateCookie(s *SSL) ([]byte, error) {
 // VerifyCookie has the shape of a verify callback and accepts what
 // GenerateCookie made.
 func (c *CookieSigner) VerifyCookie(s *SSL, cookie []byte) bool {
-	return c.verify(s, cookieDTLS, cookie, false)
+	return c.valid() == nil && c.verify(s, cookieDTLS, cookie, false)
 }
 
-// Sign appends a cookie for peer to dst.
+// Sign appends a cookie for peer to dst. A signer NewCookieSigner did not
+// make appends nothing: Sign has no error result, and no cookie it could
+// make would verify.
 func (c *CookieSigner) Sign(dst []byte, peer netip.AddrPort) []byte {
+	if c.valid() != nil {
+		return dst
+	}
 	var buf [cookieLen]byte
 	n := c.sign(buf[:], cookieDTLS, peer.Addr().Unmap(), peer.Port(), nil, c.now().Unix())
 	return append(dst, buf[:n]...)
@@ -140,7 +178,7 @@ func (c *CookieSigner) Sign(dst []byte, peer netip.AddrPort) []byte {
 // Verify reports whether cookie was made by Sign (or by a signer with the
 // same secret) for peer and is still within its lifetime.
 func (c *CookieSigner) Verify(cookie []byte, peer netip.AddrPort) bool {
-	return c.check(cookie, cookieDTLS, peer.Addr().Unmap(), peer.Port(), nil)
+	return c.valid() == nil && c.check(cookie, cookieDTLS, peer.Addr().Unmap(), peer.Port(), nil)
 }
 
 // generate and verify serve the installed callbacks (claimed: s is the SSL

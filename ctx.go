@@ -119,6 +119,8 @@ type verifyFunc func(s *SSL, cookie []byte) bool
 //
 // A Ctx is safe for concurrent use. Configure it before creating SSL objects
 // from it; OpenSSL copies some settings into each SSL at SSL_new time.
+// Methods of a nil *Ctx, or of one NewCtx did not make, return an error for
+// which errors.Is(err, ErrInvalidObject) holds, or their zero value.
 type Ctx struct {
 	mu      sync.Mutex
 	ptr     *C.SSL_CTX
@@ -160,12 +162,33 @@ func NewCtx(m Method) (*Ctx, error) {
 	return c, nil
 }
 
-// Method returns the method the Ctx was created with.
-func (c *Ctx) Method() Method { return c.method }
+// Method returns the method the Ctx was created with (0 for a nil Ctx).
+func (c *Ctx) Method() Method {
+	if c == nil {
+		return 0
+	}
+	return c.method // set by NewCtx, never changed
+}
+
+// check says why c cannot be used at all: nil, or not made by NewCtx.
+// (A closed Ctx is found by with.)
+func (c *Ctx) check() error {
+	switch {
+	case c == nil:
+		return errNilCtx
+	case c.method == 0:
+		return errZeroCtx
+	}
+	return nil
+}
 
 // Close wraps SSL_CTX_free(3). SSL objects created from the Ctx keep working:
-// OpenSSL counts their references to it. Close is idempotent.
+// OpenSSL counts their references to it. Close is idempotent. Close of a nil
+// *Ctx returns an error, as (*os.File)(nil).Close does.
 func (c *Ctx) Close() error {
+	if err := c.check(); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ptr == nil {
@@ -179,6 +202,9 @@ func (c *Ctx) Close() error {
 
 // with runs f with the lock held and the Ctx open.
 func (c *Ctx) with(f func() error) error {
+	if err := c.check(); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ptr == nil {
@@ -200,6 +226,9 @@ func cBytes(b []byte) (*C.char, C.int) {
 // file (as SSL_CTX_use_certificate_chain_file(3) does). A missing file gives
 // an error for which errors.Is(err, fs.ErrNotExist) holds.
 func (c *Ctx) UseCertificateFile(path string) error {
+	if err := c.check(); err != nil {
+		return err
+	}
 	pem, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("openssl: certificate: %w", err)
@@ -215,6 +244,9 @@ func (c *Ctx) UseCertificateFile(path string) error {
 // prompting on the terminal. If a certificate is loaded, the key must match
 // it: otherwise errors.Is(err, ErrKeyMismatch) holds.
 func (c *Ctx) UsePrivateKeyFile(path string) error {
+	if err := c.check(); err != nil {
+		return err
+	}
 	pem, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("openssl: private key: %w", err)
@@ -267,6 +299,9 @@ func (c *Ctx) AddCAPEM(pem []byte) error {
 // LoadVerifyLocations wraps SSL_CTX_load_verify_locations(3): a PEM file of
 // trusted certificates, a hashed directory, or both ("" for neither).
 func (c *Ctx) LoadVerifyLocations(caFile, caDir string) error {
+	if err := c.check(); err != nil {
+		return err
+	}
 	if caFile == "" && caDir == "" {
 		return fmt.Errorf("openssl: LoadVerifyLocations: no file and no directory given")
 	}
@@ -354,6 +389,9 @@ func (c *Ctx) SetMaxProtoVersion(v Version) error {
 }
 
 func (c *Ctx) setProto(which C.int, v Version) error {
+	if err := c.check(); err != nil {
+		return err
+	}
 	// OpenSSL 3.0 accepts a TLS version on a DTLS SSL_CTX (and the reverse
 	// fails only sometimes), leaving a bound that no handshake can meet.
 	valid := v == 0

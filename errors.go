@@ -75,10 +75,15 @@ var (
 	ErrConcurrentUse = errors.New("openssl: SSL used from two goroutines at once")
 
 	// ErrInvalidObject is what errors.Is finds in the error of a method
-	// called on a nil *SSL or *BIO, or on a zero value that its constructor
-	// did not make. errors.Is(err, os.ErrInvalid) holds as well; Close of a
-	// nil object returns it too, as (*os.File)(nil).Close does.
+	// called on a nil *SSL, *Ctx, *BIO, *BIOAddr, *CookieSigner or
+	// *StreamConn, or on a zero value that its constructor did not make.
+	// errors.Is(err, os.ErrInvalid) holds as well; Close of a nil object
+	// returns it too, as (*os.File)(nil).Close does.
 	ErrInvalidObject = fmt.Errorf("openssl: nil object, or not made by its constructor: %w", os.ErrInvalid)
+
+	// ErrWrongMethod is reported by an operation that the Ctx's method
+	// does not support: Stateless on a DTLS Ctx, DTLSv1Listen on a TLS one.
+	ErrWrongMethod = errors.New("openssl: operation not supported by the Ctx's method")
 
 	// ErrDatagramPending is returned by (*BIO).PushDatagram when the
 	// previous datagram has not been read by OpenSSL yet.
@@ -95,12 +100,25 @@ func (e invalidObject) Error() string { return "openssl: " + string(e) }
 func (e invalidObject) Unwrap() error { return ErrInvalidObject }
 
 const (
-	errNilSSL  invalidObject = "nil *SSL"
-	errZeroSSL invalidObject = "SSL not made by NewSSL"
-	errNilCtx  invalidObject = "nil *Ctx"
-	errNilBIO  invalidObject = "nil *BIO"
-	errZeroBIO invalidObject = "BIO not made by NewMemBIO, NewDatagramBIO or NewPacketBIO"
+	errNilSSL         invalidObject = "nil *SSL"
+	errZeroSSL        invalidObject = "SSL not made by NewSSL"
+	errNilCtx         invalidObject = "nil *Ctx"
+	errZeroCtx        invalidObject = "Ctx not made by NewCtx"
+	errNilBIO         invalidObject = "nil *BIO"
+	errZeroBIO        invalidObject = "BIO not made by NewMemBIO, NewDatagramBIO or NewPacketBIO"
+	errNilBIOAddr     invalidObject = "nil *BIOAddr"
+	errZeroBIOAddr    invalidObject = "BIOAddr not made by NewBIOAddr"
+	errNilSigner      invalidObject = "nil *CookieSigner"
+	errZeroSigner     invalidObject = "CookieSigner not made by NewCookieSigner"
+	errNilStreamConn  invalidObject = "nil *StreamConn"
+	errZeroStreamConn invalidObject = "StreamConn not made by NewServerConn or NewClientConn"
 )
+
+// wrongMethod is ErrWrongMethod for op on a Ctx of method m, naming the
+// operation to use instead.
+func wrongMethod(op string, m Method, instead string) error {
+	return fmt.Errorf("%w: %s on a %s Ctx (use %s)", ErrWrongMethod, op, m, instead)
+}
 
 type helloRetryRequest struct{}
 

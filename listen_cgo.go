@@ -24,7 +24,9 @@ func (listenDrained) Is(target error) bool { return target == ErrRetry || target
 // DTLSv1Listen wraps DTLSv1_listen(3): it answers a ClientHello without a
 // valid cookie with a HelloVerifyRequest and keeps no state for its sender.
 // The SSL must be new (or only ever used for listening) with its BIOs set,
-// and the Ctx must have cookie callbacks (SetCookieGenerateCallback and
+// its Ctx must have a DTLS method (on a TLS one DTLSv1Listen returns an
+// error for which errors.Is(err, ErrWrongMethod) holds; Stateless is the TLS
+// counterpart), and the Ctx must have cookie callbacks (SetCookieGenerateCallback and
 // SetCookieVerifyCallback, or a CookieSigner).
 //
 // Results, as the manual page defines them:
@@ -63,6 +65,9 @@ func (s *SSL) DTLSv1ListenAddrPort() (netip.AddrPort, error) {
 	}
 	defer s.release()
 	defer runtime.KeepAlive(s) // s.res is read after the call
+	if !s.ctx.method.IsDTLS() {
+		return netip.AddrPort{}, wrongMethod("DTLSv1Listen", s.ctx.method, "Stateless")
+	}
 	ret := C.gossl_DTLSv1_listen(s.ptr, s.addr, s.res)
 	cause := s.end()
 	switch {
@@ -80,8 +85,11 @@ func (s *SSL) DTLSv1ListenAddrPort() (netip.AddrPort, error) {
 // Stateless wraps SSL_stateless(3), the TLS 1.3 counterpart of
 // DTLSv1Listen: a ClientHello without a valid cookie is answered with a
 // HelloRetryRequest carrying one, and nothing is kept for the client.
-// The Ctx needs SetStatelessCookieGenerateCallback and
-// SetStatelessCookieVerifyCallback (or a CookieSigner).
+// The Ctx needs a TLS method (on a DTLS one Stateless returns an error for
+// which errors.Is(err, ErrWrongMethod) holds, where SSL_stateless would
+// only want to read; DTLSv1Listen is the DTLS counterpart) and
+// SetStatelessCookieGenerateCallback and SetStatelessCookieVerifyCallback
+// (or a CookieSigner).
 //
 // Results:
 //   - nil (1): the cookie verified; continue with Accept.
@@ -105,6 +113,9 @@ func (s *SSL) Stateless() error {
 	}
 	defer s.release()
 	defer runtime.KeepAlive(s) // s.res is read after the call
+	if s.ctx.method.IsDTLS() {
+		return wrongMethod("Stateless", s.ctx.method, "DTLSv1Listen")
+	}
 	ret, cause := s.run(C.GOSSL_OP_STATELESS)
 	switch {
 	case ret == 1:

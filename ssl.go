@@ -100,6 +100,9 @@ func NewSSL(ctx *Ctx) (*SSL, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("openssl: NewSSL: %w", errNilCtx)
 	}
+	if ctx.method == 0 {
+		return nil, fmt.Errorf("openssl: NewSSL: %w", errZeroCtx)
+	}
 	s := &SSL{ctx: ctx, res: newResult()}
 	// The handle holds a weak pointer, so that an SSL its user forgot to
 	// Close can still be collected and freed by the cleanup.

@@ -17,6 +17,9 @@ import (
 // TLS side of this package, and how a Go server uses Stateless over TCP.
 //
 // A StreamConn is a net.Conn: safe for one reader and one writer at once.
+// Methods of a nil *StreamConn, or of one neither NewServerConn nor
+// NewClientConn made, return an error for which
+// errors.Is(err, ErrInvalidObject) holds, or their zero value.
 type StreamConn struct {
 	conn   net.Conn
 	server bool
@@ -91,12 +94,34 @@ func newStreamConn(conn net.Conn, ctx *Ctx, server bool) (*StreamConn, error) {
 }
 
 // SSL returns the underlying SSL, for settings and inspection. Do not call
-// its I/O methods while the StreamConn is in use.
-func (c *StreamConn) SSL() *SSL { return c.ssl }
+// its I/O methods while the StreamConn is in use (they would return
+// ErrConcurrentUse, or take bytes the StreamConn expects).
+func (c *StreamConn) SSL() *SSL {
+	if c.check() != nil {
+		return nil
+	}
+	return c.ssl
+}
+
+// check says why c cannot be used at all: nil, or not made by
+// NewServerConn or NewClientConn. c.conn and c.ssl are set there, never
+// changed.
+func (c *StreamConn) check() error {
+	switch {
+	case c == nil:
+		return errNilStreamConn
+	case c.conn == nil || c.ssl == nil:
+		return errZeroStreamConn
+	}
+	return nil
+}
 
 // HelloRetryRequestSent reports whether StatelessHandshake sent a
 // HelloRetryRequest (a cookie exchange took place).
 func (c *StreamConn) HelloRetryRequestSent() bool {
+	if c.check() != nil {
+		return false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.hrrSent
@@ -155,6 +180,9 @@ const statelessRetries = 4
 // ClientHello and succeeds. `openssl s_server -stateless` gives up there;
 // StatelessHandshake retries when the call consumed input.
 func (c *StreamConn) StatelessHandshake() error {
+	if err := c.check(); err != nil {
+		return err
+	}
 	if !c.server {
 		return errors.New("openssl: StatelessHandshake on a client connection")
 	}
@@ -209,6 +237,9 @@ func (c *StreamConn) statelessExchange() error {
 // Handshake runs the handshake (SSL_do_handshake(3)) to completion if it has
 // not run yet. Read and Write call it.
 func (c *StreamConn) Handshake() error {
+	if err := c.check(); err != nil {
+		return err
+	}
 	// A Read and a Write that both start before the handshake must not run
 	// two loops, each reading the net.Conn: one runs it, the other waits.
 	c.hsMu.Lock()
@@ -319,8 +350,12 @@ func (c *StreamConn) locked(f func()) error {
 }
 
 // Close sends close_notify (SSL_shutdown(3)) if the handshake completed,
-// closes the net.Conn and frees the SSL.
+// closes the net.Conn and frees the SSL. Close of a nil *StreamConn returns
+// an error, as (*os.File)(nil).Close does.
 func (c *StreamConn) Close() error {
+	if err := c.check(); err != nil {
+		return err
+	}
 	// A Write blocked sending (holding c.mu) must not hold Close up: bound
 	// it first, without the lock. The close_notify below gets the same
 	// bound.
@@ -341,16 +376,41 @@ func (c *StreamConn) Close() error {
 }
 
 // LocalAddr returns the net.Conn's local address.
-func (c *StreamConn) LocalAddr() net.Addr { return c.conn.LocalAddr() }
+func (c *StreamConn) LocalAddr() net.Addr {
+	if c.check() != nil {
+		return nil
+	}
+	return c.conn.LocalAddr()
+}
 
 // RemoteAddr returns the net.Conn's remote address.
-func (c *StreamConn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
+func (c *StreamConn) RemoteAddr() net.Addr {
+	if c.check() != nil {
+		return nil
+	}
+	return c.conn.RemoteAddr()
+}
 
 // SetDeadline sets the net.Conn's deadlines.
-func (c *StreamConn) SetDeadline(t time.Time) error { return c.conn.SetDeadline(t) }
+func (c *StreamConn) SetDeadline(t time.Time) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	return c.conn.SetDeadline(t)
+}
 
 // SetReadDeadline sets the net.Conn's read deadline.
-func (c *StreamConn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
+func (c *StreamConn) SetReadDeadline(t time.Time) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	return c.conn.SetReadDeadline(t)
+}
 
 // SetWriteDeadline sets the net.Conn's write deadline.
-func (c *StreamConn) SetWriteDeadline(t time.Time) error { return c.conn.SetWriteDeadline(t) }
+func (c *StreamConn) SetWriteDeadline(t time.Time) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	return c.conn.SetWriteDeadline(t)
+}
