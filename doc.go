@@ -25,7 +25,11 @@
 // collects, for one UDP socket shared by many peers (package dtls builds its
 // net.Listener on these).
 //
-// A Ctx is safe for concurrent use; an SSL or a BIO is not, exactly as in C.
-// Every object has one owner and an idempotent Close; a cleanup frees
-// objects a program forgot, as a safety net only.
+// A Ctx is safe for concurrent use; an SSL or a BIO is not, exactly as in C,
+// but a second goroutine calling into one already in a call is refused
+// with ErrConcurrentUse rather than left to corrupt memory, and Close
+// waits for the running call to return before it frees. Nil and zero
+// values give ErrInvalidObject. Every object has one owner and an
+// idempotent Close; a cleanup frees objects a program forgot, as a safety
+// net only.
 package openssl
