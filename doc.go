@@ -27,8 +27,9 @@
 //
 // A Ctx is safe for concurrent use; an SSL or a BIO is not, exactly as in C,
 // but a second goroutine calling into one already in a call is refused
-// with ErrConcurrentUse rather than left to corrupt memory, and Close
-// waits for the running call to return before it frees. Nil and zero
+// with ErrConcurrentUse rather than left to corrupt memory, and a Close
+// during a running call returns at once and leaves the freeing to that
+// call's return. Nil and zero
 // values give ErrInvalidObject. Every object has one owner and an
 // idempotent Close; a cleanup frees objects a program forgot, as a safety
 // net only.
