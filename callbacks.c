@@ -12,12 +12,39 @@
 
 int gossl_handle_idx = -1;
 static int timer_idx = -1;
+static int ctx_mark_idx = -1;
+
+/*
+ * A mark on an SSL_CTX, reported when OpenSSL frees it: the cleanup test's
+ * proof that a Ctx dropped without Close was freed (an SSL_CTX has no other
+ * effect outside the heap to watch). OpenSSL calls the free function of
+ * every index on every SSL_CTX_free; unmarked ones cost a NULL test.
+ */
+static uintptr_t ctx_mark_freed;
+
+static void ctx_mark_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+                          long argl, void *argp)
+{
+    if (ptr != NULL)
+        __atomic_store_n(&ctx_mark_freed, (uintptr_t)ptr, __ATOMIC_SEQ_CST);
+}
+
+int gossl_SSL_CTX_set_mark(SSL_CTX *ctx, uintptr_t mark)
+{
+    return SSL_CTX_set_ex_data(ctx, ctx_mark_idx, (void *)mark);
+}
+
+uintptr_t gossl_SSL_CTX_mark_freed(void)
+{
+    return __atomic_load_n(&ctx_mark_freed, __ATOMIC_SEQ_CST);
+}
 
 int gossl_callbacks_init(void)
 {
     gossl_handle_idx = SSL_get_ex_new_index(0, "go handle", NULL, NULL, NULL);
     timer_idx = SSL_get_ex_new_index(0, "dtls initial timeout", NULL, NULL, NULL);
-    return gossl_handle_idx >= 0 && timer_idx >= 0;
+    ctx_mark_idx = SSL_CTX_get_ex_new_index(0, "free mark", NULL, NULL, ctx_mark_free);
+    return gossl_handle_idx >= 0 && timer_idx >= 0 && ctx_mark_idx >= 0;
 }
 
 static uintptr_t handle_of(SSL *ssl)

@@ -118,13 +118,15 @@ func TestCleanupFreesDroppedSSL(t *testing.T) {
 // runtime run its cleanup (freeCtx: SSL_CTX_free). Nothing the cleanup,
 // the SSL's cgo.Handle or the callbacks hold may keep it reachable.
 //
-// What this cannot show is SSL_CTX_free itself: freeing an SSL_CTX has no
-// effect outside the process's heap that the package's API can reach (no
-// descriptor, no callback), so the Ctx part stops at "collectable".
+// SSL_CTX_free itself is seen through a mark set on the SSL_CTX
+// (SetFreeMark, an ex_data slot whose free function OpenSSL calls when it
+// frees the SSL_CTX): the test waits for that mark to be reported.
 func TestCleanupFreesDroppedCtx(t *testing.T) {
+	mark := uintptr(time.Now().UnixNano()) | 1 // never 0, and new each run
 	peer, ctxRef := func() (int, weak.Pointer[openssl.Ctx]) {
 		ctx, err := openssl.NewCtx(openssl.DTLSServerMethod)
 		require.NoError(t, err)
+		require.NoError(t, openssl.SetFreeMark(ctx, mark))
 		require.NoError(t, newSigner(t, nil).Install(ctx))
 		require.NoError(t, ctx.SetCookieVerifyCallback(func(s *openssl.SSL, cookie []byte) bool {
 			return s.Ctx() == ctx && len(cookie) > 0
@@ -140,6 +142,13 @@ func TestCleanupFreesDroppedCtx(t *testing.T) {
 	for ctxRef.Value() != nil {
 		if time.Now().After(deadline) {
 			t.Fatalf("a dropped *Ctx stayed reachable for %v: its cleanup can never run", cleanupWait)
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	for openssl.FreedMark() != mark {
+		if time.Now().After(deadline) {
+			t.Fatalf("a dropped *Ctx was collected but its SSL_CTX not freed within %v", cleanupWait)
 		}
 		runtime.GC()
 		time.Sleep(time.Millisecond)

@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -214,6 +215,20 @@ func (c *Ctx) with(f func() error) error {
 	runtime.KeepAlive(c)
 	return err
 }
+
+// setFreeMark marks the SSL_CTX so that its freeing can be seen
+// (freedMark): the cleanup test's proof. mark must not be 0.
+func (c *Ctx) setFreeMark(mark uintptr) error {
+	return c.with(func() error {
+		if C.gossl_SSL_CTX_set_mark(c.ptr, C.uintptr_t(mark)) != 1 {
+			return errors.New("openssl: SSL_CTX_set_ex_data failed")
+		}
+		return nil
+	})
+}
+
+// freedMark returns the mark of the last marked SSL_CTX OpenSSL freed.
+func freedMark() uintptr { return uintptr(C.gossl_SSL_CTX_mark_freed()) }
 
 func cBytes(b []byte) (*C.char, C.int) {
 	if len(b) == 0 {

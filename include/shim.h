@@ -208,6 +208,10 @@ int gossl_in_callback(uintptr_t handle); /* go: noescape nocallback */
 int gossl_X509_STORE_CTX_chain_len(X509_STORE_CTX *store);
 X509 *gossl_X509_STORE_CTX_chain_at(X509_STORE_CTX *store, int i);
 
+/* A mark reported when its SSL_CTX is freed (the cleanup test's proof). */
+int gossl_SSL_CTX_set_mark(SSL_CTX *ctx, uintptr_t mark);
+uintptr_t gossl_SSL_CTX_mark_freed(void);
+
 /* ---- packet_bio.c -------------------------------------------------------- */
 
 BIO *gossl_BIO_new_mem(void);
