@@ -666,17 +666,19 @@ func (l *Listener) handshake(c *Conn) {
 			// queue may have filled since: the client only sees its
 			// handshake time out.
 			l.mu.Unlock()
-			l.hsRefused.Add(1)
 			l.log.Warn("dtls: handshake refused", "peer", c.rap, "reason", "accept queue full")
 			c.Close()
+			l.hsRefused.Add(1)
 			return
 		}
 	}
 	l.mu.Unlock()
-	l.hsFailed.Add(1)
 	if err == nil {
 		err = net.ErrClosed
 	}
 	l.log.Warn("dtls: handshake failed", "peer", c.rap, "err", err)
+	// Closed before it is counted: whoever sees the count sees the
+	// connection gone (PeerCount).
 	c.Close()
+	l.hsFailed.Add(1)
 }
