@@ -3,6 +3,7 @@ package dtls_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/netip"
@@ -412,4 +413,40 @@ func TestWrappedPacketConn(t *testing.T) {
 	defer c.Close()
 	roundTrip(t, c, []byte("through a wrapper"))
 	assert.Zero(t, l.Stats().DatagramsDropped)
+}
+
+// failingPC fails its first reads with an error that is neither a timeout
+// nor net.ErrClosed (as ENOBUFS would), then reads normally.
+type failingPC struct {
+	*net.UDPConn
+	mu    sync.Mutex
+	fails int
+}
+
+func (f *failingPC) ReadFrom(p []byte) (int, net.Addr, error) {
+	f.mu.Lock()
+	if f.fails > 0 {
+		f.fails--
+		f.mu.Unlock()
+		return 0, nil, errors.New("read failed (injected)")
+	}
+	f.mu.Unlock()
+	return f.UDPConn.ReadFrom(p)
+}
+
+// Socket read errors are retried with a backoff and counted; the Listener
+// then serves as before.
+func TestReadErrorsRetried(t *testing.T) {
+	p := newPKI(t)
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	l, err := dtls.NewListener(&failingPC{UDPConn: pc, fails: 5}, p.serverConfig())
+	require.NoError(t, err)
+	defer l.Close()
+	serveEcho(t, l)
+	require.Eventually(t, func() bool { return l.Stats().ReadErrors == 5 }, 5*time.Second, 5*time.Millisecond)
+	c, err := dtls.Dial("udp", l.Addr().String(), p.clientConfig())
+	require.NoError(t, err)
+	defer c.Close()
+	roundTrip(t, c, []byte("after the errors"))
 }
