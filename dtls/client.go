@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
+	"time"
 )
 
 // Dial connects to a DTLS server at address ("udp", "udp4" or "udp6") and
@@ -107,6 +108,7 @@ func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, host string, 
 func (c *Conn) readLoop() {
 	defer close(c.readDone)
 	buf := make([]byte, 1<<16)
+	backoff := time.Duration(0)
 	for {
 		var n int
 		var from netip.AddrPort
@@ -139,8 +141,13 @@ func (c *Conn) readLoop() {
 					close(c.peerGone)
 				})
 			}
+			// A persistent error (from a wrapping PacketConn, say) must
+			// not spin a core: back off, up to a second.
+			backoff = min(max(2*backoff, time.Millisecond), time.Second)
+			time.Sleep(backoff)
 			continue
 		}
+		backoff = 0
 		if !c.connected && netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) != c.rap {
 			continue
 		}

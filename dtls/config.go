@@ -122,8 +122,8 @@ type Config struct {
 	// host (an IPv4 address, or an IPv6 /64), so that one host cannot take
 	// every slot of MaxConns or AcceptBacklog: DefaultMaxConnsPerHost and
 	// DefaultMaxHandshakesPerHost when zero, no bound when negative. A
-	// reconnect that replaces a host's connection is not refused for
-	// MaxConnsPerHost.
+	// reconnect that replaces a connection is not refused for MaxConns or
+	// MaxConnsPerHost (it is for the handshake bounds).
 	MaxConnsPerHost, MaxHandshakesPerHost int
 	// IdleTimeout closes a connection that has neither read nor written
 	// application data for that long (handshakes and datagrams that do

@@ -293,6 +293,11 @@ func (c *Conn) checkIdle() {
 		c.mu.Unlock()
 		return
 	}
+	select {
+	case <-c.closed: // closed by its user meanwhile: not for idling
+		return
+	default:
+	}
 	c.idleClosed.Store(true)
 	c.Close()
 }

@@ -214,6 +214,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 	select {
 	case <-l.closed:
 		return nil, net.ErrClosed
+	default:
+	}
+	select {
 	case <-l.failed:
 		return nil, l.failure()
 	default:
@@ -404,13 +407,7 @@ func (l *Listener) loop() {
 				l.log.Warn("dtls: socket read failed; retrying", "err", err)
 			}
 			backoff = min(max(2*backoff, time.Millisecond), time.Second)
-			select {
-			case <-time.After(backoff):
-			case <-l.closed:
-				if l.isDown() {
-					return
-				}
-			}
+			time.Sleep(backoff) // shutdown closes the socket: ErrClosed ends the loop
 			continue
 		}
 		backoff = 0
@@ -431,7 +428,7 @@ func (l *Listener) route(d []byte, from netip.AddrPort) {
 	if c != nil {
 		succ = c.srv.successor
 	}
-	closing := l.closing
+	closing := l.closing || l.err != nil // a failed Listener admits no one: Accept would never hand them out
 	l.mu.Unlock()
 	switch {
 	case succ != nil:
@@ -501,12 +498,6 @@ func (l *Listener) isClosing() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.closing
-}
-
-func (l *Listener) isDown() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.closing && l.nconns == 0
 }
 
 func (l *Listener) listen(d []byte, from netip.AddrPort) {
@@ -621,10 +612,24 @@ func (l *Listener) handshake(c *Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.handshakeTimeout())
 	err := c.HandshakeContext(ctx)
 	cancel()
+	// One critical section: the backlog count and the queue move together,
+	// and a connection closed since its handshake (counted is then false)
+	// is not queued.
 	l.mu.Lock()
 	l.pending--
 	c.srv.host.handshakes--
 	l.forgetHost(c.srv)
+	accepted, full := false, false
+	if err == nil && !l.closing && c.srv.counted {
+		select {
+		case l.acceptCh <- c:
+			accepted = true
+			c.srv.live = true
+			l.live.Add(1)
+		default:
+			full = true
+		}
+	}
 	// A reconnect whose handshake completed replaces its predecessor: the
 	// client has lost that association (RFC 6347, 4.2.8).
 	var old *Conn
@@ -633,7 +638,7 @@ func (l *Listener) handshake(c *Conn) {
 		if r.srv.successor == c {
 			r.srv.successor = nil
 		}
-		if err == nil && !l.closing {
+		if accepted {
 			if l.conns[c.rap] == r {
 				l.conns[c.rap] = c
 			}
@@ -645,40 +650,29 @@ func (l *Listener) handshake(c *Conn) {
 		l.log.Info("dtls: peer reconnected, closing its previous connection", "peer", c.rap)
 		old.Close()
 	}
-	l.mu.Lock()
-	if err == nil && !l.closing {
-		select {
-		case l.acceptCh <- c:
-			c.srv.live = true
-			l.live.Add(1)
-			l.hsCompleted.Add(1)
-			l.mu.Unlock()
-			if l.log.Enabled(context.Background(), slog.LevelInfo) {
-				cs := c.ConnectionState()
-				l.log.Info("dtls: handshake completed", "peer", c.rap, "version", cs.Version, "cipher", cs.CipherSuite)
-			}
-			// Answer retransmissions until the application takes over, for
-			// as long as the client may still be retransmitting.
-			c.linger(l.cfg.handshakeTimeout(), l.closed)
-			return
-		default:
-			// admit counted this handshake against the queue, but the
-			// queue may have filled since: the client only sees its
-			// handshake time out.
-			l.mu.Unlock()
-			l.log.Warn("dtls: handshake refused", "peer", c.rap, "reason", "accept queue full")
-			c.Close()
-			l.hsRefused.Add(1)
-			return
+	switch {
+	case accepted:
+		l.hsCompleted.Add(1)
+		if l.log.Enabled(context.Background(), slog.LevelInfo) {
+			cs := c.ConnectionState()
+			l.log.Info("dtls: handshake completed", "peer", c.rap, "version", cs.Version, "cipher", cs.CipherSuite)
 		}
+		// Answer retransmissions until the application takes over, for as
+		// long as the client may still be retransmitting.
+		c.linger(l.cfg.handshakeTimeout(), l.closed)
+	case full:
+		// admit counted this handshake against the backlog, so the queue
+		// is full only if Accept's callers fell behind in between; the
+		// client gets close_notify.
+		l.log.Warn("dtls: handshake refused", "peer", c.rap, "reason", "accept queue full")
+		c.Close()
+		l.hsRefused.Add(1) // after Close: whoever sees the count sees the connection gone
+	default:
+		if err == nil {
+			err = net.ErrClosed
+		}
+		l.log.Warn("dtls: handshake failed", "peer", c.rap, "err", err)
+		c.Close()
+		l.hsFailed.Add(1)
 	}
-	l.mu.Unlock()
-	if err == nil {
-		err = net.ErrClosed
-	}
-	l.log.Warn("dtls: handshake failed", "peer", c.rap, "err", err)
-	// Closed before it is counted: whoever sees the count sees the
-	// connection gone (PeerCount).
-	c.Close()
-	l.hsFailed.Add(1)
 }

@@ -62,6 +62,13 @@ func (c *Conn) deliver(bp *[]byte) bool {
 	if c.account(size) {
 		select {
 		case c.in <- bp:
+			// A Close that ran since the caller found c has drained
+			// already: drain what came after, or it would stay counted.
+			select {
+			case <-c.closed:
+				c.drain()
+			default:
+			}
 			return true
 		default:
 		}

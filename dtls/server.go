@@ -22,12 +22,10 @@ type serverConn struct {
 	successor *Conn // a reconnect from the same address, shaking hands
 	replaces  *Conn // on a successor: the connection it is to replace
 
-	// takeover ends linger; lingerDone is closed when it has ended; held is
-	// an application-data datagram linger left for the first Read.
+	// takeover ends linger; lingerDone is closed when it has ended.
 	takeover     chan struct{}
 	takeoverOnce sync.Once
 	lingerDone   chan struct{}
-	held         *[]byte
 }
 
 func newServerConn(ln *Listener, hostAddr netip.Addr, host *hostCount) *serverConn {
@@ -41,7 +39,8 @@ func newServerConn(ln *Listener, hostAddr netip.Addr, host *hostCount) *serverCo
 // answers. Without this, a connection waiting in the accept queue (or one
 // the application only writes to) would leave the client's Dial to time
 // out. Only datagrams without application data are processed here; the
-// first one carrying data is kept for Read.
+// first one carrying data ends lingering and waits in the read BIO, where
+// the first SSL_read finds it (nothing else feeds the BIO before Read).
 func (c *Conn) linger(limit time.Duration, stop <-chan struct{}) {
 	s := c.srv
 	defer close(s.lingerDone)
@@ -60,7 +59,7 @@ func (c *Conn) linger(limit time.Duration, stop <-chan struct{}) {
 			return
 		case bp := <-c.in:
 			if hasApplicationData(*bp) {
-				s.held = bp
+				c.push(bp)
 				return
 			}
 			c.push(bp)
@@ -74,9 +73,7 @@ func (c *Conn) linger(limit time.Duration, stop <-chan struct{}) {
 	}
 }
 
-// takeOver ends linger before the application's first Read or Write. The
-// datagram linger kept goes to the read BIO, where the first SSL_read
-// finds it: nothing else feeds the BIO before Read does.
+// takeOver ends linger before the application's first Read or Write.
 func (c *Conn) takeOver() {
 	s := c.srv
 	if s == nil {
@@ -85,9 +82,5 @@ func (c *Conn) takeOver() {
 	s.takeoverOnce.Do(func() {
 		close(s.takeover)
 		<-s.lingerDone
-		if s.held != nil {
-			c.push(s.held)
-			s.held = nil
-		}
 	})
 }
