@@ -426,6 +426,25 @@ func (s *SSL) Read(p []byte) (int, error) {
 	return 0, sslResultError("SSL_read", s.res, cause)
 }
 
+// Peek wraps SSL_peek(3): it reads like Read, processing whatever records
+// arrive (handshake messages, alerts, records that fail to authenticate
+// and are dropped), but leaves the data it returns for the next Read.
+func (s *SSL) Peek(p []byte) (int, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.release()
+	if len(p) == 0 {
+		return 0, nil
+	}
+	ret := C.gossl_SSL_peek(s.ptr, unsafe.Pointer(&p[0]), C.int(len(p)), s.res)
+	cause := s.end()
+	if ret > 0 {
+		return int(ret), nil
+	}
+	return 0, sslResultError("SSL_peek", s.res, cause)
+}
+
 // Write wraps SSL_write(3). On DTLS each Write is one record.
 func (s *SSL) Write(p []byte) (int, error) {
 	if err := s.enter(); err != nil {

@@ -388,6 +388,17 @@ long gossl_SSL_read(SSL *ssl, void *buf, int len, gossl_result *r)
     return ret;
 }
 
+long gossl_SSL_peek(SSL *ssl, void *buf, int len, gossl_result *r)
+{
+    long ret;
+
+    ERR_clear_error();
+    errno = 0;
+    ret = SSL_peek(ssl, buf, len);
+    gossl_capture(r, ssl, ret);
+    return ret;
+}
+
 long gossl_SSL_write(SSL *ssl, const void *buf, int len, gossl_result *r)
 {
     long ret;

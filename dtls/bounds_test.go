@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,6 +154,10 @@ func TestQueueFloodFromPeerAddress(t *testing.T) {
 	defer client.Close()
 	require.NoError(t, client.Handshake())
 	server := acceptOne(t, l)
+	// The application writes, which ends the lingering that would
+	// otherwise process (and drop) the flood, and then never reads.
+	_, err = server.Write([]byte("hello"))
+	require.NoError(t, err)
 
 	// 30 KiB of application-data records that decrypt to nothing: each
 	// gets a buffer of its own size, outside the pool.
@@ -449,4 +454,59 @@ func TestReadErrorsRetried(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	roundTrip(t, c, []byte("after the errors"))
+}
+
+// dropFinishedPC loses the server's first datagram carrying an epoch-1
+// record: its final flight (ChangeCipherSpec, Finished).
+type dropFinishedPC struct {
+	net.PacketConn
+	dropped atomic.Bool
+}
+
+func (d *dropFinishedPC) WriteTo(p []byte, a net.Addr) (int, error) {
+	for r, err := range record.DTLSRecords(p) {
+		if err == nil && r.Epoch == 1 && d.dropped.CompareAndSwap(false, true) {
+			return len(p), nil
+		}
+	}
+	return d.PacketConn.WriteTo(p, a)
+}
+
+// While the server's final flight is lost, only the lingering server
+// connection answers the client's retransmission. A datagram forged from
+// the client's address that looks like data (an epoch-1 application-data
+// record) must not end that: it fails to authenticate and is dropped, the
+// client's handshake completes, and its real data then arrives whole.
+func TestForgedDataDoesNotEndLingering(t *testing.T) {
+	p := newPKI(t)
+	spc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	l, err := dtls.NewListener(&dropFinishedPC{PacketConn: spc}, p.serverConfig())
+	require.NoError(t, err)
+	defer l.Close()
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	ccfg := p.clientConfig()
+	ccfg.RetransmitTimeout = 300 * time.Millisecond
+	c, err := dtls.Client(udp, l.Addr(), ccfg)
+	require.NoError(t, err)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- c.HandshakeContext(ctx) }()
+	require.Eventually(t, func() bool { return l.Stats().HandshakesCompleted == 1 }, 5*time.Second, time.Millisecond)
+	forged := record.AppendDTLSRecord(nil, record.Header{Type: record.ApplicationData, Version: record.VersionDTLS12, Epoch: 1, Sequence: 1 << 40}, []byte("forged"))
+	_, err = udp.WriteTo(forged, l.Addr()) // the client's own address and port
+	require.NoError(t, err)
+	require.NoError(t, <-errc, "the lingering server answered the client's retransmission")
+
+	server := acceptOne(t, l)
+	_, err = c.Write([]byte("real"))
+	require.NoError(t, err)
+	buf := make([]byte, 64)
+	require.NoError(t, server.SetReadDeadline(time.Now().Add(5*time.Second)))
+	n, err := server.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "real", string(buf[:n]))
 }

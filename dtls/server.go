@@ -38,15 +38,16 @@ func newServerConn(ln *Listener, hostAddr netip.Addr, host *hostCount) *serverCo
 // lost, the client retransmits its own and only an SSL_read on the server
 // answers. Without this, a connection waiting in the accept queue (or one
 // the application only writes to) would leave the client's Dial to time
-// out. Only datagrams without application data are processed here; the
-// first one carrying data ends lingering and waits in the read BIO, where
-// the first SSL_read finds it (nothing else feeds the BIO before Read).
+// out. Each datagram is processed with SSL_peek: handshake retransmissions
+// are answered, records that fail to authenticate (anyone can send some
+// from the peer's address) are dropped by OpenSSL, and the first real data
+// ends lingering and stays in the SSL for the first Read.
 func (c *Conn) linger(limit time.Duration, stop <-chan struct{}) {
 	s := c.srv
 	defer close(s.lingerDone)
 	t := time.NewTimer(limit)
 	defer t.Stop()
-	var scratch [64]byte
+	var scratch [1]byte
 	for {
 		select {
 		case <-s.takeover:
@@ -58,17 +59,18 @@ func (c *Conn) linger(limit time.Duration, stop <-chan struct{}) {
 		case <-t.C:
 			return
 		case bp := <-c.in:
-			if hasApplicationData(*bp) {
-				c.push(bp)
-				return
-			}
 			c.push(bp)
 			c.mu.Lock()
+			data := false
 			if c.ssl != nil {
-				_, _ = c.ssl.Read(scratch[:]) // handshake records only: no data to lose
+				n, _ := c.ssl.Peek(scratch[:])
+				data = n > 0
 				_ = c.flushLocked()
 			}
 			c.mu.Unlock()
+			if data {
+				return
+			}
 		}
 	}
 }

@@ -7,18 +7,6 @@ import "github.com/openssl-stateless/openssl/internal/record"
 // judges everything; a malformed datagram here only takes the path where
 // OpenSSL sees it.
 
-// hasApplicationData reports whether any record of a datagram is
-// application data. A datagram that does not parse counts as data, so
-// that Read's SSL_read, not the lingering server, judges it.
-func hasApplicationData(d []byte) bool {
-	for r, err := range record.DTLSRecords(d) {
-		if err != nil || r.Type == record.ApplicationData {
-			return true
-		}
-	}
-	return false
-}
-
 // firstHandshake returns the plaintext handshake message (or fragment)
 // that starts a datagram; ok is false for anything else, including the
 // encrypted records of later epochs.
