@@ -2,6 +2,7 @@ package openssl_test
 
 import (
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -130,4 +131,43 @@ func TestSetHostIP(t *testing.T) {
 	assert.Equal(t, openssl.VerifyErrIPAddressMismatch, ve.Code)
 	assert.True(t, ve.Code.IsNameMismatch())
 	assert.Contains(t, ve.Error(), "IP address mismatch")
+}
+
+// Peek returns data without consuming it: the next Read returns the same
+// bytes.
+func TestPeekLeavesData(t *testing.T) {
+	p := newPKI(t)
+	cc, sc := tcpPair(t)
+	sctx := newTLSServerCtx(t, p, nil)
+	done := make(chan struct{})
+	go func() { // echoes one read
+		defer close(done)
+		srv, err := openssl.NewServerConn(sc, sctx)
+		if err != nil {
+			return
+		}
+		defer srv.Close()
+		buf := make([]byte, 64)
+		if n, err := srv.Read(buf); err == nil {
+			_, _ = srv.Write(buf[:n])
+		}
+	}()
+	defer func() { <-done }()
+	client, err := openssl.NewClientConn(cc, newTLSClientCtx(t))
+	require.NoError(t, err)
+	defer client.Close()
+	_, err = client.Write([]byte("hello world"))
+	require.NoError(t, err)
+	first := make([]byte, 1)
+	_, err = io.ReadFull(client, first) // the record is in the SSL now
+	require.NoError(t, err)
+	require.Equal(t, "h", string(first))
+	peeked := make([]byte, 4)
+	n, err := client.SSL().Peek(peeked)
+	require.NoError(t, err)
+	assert.Equal(t, "ello", string(peeked[:n]))
+	rest := make([]byte, 10)
+	_, err = io.ReadFull(client, rest)
+	require.NoError(t, err)
+	assert.Equal(t, "ello world", string(rest), "Peek consumed nothing")
 }
