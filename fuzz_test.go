@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openssl-stateless/openssl"
+	"github.com/openssl-stateless/openssl/internal/fuzzcorpus"
 	"github.com/openssl-stateless/openssl/internal/record"
 	"github.com/openssl-stateless/openssl/internal/testmain"
 )
@@ -418,7 +418,7 @@ func TestFuzzSeedCorpora(t *testing.T) {
 		}
 		for _, name := range slices.Sorted(maps.Keys(seeds)) {
 			path := filepath.Join(dir, name)
-			want := corpusFile(seeds[name])
+			want := fuzzcorpus.Bytes(seeds[name])
 			if *updateSeeds {
 				require.NoError(t, os.WriteFile(path, want, 0o644))
 				continue
@@ -430,34 +430,10 @@ func TestFuzzSeedCorpora(t *testing.T) {
 	}
 }
 
-func corpusFile(in []byte) []byte {
-	return []byte("go test fuzz v1\n[]byte(" + strconv.Quote(string(in)) + ")\n")
-}
-
-// readCorpus returns the inputs of a corpus directory of one-[]byte seeds,
-// by file name.
-func readCorpus(t *testing.T, dir string) map[string][]byte {
-	files, err := filepath.Glob(filepath.Join(dir, "*"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files, dir)
-	seeds := map[string][]byte{}
-	for _, path := range files {
-		b, err := os.ReadFile(path)
-		require.NoError(t, err)
-		lit, ok := strings.CutPrefix(string(b), "go test fuzz v1\n[]byte(")
-		lit, ok2 := strings.CutSuffix(lit, ")\n")
-		require.True(t, ok && ok2, "%s: not a corpus file of one []byte", path)
-		in, err := strconv.Unquote(lit)
-		require.NoError(t, err, path)
-		seeds[filepath.Base(path)] = []byte(in)
-	}
-	return seeds
-}
-
 // fuzzSeeds returns each target's seeds by file name.
 func fuzzSeeds(t *testing.T) map[string]map[string][]byte {
-	dgrams := readCorpus(t, filepath.Join(recordCorpus, "FuzzParseDatagram"))
-	streams := readCorpus(t, filepath.Join(recordCorpus, "FuzzParseTLSStream"))
+	dgrams := fuzzcorpus.Read(t, filepath.Join(recordCorpus, "FuzzParseDatagram"))
+	streams := fuzzcorpus.Read(t, filepath.Join(recordCorpus, "FuzzParseTLSStream"))
 	random := bytes.Repeat([]byte{0x5a}, record.RandomLen)
 
 	// DTLSv1_listen: every datagram of the record corpus, then first

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openssl-stateless/openssl/dtls"
+	"github.com/openssl-stateless/openssl/internal/fuzzcorpus"
 	"github.com/openssl-stateless/openssl/internal/record"
 )
 
@@ -248,21 +249,10 @@ type listenerSeed struct {
 // (alerts, a ChangeCipherSpec, epoch-1 records that do not decrypt), from
 // its address.
 func fuzzListenerSeeds(t *testing.T) map[string]listenerSeed {
-	files, err := filepath.Glob(filepath.Join(recordCorpus, "*"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files, recordCorpus)
 	seeds := map[string]listenerSeed{}
-	for _, path := range files {
-		b, err := os.ReadFile(path)
-		require.NoError(t, err)
-		lit, ok := strings.CutPrefix(string(b), "go test fuzz v1\n[]byte(")
-		lit, ok2 := strings.CutSuffix(lit, ")\n")
-		require.True(t, ok && ok2, "%s: not a corpus file of one []byte", path)
-		d, err := strconv.Unquote(lit)
-		require.NoError(t, err, path)
-		name := filepath.Base(path)
-		seeds[name+"-new-source"] = listenerSeed{false, []byte(d)}
-		seeds[name+"-from-peer"] = listenerSeed{true, []byte(d)}
+	for name, d := range fuzzcorpus.Read(t, recordCorpus) {
+		seeds[name+"-new-source"] = listenerSeed{false, d}
+		seeds[name+"-from-peer"] = listenerSeed{true, d}
 	}
 	rec := func(typ record.ContentType, epoch uint16, seq uint64, payload []byte) []byte {
 		return record.AppendDTLSRecord(nil, record.Header{Type: typ, Version: record.VersionDTLS12, Epoch: epoch, Sequence: seq}, payload)

@@ -8,9 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/openssl-stateless/openssl/internal/fuzzcorpus"
 )
 
 var updateSeeds = flag.Bool("update-seeds", false, "rewrite the fuzz seed corpora in testdata/fuzz from "+capturedDir+" and the builders")
@@ -43,7 +44,7 @@ func TestSeedCorpora(t *testing.T) {
 		}
 		for name, in := range seeds {
 			path := filepath.Join(dir, name)
-			want := []byte("go test fuzz v1\n[]byte(" + strconv.Quote(string(in)) + ")\n")
+			want := fuzzcorpus.Bytes(in)
 			if *updateSeeds {
 				if err := os.WriteFile(path, want, 0o644); err != nil {
 					t.Fatal(err)
