@@ -1,7 +1,6 @@
 package dtls
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,21 +70,6 @@ type Listener struct {
 	// Used by the read loop only: since when the listening SSL could not
 	// be remade, and when to try next.
 	lsslDownSince, lsslRetry time.Time
-}
-
-// hostCount is what a Listener holds for one source host, for
-// Config.MaxConnsPerHost and MaxHandshakesPerHost.
-type hostCount struct{ conns, handshakes int }
-
-// hostOf is the source host a peer counts against: its IPv4 address, or
-// its IPv6 /64 (one customer's prefix, commonly).
-func hostOf(peer netip.AddrPort) netip.Addr {
-	ip := peer.Addr()
-	if ip.Is4() {
-		return ip
-	}
-	p, _ := ip.Prefix(64)
-	return p.Addr()
 }
 
 // Listen opens a UDP socket on address ("udp", "udp4" or "udp6") and
@@ -298,52 +282,6 @@ func (l *Listener) shutdown() {
 	})
 }
 
-// remove forgets a closed connection. A connection closed while its
-// successor (a reconnect) shakes hands leaves its place to it.
-func (l *Listener) remove(c *Conn) {
-	l.mu.Lock()
-	s := c.srv
-	if l.conns[c.rap] == c {
-		if succ := s.successor; succ != nil {
-			l.conns[c.rap] = succ
-			succ.srv.replaces = nil
-			s.successor = nil
-		} else {
-			delete(l.conns, c.rap)
-		}
-	}
-	if r := s.replaces; r != nil {
-		if r.srv.successor == c {
-			r.srv.successor = nil
-		}
-		s.replaces = nil
-	}
-	if s.counted {
-		s.counted = false
-		l.nconns--
-		s.host.conns--
-		l.forgetHost(s)
-	}
-	if s.live {
-		s.live = false
-		l.live.Add(-1)
-	}
-	last := l.closing && l.nconns == 0
-	l.mu.Unlock()
-	if last {
-		// Not from the read loop: Close is never called there.
-		go l.shutdown()
-	}
-}
-
-// forgetHost drops a host's counts once nothing counts against them.
-// Called with l.mu held.
-func (l *Listener) forgetHost(s *serverConn) {
-	if s.host.conns == 0 && s.host.handshakes == 0 && l.hosts[s.hostAddr] == s.host {
-		delete(l.hosts, s.hostAddr)
-	}
-}
-
 func (l *Listener) writeTo(p []byte, to netip.AddrPort) {
 	if l.udp != nil {
 		_, _ = l.udp.WriteToUDPAddrPort(p, to)
@@ -534,145 +472,5 @@ func (l *Listener) listen(d []byte, from netip.AddrPort) {
 		l.lssl.Close()
 		l.lssl, l.lbio = nil, nil
 		l.listening()
-	}
-}
-
-// admit turns the listening SSL into a connection for peer and starts its
-// handshake, unless a bound refuses it: the accept backlog, MaxConns, or
-// the peer's host's share of either. A peer that already has a
-// connection gets a successor, which replaces it only once its own
-// handshake completes.
-func (l *Listener) admit(peer netip.AddrPort) {
-	hostAddr := hostOf(peer)
-	l.mu.Lock()
-	old := l.conns[peer]
-	h := l.hosts[hostAddr]
-	if h == nil {
-		h = &hostCount{}
-	}
-	why := ""
-	switch {
-	case l.closing:
-		why = "listener closing"
-	case l.pending+len(l.acceptCh) >= cap(l.acceptCh):
-		why = "accept queue full"
-	case old != nil && old.srv.successor != nil:
-		why = "a reconnect is already in progress"
-	case exceeds(h.handshakes, l.cfg.MaxHandshakesPerHost, DefaultMaxHandshakesPerHost):
-		why = "too many handshakes from this host"
-	case old == nil && exceeds(l.nconns, l.cfg.MaxConns, DefaultMaxConns):
-		why = "too many connections"
-	case old == nil && exceeds(h.conns, l.cfg.MaxConnsPerHost, DefaultMaxConnsPerHost):
-		why = "too many connections from this host"
-	}
-	if why != "" {
-		l.mu.Unlock()
-		// The listening SSL stays ours: DTLSv1_listen clears it next time.
-		l.hsRefused.Add(1)
-		l.log.Warn("dtls: handshake refused", "peer", peer, "reason", why)
-		return
-	}
-	ssl, bio, err := l.newListeningSSL()
-	if err != nil {
-		l.mu.Unlock()
-		l.hsRefused.Add(1)
-		l.log.Error("dtls: cannot make a listening SSL", "err", err)
-		return
-	}
-	c := newConn(l.pc, peer, l.cfg, l.lssl, l.lbio)
-	c.srv = newServerConn(l, hostAddr, h)
-	l.lssl, l.lbio = ssl, bio
-	l.hosts[hostAddr] = h
-	h.conns++
-	h.handshakes++
-	l.nconns++
-	l.pending++
-	c.srv.counted = true
-	if old != nil {
-		old.srv.successor = c
-		c.srv.replaces = old
-		l.log.Info("dtls: peer reconnecting; its previous connection stays until the new handshake completes", "peer", peer)
-	} else {
-		l.conns[peer] = c
-	}
-	l.hsWG.Add(1)
-	l.mu.Unlock()
-	go l.handshake(c)
-}
-
-// exceeds reports whether n has reached the bound v (def when zero, none
-// when negative).
-func exceeds(n, v, def int) bool {
-	b := limit(v, def)
-	return b >= 0 && n >= b
-}
-
-func (l *Listener) handshake(c *Conn) {
-	defer l.hsWG.Done()
-	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.handshakeTimeout())
-	err := c.HandshakeContext(ctx)
-	cancel()
-	// One critical section: the backlog count and the queue move together,
-	// and a connection closed since its handshake (counted is then false)
-	// is not queued.
-	l.mu.Lock()
-	l.pending--
-	c.srv.host.handshakes--
-	l.forgetHost(c.srv)
-	accepted, full := false, false
-	if err == nil && !l.closing && c.srv.counted {
-		select {
-		case l.acceptCh <- c:
-			accepted = true
-			c.srv.live = true
-			l.live.Add(1)
-		default:
-			full = true
-		}
-	}
-	// A reconnect whose handshake completed replaces its predecessor: the
-	// client has lost that association (RFC 6347, 4.2.8).
-	var old *Conn
-	if r := c.srv.replaces; r != nil {
-		c.srv.replaces = nil
-		if r.srv.successor == c {
-			r.srv.successor = nil
-		}
-		if accepted {
-			if l.conns[c.rap] == r {
-				l.conns[c.rap] = c
-			}
-			old = r
-		}
-	}
-	l.mu.Unlock()
-	if old != nil {
-		l.log.Info("dtls: peer reconnected, closing its previous connection", "peer", c.rap)
-		old.Close()
-	}
-	switch {
-	case accepted:
-		l.hsCompleted.Add(1)
-		if l.log.Enabled(context.Background(), slog.LevelInfo) {
-			cs := c.ConnectionState()
-			l.log.Info("dtls: handshake completed", "peer", c.rap, "version", cs.Version, "cipher", cs.CipherSuite)
-		}
-		// Answer retransmissions until the application takes over, for as
-		// long as the client may still be retransmitting.
-		c.linger(l.cfg.handshakeTimeout(), l.closed)
-	case full:
-		// admit counted this handshake against the backlog, so the queue
-		// is full only if Accept's callers fell behind in between; the
-		// client gets close_notify.
-		l.log.Warn("dtls: handshake refused", "peer", c.rap, "reason", "accept queue full")
-		c.Close()
-		l.hsRefused.Add(1) // after Close: whoever sees the count sees the connection gone
-	default:
-		if err == nil {
-			err = net.ErrClosed
-		}
-		l.log.Warn("dtls: handshake failed", "peer", c.rap, "err", err)
-		c.Close()
-		l.hsFailed.Add(1)
 	}
 }
