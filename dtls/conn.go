@@ -50,6 +50,7 @@ type Conn struct {
 	hsErr           error
 	cookieExchanged atomic.Bool
 	maxPayload      int
+	minRecord       int // guarded by mu; see shortRecordGuard
 
 	readMu sync.Mutex
 	rdl    *deadline
@@ -337,6 +338,7 @@ func (c *Conn) finishHandshake() error {
 			return fmt.Errorf("dtls: handshake with %v: server sent no certificate", c.rap)
 		}
 	}
+	c.minRecord = shortRecordGuard(c.ssl.CipherName())
 	c.maxPayload = c.ssl.DTLSDataMTU()
 	if c.maxPayload <= 0 {
 		c.maxPayload = c.cfg.mtu() - 100

@@ -107,6 +107,15 @@ func (c *Conn) push(bp *[]byte) {
 		c.cookieExchanged.Store(true)
 	}
 	c.mu.Lock()
+	if c.minRecord > 0 && hasShortRecord(d, c.minRecord) {
+		c.mu.Unlock()
+		c.account(-int64(cap(*bp)))
+		putBuf(bp)
+		if c.srv != nil {
+			c.srv.ln.datagramsDropped.Add(1)
+		}
+		return
+	}
 	if c.bio != nil {
 		if c.bio.DatagramPending() {
 			c.bio.DropDatagram() // OpenSSL did not want it; the newer one wins

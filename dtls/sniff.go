@@ -1,11 +1,17 @@
 package dtls
 
-import "github.com/openssl-stateless/openssl/internal/record"
+import (
+	"strings"
 
-// What the package reads of a datagram before OpenSSL does: only the
-// plaintext headers of epoch-0 records, to route and to count. OpenSSL
-// judges everything; a malformed datagram here only takes the path where
-// OpenSSL sees it.
+	"github.com/openssl-stateless/openssl"
+	"github.com/openssl-stateless/openssl/internal/record"
+)
+
+// What the package reads of a datagram before OpenSSL does: the record
+// headers (plaintext in every epoch), and the handshake messages of
+// epoch-0 records, to route, to count, and on OpenSSL 1.1.1 to drop
+// records too short to be real. OpenSSL judges everything else; a
+// malformed datagram here only takes the path where OpenSSL sees it.
 
 // firstHandshake returns the plaintext handshake message (or fragment)
 // that starts a datagram; ok is false for anything else, including the
@@ -47,4 +53,38 @@ func clientHelloHasCookie(d []byte) bool {
 func firstEpoch(d []byte) (uint16, bool) {
 	h, err := record.ParseDTLSHeader(d)
 	return h.Epoch, err == nil
+}
+
+// openssl3 is OpenSSL_version_num of 3.0.0.
+const openssl3 = 0x30000000
+
+// shortRecordGuard returns the length below which an encrypted record
+// must be dropped before OpenSSL sees it, or 0 for none. OpenSSL 1.1.1
+// fails the whole connection (an internal error, fatal) on an AEAD record
+// too short to hold its explicit nonce and tag, where 3.x drops it as it
+// drops any record that does not authenticate: on 1.1.1 anyone who knows
+// a peer's address could end its connection with one datagram. No valid
+// record is that short, so dropping them costs nothing.
+func shortRecordGuard(cipher string) int {
+	if openssl.VersionNumber() >= openssl3 {
+		return 0
+	}
+	switch {
+	case strings.Contains(cipher, "CHACHA20"), strings.Contains(cipher, "CCM8"):
+		return 16 // tag (and CCM_8's explicit nonce)
+	case strings.Contains(cipher, "GCM"), strings.Contains(cipher, "CCM"):
+		return 24 // 8-byte explicit nonce, 16-byte tag
+	}
+	return 0
+}
+
+// hasShortRecord reports whether a datagram holds an encrypted record
+// shorter than min bytes.
+func hasShortRecord(d []byte, min int) bool {
+	for r, err := range record.DTLSRecords(d) {
+		if err == nil && r.Epoch > 0 && int(r.Length) < min {
+			return true
+		}
+	}
+	return false
 }
