@@ -2,6 +2,7 @@ package dtls
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/openssl-stateless/openssl"
 	"github.com/openssl-stateless/openssl/internal/record"
@@ -55,8 +56,9 @@ func firstEpoch(d []byte) (uint16, bool) {
 	return h.Epoch, err == nil
 }
 
-// openssl3 is OpenSSL_version_num of 3.0.0.
-const openssl3 = 0x30000000
+// before3 reports whether the library is older than OpenSSL 3.0, asked
+// once (a cgo call) rather than at every handshake.
+var before3 = sync.OnceValue(func() bool { return openssl.VersionNumber() < 0x30000000 })
 
 // shortRecordGuard returns the length below which an encrypted record
 // must be dropped before OpenSSL sees it, or 0 for none. OpenSSL 1.1.1
@@ -66,7 +68,7 @@ const openssl3 = 0x30000000
 // a peer's address could end its connection with one datagram. No valid
 // record is that short, so dropping them costs nothing.
 func shortRecordGuard(cipher string) int {
-	if openssl.VersionNumber() >= openssl3 {
+	if !before3() {
 		return 0
 	}
 	switch {
