@@ -11,10 +11,17 @@ import (
 
 // BenchmarkEchoRoundTrip is one 512-byte datagram to an echo server and
 // back over an established connection: both sides' read and write paths,
-// the router included. allocs/op should be 0.
+// with a socket per connection (own) and through the Listener's socket
+// (shared). allocs/op should be 0.
 func BenchmarkEchoRoundTrip(b *testing.B) {
+	forEachSocketModeB(b, benchmarkEchoRoundTrip)
+}
+
+func benchmarkEchoRoundTrip(b *testing.B, shared bool) {
 	p := newPKI(b)
-	l := listen(b, p.serverConfig())
+	scfg := p.serverConfig()
+	scfg.SharedSocket = shared
+	l := listen(b, scfg)
 	serveEcho(b, l)
 	c, err := dtls.Dial("udp", l.Addr().String(), p.clientConfig())
 	require.NoError(b, err)
@@ -61,8 +68,14 @@ func BenchmarkForgedClientHello(b *testing.B) {
 // BenchmarkHandshake is one Dial (cookie exchange and full handshake) and
 // Close against a Listener, with one Config reused for every Dial.
 func BenchmarkHandshake(b *testing.B) {
+	forEachSocketModeB(b, benchmarkHandshake)
+}
+
+func benchmarkHandshake(b *testing.B, shared bool) {
 	p := newPKI(b)
-	l := listen(b, p.serverConfig())
+	scfg := p.serverConfig()
+	scfg.SharedSocket = shared
+	l := listen(b, scfg)
 	serveEcho(b, l)
 	cfg := p.clientConfig()
 	b.ReportAllocs()
@@ -74,4 +87,9 @@ func BenchmarkHandshake(b *testing.B) {
 		}
 		c.Close()
 	}
+}
+
+func forEachSocketModeB(b *testing.B, bench func(b *testing.B, shared bool)) {
+	b.Run("socket=own", func(b *testing.B) { bench(b, false) })
+	b.Run("socket=shared", func(b *testing.B) { bench(b, true) })
 }

@@ -95,10 +95,18 @@ func echoOnce(t *testing.T, c net.Conn) {
 // own address verifies (the cookie is still fresh), but must not end the
 // client's live connection: the reconnect's handshake runs beside it, and
 // only its completion would replace the old connection (RFC 6347 4.2.8).
+// With a socket per connection the replay reaches the connection's socket,
+// so it is seen when the application reads; the old connection then gives
+// up its socket, and both connections share the Listener's.
 func TestReplayedClientHelloLeavesConnection(t *testing.T) {
+	forEachSocketMode(t, testReplayedClientHelloLeavesConnection)
+}
+
+func testReplayedClientHelloLeavesConnection(t *testing.T, shared bool) {
 	p := newPKI(t)
 	scfg := p.serverConfig()
-	scfg.HandshakeTimeout = time.Second
+	scfg.HandshakeTimeout = 2 * time.Second
+	scfg.SharedSocket = shared
 	l := listen(t, scfg)
 
 	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -126,10 +134,11 @@ func TestReplayedClientHelloLeavesConnection(t *testing.T) {
 	replay := rec.clientHelloWithCookie(t)
 	_, err = udp.WriteTo(replay, l.Addr())
 	require.NoError(t, err)
+	roundTripWith("during the replay's handshake")
 	require.Eventually(t, func() bool { return l.Stats().CookiesVerified == 2 }, 5*time.Second, 5*time.Millisecond,
 		"the replayed cookie verifies: it is fresh")
 	assert.Equal(t, 2, l.PeerCount(), "the replay's handshake runs beside the live connection")
-	roundTripWith("during the replay's handshake")
+	roundTripWith("beside the replay's handshake")
 
 	// The replay cannot finish its handshake; when it times out, the live
 	// connection is all that is left, and it still works.
@@ -143,9 +152,13 @@ func TestReplayedClientHelloLeavesConnection(t *testing.T) {
 // can send them. With an application that never reads, the queue stops
 // at its bound in bytes (the largest datagrams fill it fastest), the rest
 // is dropped, and once the application reads, the connection works again.
+// (With a socket per connection, the kernel's receive buffer is the
+// bound: TestOwnSocketFloodFromPeerAddress.)
 func TestQueueFloodFromPeerAddress(t *testing.T) {
 	p := newPKI(t)
-	l := listen(t, p.serverConfig())
+	scfg := p.serverConfig()
+	scfg.SharedSocket = true
+	l := listen(t, scfg)
 	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	require.NoError(t, err)
 	require.NoError(t, udp.SetWriteBuffer(8<<20))

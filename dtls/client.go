@@ -97,10 +97,16 @@ func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, host string, 
 	}
 	ssl.SetUserData(cfg.ServerName) // the name the verify callback checks
 	ssl.SetConnectState()
-	c := newConn(pc, peer, cfg, ssl, bio)
-	c.connected = connected && c.udp != nil
-	c.readDone = make(chan struct{})
-	go c.readLoop()
+	var own *net.UDPConn
+	if udp, ok := pc.(*net.UDPConn); ok && connected {
+		own = udp // Dial's socket, connected to the server: read directly
+	}
+	c := newConn(pc, own, peer, cfg, ssl, bio)
+	c.connected = own != nil
+	if own == nil {
+		c.readDone = make(chan struct{})
+		go c.readLoop()
+	}
 	return c, nil
 }
 

@@ -130,6 +130,20 @@ type Config struct {
 	// not decrypt do not count); zero means no idle timeout. Read and
 	// Write then fail with an error wrapping net.ErrClosed.
 	IdleTimeout time.Duration
+	// SharedSocket makes a Listener serve every connection through its
+	// one socket, whose read loop hands each datagram to its connection.
+	// Without it, on Linux, each connection past its cookie exchange gets
+	// a UDP socket of its own, bound beside the Listener's with
+	// SO_REUSEPORT and connected to the peer: the kernel delivers the
+	// peer's datagrams there and the goroutine in Read receives them
+	// itself, as from a plain connected UDP socket. That costs a file
+	// descriptor per connection (a connection that cannot have one shares
+	// the Listener's socket), lets other sockets of the same user join
+	// the port's SO_REUSEPORT group, and needs the Listener's socket to
+	// have SO_REUSEPORT set: Listen sets it; a socket given to NewListener
+	// without it is shared. Other systems always share.
+	SharedSocket bool
+
 	// RetransmitTimeout is the first handshake retransmission timeout;
 	// later ones double up to 60s. Zero keeps OpenSSL's one second.
 	RetransmitTimeout time.Duration

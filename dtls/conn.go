@@ -28,7 +28,18 @@ type Conn struct {
 	rap       netip.AddrPort
 	cfg       *Config
 	srv       *serverConn   // the Listener's bookkeeping; nil on a client
-	readDone  chan struct{} // the client's reader goroutine has exited
+	readDone  chan struct{} // the client's reader goroutine has exited; nil when there is none
+
+	// own is the connection's own socket, connected to the peer, that the
+	// goroutine driving OpenSSL reads itself (own.go); nil when the
+	// connection's datagrams come through in. Set before the Conn is
+	// shared, never changed; ownRetired is set when it is closed for good
+	// while the connection lives on through in.
+	own        *net.UDPConn
+	ownRetired atomic.Bool
+	kicks      atomic.Uint64 // see kick
+	ownDL      time.Time     // own's read deadline as last set; reader only
+	ownDLStale bool          // own's deadline may differ from ownDL; reader only
 
 	mu  sync.Mutex // guards ssl and bio: every OpenSSL call and every send
 	ssl *openssl.SSL
@@ -64,15 +75,24 @@ type Conn struct {
 	idleClosed atomic.Bool
 }
 
-func newConn(pc net.PacketConn, peer netip.AddrPort, cfg *Config, ssl *openssl.SSL, bio *openssl.BIO) *Conn {
+// newConn makes a Conn; own, when not nil, is a socket of its own
+// connected to peer.
+func newConn(pc net.PacketConn, own *net.UDPConn, peer netip.AddrPort, cfg *Config, ssl *openssl.SSL, bio *openssl.BIO) *Conn {
+	depth := inQueue
+	if own != nil {
+		// Only what the shared socket had already received when own was
+		// connected comes through the queue.
+		depth = ownQueue
+	}
 	c := &Conn{
 		pc:       pc,
+		own:      own,
 		raddr:    net.UDPAddrFromAddrPort(peer),
 		rap:      peer,
 		cfg:      cfg,
 		ssl:      ssl,
 		bio:      bio,
-		in:       make(chan *[]byte, inQueue),
+		in:       make(chan *[]byte, depth),
 		closed:   make(chan struct{}),
 		peerGone: make(chan struct{}),
 		rdl:      newDeadline(),
@@ -113,6 +133,13 @@ func newSSL(sslCtx *openssl.Ctx, cfg *Config) (*openssl.SSL, *openssl.BIO, error
 
 // send writes one datagram to the peer.
 func (c *Conn) send(p []byte) error {
+	if c.direct() {
+		_, err := c.own.Write(p)
+		if err == nil || !c.ownRetired.Load() {
+			return err
+		}
+		// Retired meanwhile: the shared socket sends.
+	}
 	var err error
 	switch {
 	case c.connected:
@@ -141,7 +168,11 @@ func (c *Conn) flushLocked() error {
 // when c is closed. The handshake and Read share it: the state machine
 // needs the same feeding in both, and after the handshake a DTLS timer
 // may still run for the last flight.
-func (c *Conn) pump(step func(*openssl.SSL) (int, error), done <-chan struct{}, expired func() error) (int, error) {
+//
+// On a connection with a socket of its own the wait is awaitOwn: the
+// datagram is read from the socket by this goroutine. at returns when done
+// will close, if it is a deadline (the zero time otherwise).
+func (c *Conn) pump(step func(*openssl.SSL) (int, error), done <-chan struct{}, at func() time.Time, expired func() error) (int, error) {
 	var timer *time.Timer // made only once OpenSSL runs its timer
 	defer func() {
 		if timer != nil {
@@ -169,6 +200,24 @@ func (c *Conn) pump(step func(*openssl.SSL) (int, error), done <-chan struct{}, 
 		}
 		wait, running := c.ssl.DTLSTimeout()
 		c.mu.Unlock()
+		if c.direct() {
+			var fireAt time.Time
+			if running {
+				fireAt = time.Now().Add(wait)
+			}
+			switch err := c.awaitOwn(fireAt, done, nil, at()); err {
+			case nil:
+			case errAwaitTimer:
+				if err := c.retransmit(); err != nil {
+					return 0, err
+				}
+			case errAwaitDone:
+				return 0, expired()
+			default:
+				return 0, err
+			}
+			continue
+		}
 		var fire <-chan time.Time
 		if running {
 			// Since Go 1.23 Reset leaves no stale fire in the channel.
@@ -239,7 +288,17 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if c.hsDone.Load() || c.hsErr != nil {
 		return c.hsErr
 	}
-	_, err := c.pump(c.handshakeStep, ctx.Done(), func() error {
+	if c.direct() {
+		// A cancellation without a deadline must reach a goroutine
+		// blocked reading the socket.
+		stop := context.AfterFunc(ctx, c.kick)
+		defer stop()
+	}
+	deadline := func() time.Time { t, _ := ctx.Deadline(); return t }
+	_, err := c.pump(c.handshakeStep, ctx.Done(), deadline, func() error {
+		// The deadline passed by the clock awaitOwn reads; ctx's own
+		// timer may fire a moment later.
+		<-ctx.Done()
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return c.timeout("handshake")
 		}
@@ -365,7 +424,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	n, err := c.pump(func(ssl *openssl.SSL) (int, error) { return readRecord(ssl, p) },
-		c.rdl.wait(), func() error { return c.timeout("read") })
+		c.rdl.wait(), c.rdl.when, func() error { return c.timeout("read") })
 	if n > 0 {
 		c.touch()
 	}
@@ -381,6 +440,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return n, err
 	case err == c.peerErr:
 		return n, &net.OpError{Op: "read", Net: "udp", Addr: c.raddr, Err: err}
+	}
+	if _, ok := err.(*net.OpError); ok { // from the connection's own socket
+		return n, err
 	}
 	return n, fmt.Errorf("dtls: read: %w", err)
 }
@@ -476,19 +538,26 @@ func (c *Conn) Close() error {
 			c.idle.Stop()
 			c.idle = nil
 		}
+		// IsInitFinished also covers a handshake OpenSSL completed but
+		// whose peer the Go verification refused: the peer then learns at
+		// once (close_notify) instead of at its idle timeout.
+		if c.ssl != nil && (c.hsDone.Load() || c.ssl.IsInitFinished()) {
+			_, _ = c.ssl.Shutdown()
+			_ = c.flushLocked()
+		}
+		c.mu.Unlock()
+		close(c.closed)
+		if c.own != nil {
+			// Before the SSL goes: a reader may be receiving into its
+			// BIO's buffer, and Close waits until no read is in progress.
+			_ = c.own.Close()
+		}
+		c.mu.Lock()
 		if c.ssl != nil {
-			// IsInitFinished also covers a handshake OpenSSL completed but
-			// whose peer the Go verification refused: the peer then learns
-			// at once (close_notify) instead of at its idle timeout.
-			if c.hsDone.Load() || c.ssl.IsInitFinished() {
-				_, _ = c.ssl.Shutdown()
-				_ = c.flushLocked()
-			}
 			c.ssl.Close() // frees the BIO too
 			c.ssl, c.bio = nil, nil
 		}
 		c.mu.Unlock()
-		close(c.closed)
 		c.rdl.stop()
 		c.wdl.stop()
 		c.drain()
@@ -497,7 +566,9 @@ func (c *Conn) Close() error {
 			return
 		}
 		_ = c.pc.Close()
-		<-c.readDone
+		if c.readDone != nil {
+			<-c.readDone
+		}
 	})
 	return nil
 }
@@ -512,12 +583,14 @@ func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
 func (c *Conn) SetDeadline(t time.Time) error {
 	c.rdl.set(t)
 	c.wdl.set(t)
+	c.kick()
 	return nil
 }
 
 // SetReadDeadline sets the deadline for Read.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.rdl.set(t)
+	c.kick()
 	return nil
 }
 

@@ -67,6 +67,13 @@ func (d *deadline) fire() {
 	}
 }
 
+// when returns the deadline; the zero time for none.
+func (d *deadline) when() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.t
+}
+
 // wait returns the channel closed when the deadline passes.
 func (d *deadline) wait() <-chan struct{} {
 	d.mu.Lock()

@@ -6,3 +6,6 @@ func ClientCtxCount() int {
 	clientCtxs.Range(func(any, any) bool { n++; return true })
 	return n
 }
+
+// OwnSocket reports whether c reads a socket of its own (own.go).
+func OwnSocket(c *Conn) bool { return c.direct() }

@@ -125,3 +125,10 @@ func newPool(certs ...*x509.Certificate) *x509.CertPool {
 	}
 	return pool
 }
+
+// forEachSocketMode runs test with connections that read sockets of their
+// own (Linux) and with every connection sharing the Listener's socket.
+func forEachSocketMode(t *testing.T, test func(t *testing.T, shared bool)) {
+	t.Run("own", func(t *testing.T) { test(t, false) })
+	t.Run("shared", func(t *testing.T) { test(t, true) })
+}

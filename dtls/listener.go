@@ -41,9 +41,19 @@ type Listener struct {
 	log    *slog.Logger
 	signer *openssl.CookieSigner
 
-	// Used by the read loop only.
+	// ownLocal is where connections' own sockets bind (socket_linux.go);
+	// nil when every connection shares pc. ownV6only is pc's IPV6_V6ONLY
+	// (-1 on IPv4), which they copy.
+	ownLocal  *net.UDPAddr
+	ownV6only int
+	ownFailed atomic.Bool // a connection's own socket could not be made (logged once)
+
+	// The listening SSL, used by the read loop and by a connection's
+	// reader that sees its peer reconnect (relisten).
+	lmu  sync.Mutex
 	lssl *openssl.SSL
 	lbio *openssl.BIO
+	down bool // shutdown has freed lssl: no more listening
 
 	mu       sync.Mutex
 	conns    map[netip.AddrPort]*Conn // by peer; a reconnect's successor hangs off its predecessor
@@ -67,8 +77,8 @@ type Listener struct {
 	readErrors                                         atomic.Uint64
 	live                                               atomic.Int64
 
-	// Used by the read loop only: since when the listening SSL could not
-	// be remade, and when to try next.
+	// Guarded by lmu: since when the listening SSL could not be remade,
+	// and when to try next.
 	lsslDownSince, lsslRetry time.Time
 }
 
@@ -82,7 +92,12 @@ func Listen(network, address string, cfg *Config) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dtls: %w", err)
 	}
-	pc, err := net.ListenUDP(network, laddr)
+	var pc *net.UDPConn
+	if cfg.SharedSocket || !ownSocketsSupported {
+		pc, err = net.ListenUDP(network, laddr)
+	} else {
+		pc, err = listenReusePort(network, laddr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dtls: %w", err)
 	}
@@ -132,6 +147,9 @@ func NewListener(pc net.PacketConn, cfg *Config) (*Listener, error) {
 		loopDone: make(chan struct{}),
 	}
 	l.udp, _ = pc.(*net.UDPConn)
+	if !cfg.SharedSocket && l.udp != nil {
+		l.ownLocal, l.ownV6only, _ = ownSocketOrigin(l.udp)
+	}
 	if l.lssl, l.lbio, err = l.newListeningSSL(); err != nil {
 		sslCtx.Close()
 		return nil, err
@@ -245,6 +263,11 @@ func (l *Listener) Close() error {
 				drop = append(drop, succ)
 			}
 		}
+		// Lingering connections reading their own sockets look at
+		// l.closed only when kicked.
+		for _, c := range l.conns {
+			c.kick()
+		}
 		l.mu.Unlock()
 		close(l.closed)
 		for _, c := range drop {
@@ -275,9 +298,13 @@ func (l *Listener) shutdown() {
 	l.downOnce.Do(func() {
 		_ = l.pc.Close()
 		<-l.loopDone
+		l.lmu.Lock()
+		l.down = true
 		if l.lssl != nil {
 			l.lssl.Close()
+			l.lssl, l.lbio = nil, nil
 		}
+		l.lmu.Unlock()
 		l.sslCtx.Close()
 	})
 }
@@ -393,7 +420,20 @@ func (l *Listener) route(d []byte, from netip.AddrPort) {
 	// beside the old connection, which goes only once the new handshake
 	// completes: a replayed ClientHello, cookie and all, proves nothing
 	// and ends nothing.
-	if closing || !l.listening() {
+	if closing {
+		l.datagramsDropped.Add(1)
+		return
+	}
+	l.relisten(d, from)
+}
+
+// relisten answers a datagram through DTLSv1_listen: one from an unknown
+// source, or a reconnect's ClientHello (from the read loop, or from the
+// reader of a connection with its own socket).
+func (l *Listener) relisten(d []byte, from netip.AddrPort) {
+	l.lmu.Lock()
+	defer l.lmu.Unlock()
+	if !l.listening() {
 		l.datagramsDropped.Add(1)
 		return
 	}
@@ -403,15 +443,23 @@ func (l *Listener) route(d []byte, from netip.AddrPort) {
 func (l *Listener) deliver(c *Conn, d []byte) {
 	if len(d) > bioBuffer || !c.deliver(getBuf(d)) {
 		l.datagramsDropped.Add(1)
+		return
+	}
+	if c.direct() {
+		c.kick() // its reader may be blocked on its own socket
 	}
 }
 
 // listening reports whether there is a listening SSL, remaking it if a
 // fatal DTLSv1_listen error or a failed remake left none: at most every
 // 10ms, and the Listener fails if it stays impossible for a second.
+// Called with l.lmu held.
 func (l *Listener) listening() bool {
 	if l.lssl != nil {
 		return true
+	}
+	if l.down {
+		return false
 	}
 	now := time.Now()
 	if now.Before(l.lsslRetry) {
@@ -438,6 +486,7 @@ func (l *Listener) isClosing() bool {
 	return l.closing
 }
 
+// listen runs DTLSv1_listen on d. Called with l.lmu held.
 func (l *Listener) listen(d []byte, from netip.AddrPort) {
 	if err := l.lbio.PushDatagram(d, from); err != nil {
 		l.lbio.DropDatagram()

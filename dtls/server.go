@@ -53,10 +53,20 @@ func newServerConn(ln *Listener, hostAddr netip.Addr, host *hostCount) *serverCo
 func (c *Conn) linger(limit time.Duration, stop <-chan struct{}) {
 	s := c.srv
 	defer close(s.lingerDone)
+	end := time.Now().Add(limit)
 	t := time.NewTimer(limit)
 	defer t.Stop()
 	var scratch [1]byte
 	for {
+		if c.direct() {
+			if err := c.awaitOwn(time.Time{}, s.takeover, stop, end); err != nil {
+				return
+			}
+			if !c.lingerStep(scratch[:]) {
+				return
+			}
+			continue
+		}
 		select {
 		case <-s.takeover:
 			return
@@ -68,19 +78,24 @@ func (c *Conn) linger(limit time.Duration, stop <-chan struct{}) {
 			return
 		case bp := <-c.in:
 			c.push(bp)
-			c.mu.Lock()
-			data := false
-			if c.ssl != nil {
-				n, _ := c.ssl.Peek(scratch[:])
-				data = n > 0
-				_ = c.flushLocked()
-			}
-			c.mu.Unlock()
-			if data {
+			if !c.lingerStep(scratch[:]) {
 				return
 			}
 		}
 	}
+}
+
+// lingerStep lets OpenSSL process the datagram in the BIO with SSL_peek,
+// and reports whether lingering goes on: not once real data has arrived.
+func (c *Conn) lingerStep(scratch []byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ssl == nil {
+		return false
+	}
+	n, _ := c.ssl.Peek(scratch)
+	_ = c.flushLocked()
+	return n <= 0
 }
 
 // takeOver ends linger before the application's first Read or Write.
@@ -91,6 +106,7 @@ func (c *Conn) takeOver() {
 	}
 	s.takeoverOnce.Do(func() {
 		close(s.takeover)
+		c.kick()
 		<-s.lingerDone
 	})
 }
@@ -198,7 +214,14 @@ func (l *Listener) admit(peer netip.AddrPort) {
 		l.log.Error("dtls: cannot make a listening SSL", "err", err)
 		return
 	}
-	c := newConn(l.pc, peer, l.cfg, l.lssl, l.lbio)
+	var own *net.UDPConn
+	if l.ownLocal != nil && old == nil {
+		// A reconnect's handshake shares the socket: its predecessor's
+		// own socket, connected to the same 4-tuple, would take its
+		// datagrams (it is retired below instead).
+		own = l.dialOwn(peer)
+	}
+	c := newConn(l.pc, own, peer, l.cfg, l.lssl, l.lbio)
 	c.srv = newServerConn(l, hostAddr, h)
 	l.lssl, l.lbio = ssl, bio
 	l.hosts[hostAddr] = h
@@ -216,7 +239,27 @@ func (l *Listener) admit(peer netip.AddrPort) {
 	}
 	l.hsWG.Add(1)
 	l.mu.Unlock()
+	if old != nil && old.own != nil {
+		// The peer's datagrams go back to the shared socket, where route
+		// gives each of the two connections what may be its. Not on this
+		// goroutine: it holds l.lmu, which route may take.
+		go old.retireOwn(l.route)
+	}
 	go l.handshake(c)
+}
+
+// dialOwn makes the socket of a new connection's own, or returns nil: the
+// connection then shares the Listener's socket. Out of descriptors is the
+// common failure; it is logged once per Listener.
+func (l *Listener) dialOwn(peer netip.AddrPort) *net.UDPConn {
+	own, err := dialOwn(l.ownLocal, l.ownV6only, peer)
+	if err != nil {
+		if !l.ownFailed.Swap(true) {
+			l.log.Warn("dtls: no socket of its own for a connection; it shares the listening socket (logged once)", "peer", peer, "err", err)
+		}
+		return nil
+	}
+	return own
 }
 
 // exceeds reports whether n has reached the bound v (def when zero, none

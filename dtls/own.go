@@ -1,0 +1,193 @@
+package dtls
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"syscall"
+	"time"
+)
+
+// A connection with a socket of its own (a client's from Dial; a server
+// connection's from socket_linux.go) is read by the goroutine that drives
+// OpenSSL, straight into the packet BIO's buffer: no reader goroutine, no
+// queue, no copy. Something else may need that goroutine while it is
+// blocked in the read (a datagram queued before the socket was connected,
+// a new read deadline, a cancelled handshake, the application taking over
+// from linger): kick interrupts the read by moving its deadline into the
+// past, and the reader then looks at everything again.
+
+// ownQueue is the queue's depth on a connection with its own socket: it
+// only carries what the shared socket received for the peer before the
+// connection's own was connected.
+const ownQueue = 64
+
+var (
+	errAwaitTimer = errors.New("dtls: DTLS timer fired")
+	errAwaitDone  = errors.New("dtls: wait ended")
+)
+
+// aLongTimeAgo is a read deadline that has passed.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// direct reports whether the connection reads its own socket.
+func (c *Conn) direct() bool { return c.own != nil && !c.ownRetired.Load() }
+
+// kick makes a reader blocked on the connection's own socket look again at
+// what it waits for. The counter is bumped first, so a reader that set its
+// deadline after this kick's sees the count changed and does not block.
+func (c *Conn) kick() {
+	c.kicks.Add(1)
+	if c.direct() {
+		_ = c.own.SetReadDeadline(aLongTimeAgo)
+	}
+}
+
+// retireOwn closes the connection's own socket for good, leaving the
+// connection to the shared socket: the peer's datagrams go to the
+// Listener's socket again, whose loop routes them (a reconnect's handshake
+// beside this connection needs them routed). What the socket had received
+// already goes to route first.
+func (c *Conn) retireOwn(route func(d []byte, from netip.AddrPort)) {
+	if c.own == nil || c.ownRetired.Swap(true) {
+		return
+	}
+	c.kicks.Add(1)
+	drainSocket(c.own, func(d []byte) { route(d, c.rap) })
+	_ = c.own.Close()
+}
+
+// awaitOwn waits on the connection's own socket until the next datagram is
+// in the BIO (nil), the DTLS timer is due at timer (errAwaitTimer), done or
+// stop is closed or the deadline at passes (errAwaitDone), or the
+// connection is closed (net.ErrClosed). nil also means "look again": a
+// kick, or the socket retired. A zero timer or at means none.
+func (c *Conn) awaitOwn(timer time.Time, done, stop <-chan struct{}, at time.Time) error {
+	kicks := c.kicks.Load()
+	select {
+	case bp := <-c.in:
+		c.push(bp)
+		return nil
+	case <-c.closed:
+		return net.ErrClosed
+	case <-done:
+		return errAwaitDone
+	case <-stop:
+		return errAwaitDone
+	default:
+	}
+	now := time.Now()
+	if !at.IsZero() && !now.Before(at) {
+		return errAwaitDone
+	}
+	if !timer.IsZero() && !now.Before(timer) {
+		return errAwaitTimer
+	}
+	dl := at
+	if !timer.IsZero() && (dl.IsZero() || timer.Before(dl)) {
+		dl = timer
+	}
+	if c.ownDLStale || !dl.Equal(c.ownDL) {
+		_ = c.own.SetReadDeadline(dl)
+		c.ownDL, c.ownDLStale = dl, false
+	}
+	if c.kicks.Load() != kicks {
+		return nil
+	}
+	c.mu.Lock()
+	if c.bio == nil {
+		c.mu.Unlock()
+		return net.ErrClosed
+	}
+	if c.bio.DatagramPending() {
+		c.bio.DropDatagram() // OpenSSL did not want it; the newer one wins
+	}
+	buf := c.bio.DatagramBuffer()
+	c.mu.Unlock()
+	// Close closes own before it frees the BIO, and waits for this read
+	// to return first: buf stays valid throughout.
+	n, err := c.own.Read(buf)
+	if err != nil {
+		return c.ownReadError(err, timer, at)
+	}
+	return c.took(buf[:n])
+}
+
+// ownReadError sorts out an error from the connection's own socket.
+func (c *Conn) ownReadError(err error, timer, at time.Time) error {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		c.ownDLStale = true // a kick may have moved it
+		now := time.Now()
+		if !at.IsZero() && !now.Before(at) {
+			return errAwaitDone
+		}
+		if !timer.IsZero() && !now.Before(timer) {
+			return errAwaitTimer
+		}
+		return nil
+	case errors.Is(err, net.ErrClosed):
+		select {
+		case <-c.closed:
+			return net.ErrClosed
+		default:
+		}
+		if c.ownRetired.Load() {
+			return nil // on through the queue
+		}
+		return err
+	case errors.Is(err, syscall.ECONNREFUSED):
+		if c.srv != nil {
+			// An ICMP error anyone can forge from the path: a server
+			// connection does not end on one; the peer's idle timeout
+			// or close_notify does.
+			return nil
+		}
+		if !c.hsDone.Load() {
+			// Nothing listens at the server's port: fail the handshake
+			// now rather than retransmit into the void.
+			c.peerGoneOnce.Do(func() {
+				c.peerErr = err
+				close(c.peerGone)
+			})
+			return c.peerErr
+		}
+		return &net.OpError{Op: "read", Net: "udp", Addr: c.raddr, Err: err}
+	}
+	return err
+}
+
+// took hands a datagram the reader received into the BIO's buffer to
+// OpenSSL, after the checks route and push make for queued ones. d is
+// read under c.mu only: Close frees the BIO under it.
+func (c *Conn) took(d []byte) error {
+	c.mu.Lock()
+	if c.bio == nil {
+		c.mu.Unlock()
+		return net.ErrClosed
+	}
+	if c.srv != nil && c.hsDone.Load() && isInitialClientHello(d) {
+		// The peer lost its state and reconnects from the same address
+		// (RFC 6347, 4.2.8): that goes through the Listener's cookie
+		// exchange, as on the shared socket, with a copy: the Listener
+		// takes its own locks, and c.mu is not held across them.
+		bp := getBuf(d)
+		c.mu.Unlock()
+		c.srv.ln.relisten(*bp, c.rap)
+		putBuf(bp)
+		return nil
+	}
+	defer c.mu.Unlock()
+	if c.srv == nil && !c.hsDone.Load() && isHelloVerifyRequest(d) {
+		c.cookieExchanged.Store(true)
+	}
+	if c.minRecord > 0 && hasShortRecord(d, c.minRecord) {
+		if c.srv != nil {
+			c.srv.ln.datagramsDropped.Add(1)
+		}
+		return nil
+	}
+	_ = c.bio.SetDatagram(len(d), c.rap)
+	return nil
+}

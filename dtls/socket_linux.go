@@ -1,0 +1,125 @@
+//go:build linux
+
+package dtls
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// A Listener on Linux gives each connection a socket of its own: a UDP
+// socket bound to the Listener's address with SO_REUSEPORT and connected to
+// the peer. The kernel prefers a connected socket whose 4-tuple matches
+// over the unconnected ones of the same reuseport group, so the peer's
+// datagrams land there and the goroutine that drives OpenSSL (a handshake,
+// a Read) reads them itself: no hand-off through the Listener's loop, no
+// thread wake-up per datagram. Datagrams from everyone else still reach
+// the Listener's socket, which is in the same group. SO_REUSEPORT lets
+// only sockets of the same effective user join the group.
+
+const ownSocketsSupported = true
+
+// reusePort is a net.ListenConfig / net.Dialer Control that sets
+// SO_REUSEPORT, and for IPv6 sockets IPV6_V6ONLY to v6only (-1 leaves
+// Go's choice).
+func reusePort(v6only int) func(network, address string, rc syscall.RawConn) error {
+	return func(network, address string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			if serr == nil && v6only >= 0 && network == "udp6" {
+				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, v6only)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}
+}
+
+// listenReusePort opens the Listener's socket with SO_REUSEPORT set.
+func listenReusePort(network string, laddr *net.UDPAddr) (*net.UDPConn, error) {
+	lc := net.ListenConfig{Control: reusePort(-1)}
+	pc, err := lc.ListenPacket(context.Background(), network, laddr.String())
+	if err != nil {
+		return nil, err
+	}
+	return pc.(*net.UDPConn), nil
+}
+
+// ownSocketOrigin says whether connections of a Listener on udp can have
+// sockets of their own, and with which local address and IPV6_V6ONLY
+// setting: udp must have SO_REUSEPORT set (Listen sets it; a socket given
+// to NewListener may not have it).
+func ownSocketOrigin(udp *net.UDPConn) (laddr *net.UDPAddr, v6only int, ok bool) {
+	laddr, _ = udp.LocalAddr().(*net.UDPAddr)
+	if laddr == nil || laddr.Port == 0 {
+		return nil, 0, false
+	}
+	rc, err := udp.SyscallConn()
+	if err != nil {
+		return nil, 0, false
+	}
+	reuse, family := 0, 0
+	v6only = -1
+	cerr := rc.Control(func(fd uintptr) {
+		reuse, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, unix.SO_REUSEPORT)
+		family, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_DOMAIN)
+		if family == syscall.AF_INET6 {
+			v6only, _ = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY)
+		}
+	})
+	if cerr != nil || reuse != 1 {
+		return nil, 0, false
+	}
+	return laddr, v6only, true
+}
+
+// drainSocket hands what udp has received to f, without waiting.
+func drainSocket(udp *net.UDPConn, f func(d []byte)) {
+	rc, err := udp.SyscallConn()
+	if err != nil {
+		return
+	}
+	buf := make([]byte, 1<<16)
+	_ = rc.Read(func(fd uintptr) bool {
+		for {
+			n, _, err := syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
+			if err != nil || n < 0 {
+				return true // EAGAIN: empty; anything else: nothing to drain
+			}
+			f(buf[:n])
+		}
+	})
+}
+
+// dialOwn makes a connection's own socket: bound to laddr beside the
+// Listener's socket, connected to peer.
+func dialOwn(laddr *net.UDPAddr, v6only int, peer netip.AddrPort) (*net.UDPConn, error) {
+	network := "udp4"
+	if v6only >= 0 { // the Listener's socket is IPv6
+		network = "udp6"
+		if peer.Addr().Is4() {
+			peer = netip.AddrPortFrom(netip.AddrFrom16(peer.Addr().As16()), peer.Port())
+		}
+	}
+	d := net.Dialer{LocalAddr: laddr, Control: reusePort(v6only)}
+	c, err := d.Dial(network, peer.String())
+	if err != nil {
+		return nil, err
+	}
+	udp := c.(*net.UDPConn)
+	// Anyone who knows the peer's address can fill this buffer while the
+	// application does not read: it is the connection's queue bound
+	// (queue.go's queueMin; the kernel doubles it for its bookkeeping).
+	if err := udp.SetReadBuffer(queueMin); err != nil {
+		udp.Close()
+		return nil, err
+	}
+	return udp, nil
+}
