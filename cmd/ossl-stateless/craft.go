@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
+	"time"
 
 	"github.com/openssl-stateless/openssl"
 )
@@ -197,4 +199,65 @@ func (r wbioReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return r.b.Read(p)
+}
+
+// flush sends what the client wrote.
+func (h *dtlsHello) flush(s *probeSock) {
+	_ = h.bio.DrainDatagrams(func(p []byte) error {
+		_, err := s.c.Write(p)
+		return err
+	})
+}
+
+// Finish completes a handshake the server went on with: got holds the
+// server's datagrams received so far, the rest are read from s within
+// budget. The client then closes the connection with close_notify, so
+// that a server serving one client at a time (`openssl s_server`, which
+// also exits on a failed handshake) is free again.
+func (h *dtlsHello) Finish(s *probeSock, got [][]byte, budget time.Duration) error {
+	deadline := time.Now().Add(budget)
+	buf := make([]byte, 1<<16)
+	for {
+		var d []byte
+		if len(got) > 0 {
+			d, got = got[0], got[1:]
+		} else {
+			next := time.Now().Add(250 * time.Millisecond)
+			if next.After(deadline) {
+				next = deadline
+			}
+			_ = s.c.SetReadDeadline(next)
+			n, err := s.c.Read(buf)
+			if err != nil {
+				var ne net.Error
+				if !errors.As(err, &ne) || !ne.Timeout() {
+					return err
+				}
+				if !time.Now().Before(deadline) {
+					return fmt.Errorf("no handshake within %v", budget)
+				}
+				if _, err := h.ssl.DTLSHandleTimeout(); err != nil {
+					return err
+				}
+				h.flush(s)
+				continue
+			}
+			d = buf[:n]
+		}
+		h.bio.DropDatagram()
+		if err := h.bio.PushDatagram(d, h.peer); err != nil {
+			return err
+		}
+		err := h.ssl.Connect()
+		h.flush(s)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, openssl.ErrWantRead) {
+			return err
+		}
+	}
+	_, _ = h.ssl.Shutdown()
+	h.flush(s)
+	return nil
 }

@@ -46,13 +46,19 @@ type probeReport struct {
 	// KeepsState: the server answered an unverified client with its
 	// handshake (a ServerHello) instead of a cookie exchange.
 	KeepsState bool `json:"keeps_state"`
+	// IgnoresOthersWhileUnverified: while the first client had not
+	// returned its cookie, a first ClientHello from another port got no
+	// answer: the server holds state for the unverified client (and
+	// serves one at a time), although it asks for a cookie.
+	IgnoresOthersWhileUnverified bool `json:"ignores_others_while_unverified"`
 
 	Amplification *amplification `json:"amplification,omitempty"` // DTLS
 	Cookie        *cookieReport  `json:"cookie,omitempty"`        // DTLS, when a HelloVerifyRequest came
 	DTLS10        *helloAnswer   `json:"dtls1_0,omitempty"`       // DTLS 1.2 probes: a DTLS 1.0 ClientHello's answer
 	TLS13         *tls13Report   `json:"tls1_3,omitempty"`        // -tls1_3
 
-	Verdict string `json:"verdict"`
+	Verdict string   `json:"verdict"`
+	Notes   []string `json:"notes,omitempty"` // what could not be tested, and why
 }
 
 // helloAnswer is what one ClientHello brought back within the window.
@@ -355,120 +361,206 @@ func (p *prober) hello(ctx *openssl.Ctx) (*dtlsHello, []byte, error) {
 	return h, ch, nil
 }
 
-// firstHello sends a first ClientHello (padded to pad bytes if pad > 0)
-// from a new port and counts what comes back in the window.
-func (p *prober) firstHello(ctx *openssl.Ctx, pad int) (helloAnswer, error) {
+// started is a first ClientHello sent and what came back in the window.
+type started struct {
+	s     *probeSock
+	h     *dtlsHello
+	hello []byte
+	got   [][]byte
+}
+
+func (st *started) Close() {
+	st.h.Close()
+	st.s.Close()
+}
+
+// start sends a first ClientHello (padded to pad bytes if pad > 0) from a
+// new port and collects what comes back in the window.
+func (p *prober) start(ctx *openssl.Ctx, pad int) (*started, error) {
 	s, err := p.dial()
 	if err != nil {
-		return helloAnswer{}, err
+		return nil, err
 	}
-	defer s.Close()
 	h, ch, err := p.hello(ctx)
 	if err != nil {
-		return helloAnswer{}, err
+		s.Close()
+		return nil, err
 	}
-	defer h.Close()
+	st := &started{s: s, h: h, hello: ch}
 	if pad > 0 {
-		if ch, err = record.EditDTLSClientHello(ch, func(c *record.ClientHello) { c.PadTo(pad) }); err != nil {
-			return helloAnswer{}, fmt.Errorf("padding the ClientHello: %w", err)
+		if st.hello, err = record.EditDTLSClientHello(ch, func(c *record.ClientHello) { c.PadTo(pad) }); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("padding the ClientHello: %w", err)
 		}
 	}
-	got, err := s.exchange(ch, p.o.window, false)
-	if err != nil {
-		return helloAnswer{}, fmt.Errorf("probing %s: %w", p.o.connect, err)
+	if st.got, err = s.exchange(st.hello, p.o.window, false); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("probing %s: %w", p.o.connect, err)
 	}
-	a := answerOf(ch, got)
-	if a.FirstAnswer == answerSH {
-		s.abort(ch)
-	}
-	return a, nil
+	return st, nil
 }
 
-func (p *prober) run() error {
-	r := p.report
-	minimal, err := p.firstHello(p.ctx, 0)
-	if err != nil {
-		return err
+// abortStarted ends a handshake the server went on with after a first
+// ClientHello (a server without a cookie exchange): its certificate
+// flight was what the probe wanted to measure.
+func abortStarted(st *started) {
+	if first, _ := classify(st.got); first == answerSH {
+		st.s.abort(st.hello)
 	}
-	if minimal.FirstAnswer == answerNone {
-		return fmt.Errorf("no answer from %s within %v to a %s ClientHello: is a DTLS server listening there? (a longer -window may help)", p.o.connect, p.o.window, r.Version)
-	}
-	large, err := p.firstHello(p.ctx, p.o.large)
-	if err != nil {
-		return err
-	}
-	r.FirstAnswer, r.Messages = minimal.FirstAnswer, minimal.Messages
-	r.KeepsState = minimal.FirstAnswer == answerSH
-	r.Amplification = &amplification{
-		Minimal:            minimal,
-		Large:              large,
-		ExceedsClientHello: minimal.LargestDatagram > minimal.ClientHelloBytes || large.LargestDatagram > large.ClientHelloBytes,
-	}
-	if !p.o.dtls1 && !p.o.dtls12 {
-		ctx10, err := newHelloCtx(openssl.VersionDTLS10)
-		if err != nil {
-			return err
-		}
-		a, err := p.firstHello(ctx10, 0)
-		ctx10.Close()
-		if err != nil {
-			return err
-		}
-		r.DTLS10 = &a
-	}
-	if minimal.FirstAnswer == answerHVR {
-		if err := p.cookieChecks(); err != nil {
-			return err
-		}
-	}
-	r.Verdict = dtlsVerdict(r)
-	return nil
 }
 
-// cookieExchange runs a first ClientHello and its HelloVerifyRequest on s
-// and returns the second ClientHello, the cookie, and when the cookie came.
-func (p *prober) cookieExchange(s *probeSock) (second, cookie []byte, issued time.Time, err error) {
-	h, ch, err := p.hello(p.ctx)
-	if err != nil {
-		return nil, nil, time.Time{}, err
+// finish completes a handshake the server went on with, so that a server
+// that serves one client at a time and exits on a failed handshake
+// (`openssl s_server`) is not killed by the probe; if it cannot, a fatal
+// alert ends it, and the report says so.
+func (p *prober) finish(h *dtlsHello, s *probeSock, hello []byte, got [][]byte) {
+	if err := h.Finish(s, got, p.o.timeout); err != nil {
+		s.abort(hello)
+		p.report.Notes = append(p.report.Notes, fmt.Sprintf("a handshake the server went on with could not be finished (%v): ended with an alert", err))
 	}
-	defer h.Close()
-	got, err := s.exchange(ch, p.o.window, true)
-	if err != nil {
-		return nil, nil, time.Time{}, fmt.Errorf("probing %s: %w", p.o.connect, err)
-	}
-	issued = time.Now()
-	if first, _ := classify(got); first != answerHVR {
-		return nil, nil, time.Time{}, fmt.Errorf("%s answered a first ClientHello with %s this time, with a HelloVerifyRequest before", p.o.connect, first)
-	}
-	_, m, _ := record.FirstDTLSHandshake(got[0])
-	hvr, err := record.ParseHelloVerifyRequest(m.Body)
-	if err != nil {
-		return nil, nil, time.Time{}, fmt.Errorf("the HelloVerifyRequest of %s: %w", p.o.connect, err)
-	}
-	cookie = append([]byte(nil), hvr.Cookie...)
-	second, err = h.Answer(got[0])
-	if err != nil {
-		return nil, nil, time.Time{}, err
-	}
-	return second, cookie, issued, nil
 }
 
-// send sends a second ClientHello from s and names the first answer,
-// ending the handshake if the server went on with it.
-func (p *prober) send(s *probeSock, hello []byte) (string, error) {
+// sendFinish sends a second ClientHello from s, names the first answer,
+// and finishes the handshake if the server goes on with it.
+func (p *prober) sendFinish(h *dtlsHello, s *probeSock, hello []byte) (string, error) {
 	got, err := s.exchange(hello, p.o.window, true)
 	if err != nil {
 		return "", fmt.Errorf("probing %s: %w", p.o.connect, err)
 	}
 	first, _ := classify(got)
 	if first == answerSH {
-		s.abort(hello)
+		p.finish(h, s, hello, got)
 	}
 	return first, nil
 }
 
-func (p *prober) cookieChecks() error {
+// hvrCookie returns the cookie of the HelloVerifyRequest in d.
+func hvrCookie(d []byte) ([]byte, error) {
+	_, m, err := record.FirstDTLSHandshake(d)
+	if err != nil {
+		return nil, err
+	}
+	hvr, err := record.ParseHelloVerifyRequest(m.Body)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), hvr.Cookie...), nil
+}
+
+// The checks run in an order that suits servers that serve one client at
+// a time and exit after it (`openssl s_server`): those the server should
+// refuse come first, and the one whose cookie it should accept comes last.
+func (p *prober) run() error {
+	r := p.report
+	// The large ClientHello goes out while the first one's exchange is
+	// still pending: a server that holds state for an unverified client
+	// and serves one at a time does not answer it.
+	a, err := p.start(p.ctx, 0)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	minimal := answerOf(a.hello, a.got)
+	if minimal.FirstAnswer == answerNone {
+		return fmt.Errorf("no answer from %s within %v to a %s ClientHello: is a DTLS server listening there? (a longer -window may help)", p.o.connect, p.o.window, r.Version)
+	}
+	b, err := p.start(p.ctx, p.o.large)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	large := answerOf(b.hello, b.got)
+	abortStarted(a)
+	abortStarted(b)
+
+	r.FirstAnswer, r.Messages = minimal.FirstAnswer, minimal.Messages
+	r.IgnoresOthersWhileUnverified = minimal.FirstAnswer != answerNone && large.FirstAnswer == answerNone
+	r.KeepsState = minimal.FirstAnswer == answerSH || r.IgnoresOthersWhileUnverified
+	r.Amplification = &amplification{
+		Minimal:            minimal,
+		Large:              large,
+		ExceedsClientHello: minimal.LargestDatagram > minimal.ClientHelloBytes || large.LargestDatagram > large.ClientHelloBytes,
+	}
+	defer func() { r.Verdict = dtlsVerdict(r) }()
+	if minimal.FirstAnswer != answerHVR {
+		return p.dtls10()
+	}
+	cookie, err := hvrCookie(a.got[0])
+	if err != nil {
+		return fmt.Errorf("the HelloVerifyRequest of %s: %w", p.o.connect, err)
+	}
+	c := &cookieReport{Length: len(cookie)}
+	r.Cookie = c
+	if r.IgnoresOthersWhileUnverified {
+		// The server waits for the first client alone: return its
+		// cookie, from its port, and stop there.
+		second, err := a.h.Answer(a.got[0])
+		if err != nil {
+			return err
+		}
+		c.SamePortAnswer, err = p.sendFinish(a.h, a.s, second)
+		c.Accepted = c.SamePortAnswer == answerSH
+		r.Notes = append(r.Notes, "the server answered no other client while the first had not returned its cookie: the cookie's port binding, bit flip and replay were not tested")
+		return err
+	}
+	return p.cookieChecks(c)
+}
+
+// dtls10 asks, when neither -dtls1_2 nor -dtls1 was given, how the server
+// answers a DTLS 1.0 first ClientHello.
+func (p *prober) dtls10() error {
+	if p.o.dtls1 || p.o.dtls12 {
+		return nil
+	}
+	ctx10, err := newHelloCtx(openssl.VersionDTLS10)
+	if err != nil {
+		return err
+	}
+	defer ctx10.Close()
+	st, err := p.start(ctx10, 0)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	abortStarted(st)
+	a := answerOf(st.hello, st.got)
+	p.report.DTLS10 = &a
+	return nil
+}
+
+// exchangeCookie runs a first ClientHello and its HelloVerifyRequest on s
+// and returns the client, ready with its second ClientHello, and when the
+// cookie came; answer names what came instead of a HelloVerifyRequest
+// (then h is nil). The caller closes the client.
+func (p *prober) exchangeCookie(s *probeSock) (h *dtlsHello, second []byte, issued time.Time, answer string, err error) {
+	h, ch, err := p.hello(p.ctx)
+	if err != nil {
+		return nil, nil, time.Time{}, "", err
+	}
+	got, err := s.exchange(ch, p.o.window, true)
+	issued = time.Now()
+	if err != nil {
+		h.Close()
+		return nil, nil, time.Time{}, "", fmt.Errorf("probing %s: %w", p.o.connect, err)
+	}
+	if first, _ := classify(got); first != answerHVR {
+		h.Close()
+		return nil, nil, time.Time{}, first, nil
+	}
+	if second, err = h.Answer(got[0]); err != nil {
+		h.Close()
+		return nil, nil, time.Time{}, "", err
+	}
+	return h, second, issued, answerHVR, nil
+}
+
+// noCookie records that a check could not get a cookie to test.
+func (p *prober) noCookie(check, answer string) string {
+	p.report.Notes = append(p.report.Notes, fmt.Sprintf("%s: a first ClientHello got %s instead of a HelloVerifyRequest", check, answer))
+	return answerNone
+}
+
+func (p *prober) cookieChecks(c *cookieReport) error {
 	a, err := p.dial()
 	if err != nil {
 		return err
@@ -480,84 +572,124 @@ func (p *prober) cookieChecks() error {
 	}
 	defer b.Close()
 
-	second, cookie, _, err := p.cookieExchange(a)
-	if err != nil {
+	// A second ClientHello with a cookie issued to port A, from port B.
+	h, second, _, answer, err := p.exchangeCookie(a)
+	switch {
+	case err != nil:
 		return err
-	}
-	c := &cookieReport{Length: len(cookie)}
-	p.report.Cookie = c
-	if c.SamePortAnswer, err = p.send(a, second); err != nil {
-		return err
-	}
-	c.Accepted = c.SamePortAnswer == answerSH
-	// The same second ClientHello from port B: a cookie bound to A's
-	// port must not let B through.
-	if c.OtherPortAnswer, err = p.send(b, second); err != nil {
-		return err
-	}
-	c.PortBound = c.OtherPortAnswer != answerSH
-	flipped, err := record.EditDTLSClientHello(second, func(ch *record.ClientHello) {
-		ch.Cookie = append([]byte(nil), ch.Cookie...)
-		if len(ch.Cookie) > 0 {
-			ch.Cookie[len(ch.Cookie)/2] ^= 0x01
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("flipping a bit of the cookie: %w", err)
-	}
-	if c.BitFlipAnswer, err = p.send(a, flipped); err != nil {
-		return err
-	}
-	c.BitFlipRejected = c.BitFlipAnswer != answerSH
-	if p.o.replayMax > 0 && c.Accepted {
-		if c.Replay, err = p.replaySearch(a); err != nil {
+	case h == nil:
+		c.OtherPortAnswer = p.noCookie("cookie from another port", answer)
+	default:
+		c.OtherPortAnswer, err = p.sendFinish(h, b, second)
+		h.Close()
+		if err != nil {
 			return err
 		}
 	}
-	return nil
+	c.PortBound = c.OtherPortAnswer != answerSH
+
+	// The same with one bit of the cookie flipped, from A.
+	h, second, _, answer, err = p.exchangeCookie(a)
+	switch {
+	case err != nil:
+		return err
+	case h == nil:
+		c.BitFlipAnswer = p.noCookie("cookie with a bit flipped", answer)
+	default:
+		flipped, err := record.EditDTLSClientHello(second, func(ch *record.ClientHello) {
+			ch.Cookie = append([]byte(nil), ch.Cookie...)
+			if len(ch.Cookie) > 0 {
+				ch.Cookie[len(ch.Cookie)/2] ^= 0x01
+			}
+		})
+		if err != nil {
+			h.Close()
+			return fmt.Errorf("flipping a bit of the cookie: %w", err)
+		}
+		got, err := a.exchange(flipped, p.o.window, true)
+		h.Close()
+		if err != nil {
+			return fmt.Errorf("probing %s: %w", p.o.connect, err)
+		}
+		c.BitFlipAnswer, _ = classify(got)
+		if c.BitFlipAnswer == answerSH {
+			// Our client's transcript holds the real cookie: the
+			// handshake cannot finish.
+			a.abort(flipped)
+		}
+	}
+	c.BitFlipRejected = c.BitFlipAnswer != answerSH
+
+	if err := p.dtls10(); err != nil {
+		return err
+	}
+
+	// Last, the cookie returned as it should be: from A, after the
+	// bound first, at once if that fails, then bisecting.
+	if p.o.replayMax == 0 {
+		c.SamePortAnswer, err = p.replay(a, 0)
+		c.Accepted = c.SamePortAnswer == answerSH
+		return err
+	}
+	c.Replay, err = p.replaySearch(a, c)
+	return err
 }
 
-// replayAccepted gets a fresh cookie on s, waits delay, sends the second
-// ClientHello and reports whether the server accepted it.
-func (p *prober) replayAccepted(s *probeSock, delay time.Duration) (bool, error) {
-	second, _, issued, err := p.cookieExchange(s)
+// replay gets a fresh cookie on s, waits delay, sends the second
+// ClientHello and names the answer.
+func (p *prober) replay(s *probeSock, delay time.Duration) (string, error) {
+	h, second, issued, answer, err := p.exchangeCookie(s)
 	if err != nil {
-		return false, err
+		return "", err
 	}
+	if h == nil {
+		return p.noCookie("cookie replay", answer), nil
+	}
+	defer h.Close()
 	select {
 	case <-time.After(time.Until(issued.Add(delay))):
 	case <-p.stop:
-		return false, errProbeInterrupted
+		return "", errProbeInterrupted
 	}
-	answer, err := p.send(s, second)
-	return answer == answerSH, err
+	return p.sendFinish(h, s, second)
 }
 
 // replaySearch bisects the delay after which a cookie is refused, up to
-// -replay-max, to an eighth of it.
-func (p *prober) replaySearch(s *probeSock) (*replayReport, error) {
+// -replay-max, to an eighth of it. It fills in c.Accepted and
+// c.SamePortAnswer from the shortest delay tried.
+func (p *prober) replaySearch(s *probeSock, c *cookieReport) (*replayReport, error) {
 	bound := p.o.replayMax
 	rr := &replayReport{BoundMS: bound.Milliseconds()}
-	ok, err := p.replayAccepted(s, bound)
+	answer, err := p.replay(s, bound)
 	rr.Trials++
 	if err != nil {
 		return nil, err
 	}
-	if ok {
+	c.SamePortAnswer = answer
+	if answer == answerSH {
+		c.Accepted = true
 		rr.LastAcceptedMS = bound.Milliseconds()
 		return rr, nil
+	}
+	if c.SamePortAnswer, err = p.replay(s, 0); err != nil {
+		return nil, err
+	}
+	rr.Trials++
+	c.Accepted = c.SamePortAnswer == answerSH
+	if !c.Accepted {
+		return nil, nil // refused even at once: nothing to bisect
 	}
 	rr.Expires = true
 	lo, hi := time.Duration(0), bound
 	step := max(bound/8, 50*time.Millisecond)
 	for hi-lo > step {
 		mid := (lo + hi) / 2
-		ok, err := p.replayAccepted(s, mid)
+		answer, err := p.replay(s, mid)
 		rr.Trials++
 		if err != nil {
 			return nil, err
 		}
-		if ok {
+		if answer == answerSH {
 			lo = mid
 		} else {
 			hi = mid
@@ -576,12 +708,16 @@ func dtlsVerdict(r *probeReport) string {
 	case answerHVR:
 		v := fmt.Sprintf("STATELESS: it answers an unverified client with a HelloVerifyRequest (%d bytes for a %d-byte ClientHello: %.2fx)",
 			amp.Minimal.AnswerBytes, amp.Minimal.ClientHelloBytes, amp.Minimal.Factor)
-		if amp.ExceedsClientHello {
-			v += ", but an answer is larger than the ClientHello: it amplifies"
-		} else {
-			v += ", never larger than the ClientHello: no amplification"
+		if r.IgnoresOthersWhileUnverified {
+			v = fmt.Sprintf("KEEPS STATE: it asks for a cookie (a HelloVerifyRequest, %d bytes for a %d-byte ClientHello: %.2fx) but holds the unverified client's handshake: another client got no answer until the first returned its cookie",
+				amp.Minimal.AnswerBytes, amp.Minimal.ClientHelloBytes, amp.Minimal.Factor)
 		}
-		if c := r.Cookie; c != nil {
+		if amp.ExceedsClientHello {
+			v += "; an answer is larger than the ClientHello: it amplifies"
+		} else {
+			v += "; no answer is larger than the ClientHello: no amplification"
+		}
+		if c := r.Cookie; c != nil && !r.IgnoresOthersWhileUnverified {
 			var weak []string
 			if !c.Accepted {
 				weak = append(weak, "its own cookie was not accepted")
@@ -645,14 +781,21 @@ func printProbeReport(w io.Writer, r *probeReport) {
 	row(fmt.Sprintf("first ClientHello (%d bytes)", amp.Minimal.ClientHelloBytes), "%s", desc(amp.Minimal))
 	row(fmt.Sprintf("large ClientHello (%d bytes)", amp.Large.ClientHelloBytes), "%s", desc(amp.Large))
 	row("keeps state before a cookie", "%s", yesNo(r.KeepsState))
+	if r.IgnoresOthersWhileUnverified {
+		row("", "(a second client was ignored while the first had not returned its cookie)")
+	}
 	row("amplification, minimal ClientHello", "%.2fx", amp.Minimal.Factor)
 	row("amplification, large ClientHello", "%.2fx", amp.Large.Factor)
 	row("an answer exceeds the ClientHello", "%s", yesNo(amp.ExceedsClientHello))
 	if c := r.Cookie; c != nil {
 		row("cookie length", "%d bytes", c.Length)
 		row("cookie returned from the same port", "%s: %s", c.SamePortAnswer, acceptedOrNot(c.Accepted))
-		row("cookie from another local port", "%s: %s", c.OtherPortAnswer, boundOrNot(c.PortBound))
-		row("cookie with one bit flipped", "%s: %s", c.BitFlipAnswer, acceptedOrNot(!c.BitFlipRejected))
+		if c.OtherPortAnswer != "" {
+			row("cookie from another local port", "%s: %s", c.OtherPortAnswer, boundOrNot(c.PortBound))
+		}
+		if c.BitFlipAnswer != "" {
+			row("cookie with one bit flipped", "%s: %s", c.BitFlipAnswer, acceptedOrNot(!c.BitFlipRejected))
+		}
 		if rr := c.Replay; rr != nil {
 			if rr.Expires {
 				row("cookie replayed after a delay", "accepted after %v, refused after %v (%d trials, bound %v)",
@@ -664,6 +807,9 @@ func printProbeReport(w io.Writer, r *probeReport) {
 	}
 	if a := r.DTLS10; a != nil {
 		row("DTLS 1.0 first ClientHello", "%s", desc(*a))
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "NOTE %s\n", n)
 	}
 	fmt.Fprintf(w, "VERDICT %s\n", r.Verdict)
 }
