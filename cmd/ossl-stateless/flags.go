@@ -36,6 +36,7 @@ type serverOpts struct {
 	mode      string
 	backend   string
 	idle      time.Duration
+	cookieAge time.Duration // -cookie-lifetime
 }
 
 type clientOpts struct {
@@ -94,6 +95,10 @@ Flags:
   -timeout duration   handshake timeout (default 10s)
   -idle duration      close a connection idle for this long; 0 never
                       (default 5m)
+  -cookie-lifetime d  how long a cookie stays valid: whole seconds, at least
+                      1s (default 60s). A cookie carries the second it was
+                      issued, so it is refused between the lifetime and a
+                      second later
   -quiet              log failures only
   -help               print this help
 
@@ -176,6 +181,7 @@ func serverFlags(o *serverOpts) *flag.FlagSet {
 	fs.StringVar(&o.mode, "mode", "echo", "")
 	fs.StringVar(&o.backend, "backend", "", "")
 	fs.DurationVar(&o.idle, "idle", 5*time.Minute, "")
+	fs.DurationVar(&o.cookieAge, "cookie-lifetime", 60*time.Second, "")
 	return fs
 }
 
@@ -194,7 +200,7 @@ func clientFlags(o *clientOpts) *flag.FlagSet {
 func parseFlags(fs *flag.FlagSet, args []string, help string, stdout io.Writer) error {
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stdout, help, minMTU, maxMTU)
+		fmt.Fprint(stdout, help)
 		return errHelp
 	}
 	if err != nil {
@@ -233,7 +239,7 @@ func (c *common) check(cmd string) error {
 
 func parseServer(args []string, stdout io.Writer) (*serverOpts, error) {
 	o := &serverOpts{}
-	if err := parseFlags(serverFlags(o), args, serverUsage, stdout); err != nil {
+	if err := parseFlags(serverFlags(o), args, fmt.Sprintf(serverUsage, minMTU, maxMTU), stdout); err != nil {
 		return nil, err
 	}
 	const cmd = "server"
@@ -266,12 +272,15 @@ func parseServer(args []string, stdout io.Writer) (*serverOpts, error) {
 	if o.idle < 0 {
 		return nil, usagef(cmd, "-idle must not be negative, not %v", o.idle)
 	}
+	if o.cookieAge < time.Second || o.cookieAge%time.Second != 0 {
+		return nil, usagef(cmd, "-cookie-lifetime must be whole seconds, at least 1s, not %v", o.cookieAge)
+	}
 	return o, nil
 }
 
 func parseClient(args []string, stdout io.Writer) (*clientOpts, error) {
 	o := &clientOpts{}
-	if err := parseFlags(clientFlags(o), args, clientUsage, stdout); err != nil {
+	if err := parseFlags(clientFlags(o), args, fmt.Sprintf(clientUsage, minMTU, maxMTU), stdout); err != nil {
 		return nil, err
 	}
 	const cmd = "client"
@@ -311,4 +320,229 @@ func checkAddr(cmd, name, addr string, listen bool) (string, error) {
 		return "", usagef(cmd, "%s %q: %q is not a port number", name, addr, port)
 	}
 	return addr, nil
+}
+
+type probeOpts struct {
+	connect          string
+	dtls12, dtls1    bool
+	tls13            bool
+	json             bool
+	window           time.Duration
+	large            int
+	replayMax        time.Duration
+	timeout          time.Duration
+	stateless, quiet bool // refused: not probe flags
+}
+
+const probeUsage = `Usage: ossl-stateless probe [flags]
+
+Ask a DTLS server (or, with -tls1_3, a TLS 1.3 server over TCP) whether it
+keeps state, or amplifies, for a client that has not proved its address.
+The ClientHellos are written by this tool's OpenSSL client; the probe edits
+them only to pad one or to flip a cookie bit, and never finishes a
+handshake: where the server goes on, a fatal alert ends it.
+
+DTLS: from new local ports it sends
+  - a first ClientHello, and one padded to -large bytes: is the answer a
+    HelloVerifyRequest (stateless) or the server's certificate flight (it
+    keeps state and amplifies)? All datagrams received within -window count
+    as the answer (a stateful server retransmits later: those are not
+    counted); the amplification factor is their bytes over the ClientHello's;
+  - the second ClientHello with the cookie: from the same port (accepted?),
+    from another port (is the cookie bound to the source port?), with one
+    bit of the cookie flipped (refused?), and again after a delay, bisected
+    up to -replay-max (how long is a cookie valid?);
+  - without -dtls1_2 or -dtls1, also a DTLS 1.0 first ClientHello.
+TLS 1.3 (-tls1_3): is the first answer a HelloRetryRequest with a cookie,
+how large, and is the ClientHello returning the cookie accepted?
+
+Prints a table, or with -json the same as JSON, ending with a verdict.
+
+Flags:
+  -connect host:port  server address (default "localhost:4433")
+  -dtls1_2            send DTLS 1.2 ClientHellos only
+  -dtls1              send DTLS 1.0 ClientHellos only
+  -tls1_3             probe a TLS 1.3 server over TCP instead
+  -json               print the report as JSON
+  -window duration    how long answers to one ClientHello are collected
+                      (default 300ms)
+  -large bytes        size of the padded ClientHello datagram, 256 to 1400
+                      (default 1200)
+  -replay-max d       longest delay after which a cookie is replayed; the
+                      search takes about twice as long; 0 skips it
+                      (default 5s)
+  -timeout duration   TCP connect timeout for -tls1_3 (default 5s)
+  -help               print this help
+
+Exit status: 0 when a report was printed, 1 on a runtime error (no answer,
+an unreachable server), 2 on a usage error.
+`
+
+func probeFlags(o *probeOpts) *flag.FlagSet {
+	fs := newFlagSet("probe")
+	fs.StringVar(&o.connect, "connect", "localhost:4433", "")
+	fs.BoolVar(&o.dtls12, "dtls1_2", false, "")
+	fs.BoolVar(&o.dtls1, "dtls1", false, "")
+	fs.BoolVar(&o.tls13, "tls1_3", false, "")
+	fs.BoolVar(&o.json, "json", false, "")
+	fs.DurationVar(&o.window, "window", 300*time.Millisecond, "")
+	fs.IntVar(&o.large, "large", 1200, "")
+	fs.DurationVar(&o.replayMax, "replay-max", 5*time.Second, "")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "")
+	fs.BoolVar(&o.stateless, "stateless", false, "")
+	return fs
+}
+
+func parseProbe(args []string, stdout io.Writer) (*probeOpts, error) {
+	o := &probeOpts{}
+	if err := parseFlags(probeFlags(o), args, probeUsage, stdout); err != nil {
+		return nil, err
+	}
+	const cmd = "probe"
+	if o.stateless {
+		return nil, usagef(cmd, "-stateless is a server flag: probe finds out whether the server is stateless")
+	}
+	n := 0
+	for _, b := range []bool{o.dtls12, o.dtls1, o.tls13} {
+		if b {
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, usagef(cmd, "-dtls1_2, -dtls1 and -tls1_3 exclude each other")
+	}
+	if _, err := checkAddr(cmd, "-connect", o.connect, false); err != nil {
+		return nil, err
+	}
+	if o.window <= 0 {
+		return nil, usagef(cmd, "-window must be positive, not %v", o.window)
+	}
+	if o.large < 256 || o.large > 1400 {
+		return nil, usagef(cmd, "-large %d is outside 256 to 1400", o.large)
+	}
+	if o.replayMax < 0 {
+		return nil, usagef(cmd, "-replay-max must not be negative, not %v", o.replayMax)
+	}
+	if o.timeout <= 0 {
+		return nil, usagef(cmd, "-timeout must be positive, not %v", o.timeout)
+	}
+	return o, nil
+}
+
+type floodOpts struct {
+	connect     string
+	dtls1       bool
+	count       int
+	duration    time.Duration
+	rate        int
+	ports       int
+	wait        time.Duration
+	allowRemote bool
+	progress    string // "auto", "on", "off"
+}
+
+const floodUsage = `Usage: ossl-stateless flood [flags]
+
+Send first ClientHellos (no cookie) to a DTLS server from a pool of local
+UDP ports, at a set rate, for a set count or time, and count what comes
+back: a stateless server answers each with one small HelloVerifyRequest and
+keeps nothing. The ClientHello is written once by this tool's OpenSSL
+client and sent as is.
+
+This is a load tool: it sends to loopback addresses only, unless
+-allow-remote is given. Point it only at servers you run or may test.
+
+On a terminal, a progress line (sent, answered, answers/s, bytes out and
+in) is kept up to date on stderr; the rate and count are printed first and a
+summary at the end ("FLOOD sent=... answered=..." on stdout, then the
+same in words). SIGINT or SIGTERM stops early, with the summary.
+
+Flags:
+  -connect host:port  server address (default "localhost:4433")
+  -count n            ClientHellos to send; 0 means until -duration
+                      (default 1000)
+  -duration d         stop sending after this long; 0 means no time limit,
+                      -count then decides (default 0)
+  -rate n             ClientHellos per second (default 1000)
+  -ports n            local UDP ports the ClientHellos come from, in turn,
+                      1 to 1024 (default 64)
+  -dtls1              DTLS 1.0 ClientHellos (default DTLS 1.2)
+  -wait duration      after the last ClientHello, how long to wait for
+                      answers (default 500ms)
+  -progress auto|on|off  the live progress line: auto shows it when stderr
+                      is a terminal (default auto)
+  -allow-remote       allow a target that is not a loopback address
+  -help               print this help
+
+Exit status: 0 when the flood ran (answered or not), 1 on a runtime error,
+2 on a usage error (a remote target without -allow-remote included).
+`
+
+func floodFlags(o *floodOpts) *flag.FlagSet {
+	fs := newFlagSet("flood")
+	fs.StringVar(&o.connect, "connect", "localhost:4433", "")
+	fs.BoolVar(&o.dtls1, "dtls1", false, "")
+	fs.IntVar(&o.count, "count", 1000, "")
+	fs.DurationVar(&o.duration, "duration", 0, "")
+	fs.IntVar(&o.rate, "rate", 1000, "")
+	fs.IntVar(&o.ports, "ports", 64, "")
+	fs.DurationVar(&o.wait, "wait", 500*time.Millisecond, "")
+	fs.BoolVar(&o.allowRemote, "allow-remote", false, "")
+	fs.StringVar(&o.progress, "progress", "auto", "")
+	return fs
+}
+
+func parseFlood(args []string, stdout io.Writer) (*floodOpts, error) {
+	o := &floodOpts{}
+	if err := parseFlags(floodFlags(o), args, floodUsage, stdout); err != nil {
+		return nil, err
+	}
+	const cmd = "flood"
+	if _, err := checkAddr(cmd, "-connect", o.connect, false); err != nil {
+		return nil, err
+	}
+	switch {
+	case o.count < 0:
+		return nil, usagef(cmd, "-count must not be negative, not %d", o.count)
+	case o.duration < 0:
+		return nil, usagef(cmd, "-duration must not be negative, not %v", o.duration)
+	case o.count == 0 && o.duration == 0:
+		return nil, usagef(cmd, "-count 0 needs a -duration: a flood is always bounded")
+	case o.rate <= 0:
+		return nil, usagef(cmd, "-rate must be positive, not %d", o.rate)
+	case o.ports < 1 || o.ports > 1024:
+		return nil, usagef(cmd, "-ports %d is outside 1 to 1024", o.ports)
+	case o.wait < 0:
+		return nil, usagef(cmd, "-wait must not be negative, not %v", o.wait)
+	case o.progress != "auto" && o.progress != "on" && o.progress != "off":
+		return nil, usagef(cmd, "-progress must be auto, on or off, not %q", o.progress)
+	}
+	if !o.allowRemote {
+		host, _, _ := net.SplitHostPort(o.connect)
+		if ok, why := isLoopback(host); !ok {
+			return nil, usagef(cmd, "-connect %s: %s: flood is a load tool and sends only to loopback addresses unless -allow-remote is given", o.connect, why)
+		}
+	}
+	return o, nil
+}
+
+// isLoopback reports whether every address host names is a loopback
+// address, and if not, why.
+func isLoopback(host string) (bool, string) {
+	if ip := net.ParseIP(host); ip != nil {
+		if ip.IsLoopback() {
+			return true, ""
+		}
+		return false, host + " is not a loopback address"
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil || len(ips) == 0 {
+		return false, "cannot tell whether " + host + " is a loopback address"
+	}
+	for _, ip := range ips {
+		if !ip.IsLoopback() {
+			return false, host + " resolves to " + ip.String() + ", not a loopback address"
+		}
+	}
+	return true, ""
 }

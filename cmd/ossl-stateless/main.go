@@ -2,13 +2,16 @@
 // spirit of `openssl s_server` and `openssl s_client`, built on this
 // module's OpenSSL binding: the server answers every new client with a
 // stateless cookie exchange (DTLSv1_listen(3) for DTLS, SSL_stateless(3)
-// for TLS 1.3 with -stateless) before it keeps anything for it.
+// for TLS 1.3 with -stateless) before it keeps anything for it. Its probe
+// and flood commands audit any DTLS server for the same property: does it
+// keep state, or amplify, for a client that has not proved its address?
 //
 //	ossl-stateless server [-accept host:port] [-cert f -key f] [-mode echo|forward -backend host:port] ...
 //	ossl-stateless client [-connect host:port] [-CAfile f | -insecure] ...
+//	ossl-stateless probe [-connect host:port] [-json] [-tls1_3] ...
+//	ossl-stateless flood [-connect host:port] [-count n] [-rate n] [-ports n] ...
 //
-// Run `ossl-stateless server -help` and `ossl-stateless client -help` for
-// the flags. Errors are one line on stderr starting with "ossl-stateless:";
+// Run `ossl-stateless <command> -help` for each command's flags. Errors are one line on stderr starting with "ossl-stateless:";
 // the exit status is 0 on success, 1 for a runtime failure (files, network,
 // handshake) and 2 for a usage error.
 package main
@@ -34,12 +37,20 @@ const (
 
 const topUsage = `Usage: ossl-stateless <command> [flags]
 
-A DTLS server and client on OpenSSL, with a stateless cookie exchange.
+A DTLS server and client on OpenSSL, with a stateless cookie exchange, and
+tools to audit other servers' cookie exchanges.
 
 Commands:
   server   serve DTLS on one UDP port (or, with -tls1_3, TLS 1.3 over TCP),
            echoing or forwarding to a plain UDP backend
   client   connect, send stdin line by line, print what comes back
+  probe    ask a DTLS (or TLS 1.3) server whether it keeps state or
+           amplifies for a client that has not proved its address: its
+           answer to a first ClientHello, the amplification factor, and
+           what its cookie is bound to and how long it lives
+  flood    send many first ClientHellos from many local ports at a set
+           rate and count the answers (a load tool: loopback only unless
+           -allow-remote)
 
 Run 'ossl-stateless <command> -help' for a command's flags.
 
@@ -99,7 +110,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, sig <-chan os
 
 func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer, sig <-chan os.Signal) error {
 	if len(args) == 0 {
-		return usagef("", "no command given: want 'server' or 'client'")
+		return usagef("", "no command given: want 'server', 'client', 'probe' or 'flood'")
 	}
 	switch args[0] {
 	case "server":
@@ -114,11 +125,23 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer, sig <-ch
 			return err
 		}
 		return runClient(o, stdin, stdout, stderr, sig)
+	case "probe":
+		o, err := parseProbe(args[1:], stdout)
+		if err != nil {
+			return err
+		}
+		return runProbe(o, stdout, sig)
+	case "flood":
+		o, err := parseFlood(args[1:], stdout)
+		if err != nil {
+			return err
+		}
+		return runFlood(o, stdout, stderr, sig)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, topUsage)
 		return errHelp
 	}
-	return usagef("", "unknown command %q: want 'server' or 'client'", args[0])
+	return usagef("", "unknown command %q: want 'server', 'client', 'probe' or 'flood'", args[0])
 }
 
 // oneLine joins the lines of a message, so that every error is one line.

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openssl-stateless/openssl"
 	"github.com/openssl-stateless/openssl/dtls"
 )
 
@@ -141,6 +142,11 @@ func (s *server) runDTLS(creds *credentials, sig <-chan os.Signal) error {
 	if o.dtls12 {
 		cfg.MinVersion, cfg.MaxVersion = dtls.VersionDTLS12, dtls.VersionDTLS12
 	}
+	signer, err := openssl.NewCookieSigner(nil, o.cookieAge)
+	if err != nil {
+		return err
+	}
+	cfg.CookieSigner = signer
 	if s.clientCAs != nil {
 		cfg.ClientCAs = s.clientCAs
 		cfg.ClientAuth = dtls.VerifyClientCertIfGiven

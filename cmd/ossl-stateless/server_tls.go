@@ -42,7 +42,7 @@ func (s *server) newTLSCtx(creds *credentials) (*openssl.Ctx, error) {
 		return fail(err)
 	}
 	if o.stateless {
-		signer, err := openssl.NewCookieSigner(nil, 0)
+		signer, err := openssl.NewCookieSigner(nil, s.o.cookieAge)
 		if err != nil {
 			return fail(err)
 		}

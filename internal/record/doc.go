@@ -18,7 +18,8 @@
 //
 // The Append functions and methods build the same structures, and
 // ClientHelloDatagram crafts DTLS first flights, well formed or not, for
-// tests and tools. Builders write length fields as they are given or as the
+// tests and tools; EditDTLSClientHello changes a ClientHello a real client
+// wrote (its cookie, its size) and reframes it. Builders write length fields as they are given or as the
 // data is long, without checking that they fit; that is how malformed input
 // is made.
 //

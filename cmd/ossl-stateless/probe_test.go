@@ -1,0 +1,254 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openssl-stateless/openssl/internal/testpeer"
+)
+
+// runProbeJSON runs `probe -json args...` and returns its report.
+func runProbeJSON(t *testing.T, args ...string) probeReport {
+	t.Helper()
+	res := runTool(t, "", append([]string{"probe", "-json"}, args...)...)
+	require.Equal(t, 0, res.code, "probe exit status; stderr:\n%s", res.stderr)
+	assertNoCrash(t, res.stderr)
+	var r probeReport
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &r), "probe -json output:\n%s", res.stdout)
+	t.Logf("probe report:\n%s", res.stdout)
+	return r
+}
+
+// assertStatelessDTLS checks what every cookie-protected DTLS server of
+// the tests shows: a HelloVerifyRequest smaller than any ClientHello,
+// nothing kept, and a cookie that works from its own port only, and not
+// with a bit flipped.
+func assertStatelessDTLS(t *testing.T, r probeReport, cookieLen int) {
+	t.Helper()
+	assert.Equal(t, "udp", r.Transport)
+	assert.Equal(t, answerHVR, r.FirstAnswer)
+	assert.Equal(t, []string{"HelloVerifyRequest"}, r.Messages)
+	assert.False(t, r.KeepsState)
+	assert.False(t, r.IgnoresOthersWhileUnverified)
+	require.NotNil(t, r.Amplification)
+	amp := r.Amplification
+	assert.Equal(t, 1, amp.Minimal.AnswerDatagrams)
+	assert.Less(t, amp.Minimal.Factor, 1.0)
+	assert.Equal(t, 1200, amp.Large.ClientHelloBytes, "the large ClientHello is padded to -large")
+	assert.Equal(t, answerHVR, amp.Large.FirstAnswer)
+	assert.Less(t, amp.Large.Factor, amp.Minimal.Factor)
+	assert.False(t, amp.ExceedsClientHello)
+	require.NotNil(t, r.Cookie)
+	c := r.Cookie
+	assert.Equal(t, cookieLen, c.Length)
+	assert.True(t, c.Accepted, "its own cookie, from its own port")
+	assert.Equal(t, answerSH, c.SamePortAnswer)
+	assert.True(t, c.PortBound)
+	assert.Equal(t, answerHVR, c.OtherPortAnswer, "a cookie from another port is answered with a new one")
+	assert.True(t, c.BitFlipRejected)
+	assert.Equal(t, answerHVR, c.BitFlipAnswer)
+	assert.Contains(t, r.Verdict, "STATELESS: it answers an unverified client with a HelloVerifyRequest")
+	assert.Contains(t, r.Verdict, "no amplification")
+	assert.Empty(t, r.Notes)
+}
+
+// TestProbeOpenSSLListen: `openssl s_server -dtls1_2 -listen` answers with
+// DTLSv1_listen's HelloVerifyRequest (s_server's 20-byte cookie, an HMAC
+// of the peer's address and port with a secret of the process: no expiry).
+func TestProbeOpenSSLListen(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	addr := testpeer.FreeLoopbackAddr(t, "udp")
+	srv := opensslPeer(t, "s_server", "s_server", "-dtls1_2", "-listen", "-accept", addr,
+		"-cert", p.Server.CertFile, "-key", p.Server.KeyFile)
+	srv.WaitFor("ACCEPT")
+	r := runProbeJSON(t, "-connect", addr, "-dtls1_2", "-replay-max", "1s")
+	assertStatelessDTLS(t, r, 20)
+	require.NotNil(t, r.Cookie.Replay)
+	assert.False(t, r.Cookie.Replay.Expires, "s_server's cookies do not expire")
+	assert.Equal(t, int64(1000), r.Cookie.Replay.LastAcceptedMS)
+	assert.Contains(t, r.Verdict, "a cookie is still accepted after 1s")
+	assert.Nil(t, r.DTLS10, "-dtls1_2: no DTLS 1.0 ClientHello")
+	// The probe finished the one handshake it let s_server start and
+	// closed it with close_notify: s_server reads end of data ("DONE").
+	// (It then ends: the DTLS s_server serves one connection and prints
+	// ERROR when it cannot listen again.)
+	srv.WaitFor("DONE")
+	assert.NotContains(t, srv.Stdout.String(), "alert", "no alert from the probe")
+}
+
+// TestProbeOpenSSLWithoutListen: `openssl s_server -dtls1_2` without
+// -listen does not go straight to its certificate flight: s_server sets
+// SSL_OP_COOKIE_EXCHANGE, so SSL_accept itself sends a HelloVerifyRequest,
+// but it keeps the unverified client's SSL and serves no one else until
+// that client returns its cookie. The probe must call that keeping state.
+func TestProbeOpenSSLWithoutListen(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	addr := testpeer.FreeLoopbackAddr(t, "udp")
+	srv := opensslPeer(t, "s_server", "s_server", "-dtls1_2", "-accept", addr,
+		"-cert", p.Server.CertFile, "-key", p.Server.KeyFile)
+	srv.WaitFor("ACCEPT")
+	r := runProbeJSON(t, "-connect", addr, "-dtls1_2", "-replay-max", "1s")
+	assert.Equal(t, answerHVR, r.FirstAnswer)
+	assert.True(t, r.KeepsState)
+	assert.True(t, r.IgnoresOthersWhileUnverified)
+	assert.Equal(t, answerNone, r.Amplification.Large.FirstAnswer, "the second client, on another port, is not answered")
+	require.NotNil(t, r.Cookie)
+	assert.Equal(t, 20, r.Cookie.Length)
+	assert.True(t, r.Cookie.Accepted, "the first client, returning its cookie, is served")
+	assert.Contains(t, r.Verdict, "KEEPS STATE: it asks for a cookie")
+	assert.Contains(t, r.Verdict, "another client got no answer until the first returned its cookie")
+	require.Len(t, r.Notes, 1)
+	assert.Contains(t, r.Notes[0], "were not tested")
+}
+
+// TestProbeGnuTLS: `gnutls-serv --udp` asks for a 16-byte cookie bound to
+// the peer's address and port; with --nocookie it answers the first
+// ClientHello with its whole certificate flight, larger than the
+// ClientHello: the amplification the issue is about.
+func TestProbeGnuTLS(t *testing.T) {
+	t.Parallel()
+	bin := testpeer.LookPath(t, "gnutls-serv")
+	p := newPKI(t)
+	start := func(flags ...string) string {
+		port := testpeer.FreePort(t, "udp", nil)
+		args := append([]string{"--udp", "--port", strconv.Itoa(port),
+			"--x509certfile", p.Server.CertFile, "--x509keyfile", p.Server.KeyFile, "--echo"}, flags...)
+		srv := testpeer.Start(t, "gnutls-serv", bin, args...)
+		srv.WaitFor(fmt.Sprintf("listening on IPv4 0.0.0.0 port %d...done", port))
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	}
+
+	r := runProbeJSON(t, "-connect", start(), "-replay-max", "1s")
+	assertStatelessDTLS(t, r, 16)
+	require.NotNil(t, r.Cookie.Replay)
+	assert.False(t, r.Cookie.Replay.Expires)
+	require.NotNil(t, r.DTLS10, "without -dtls1_2, a DTLS 1.0 ClientHello too")
+	assert.Equal(t, answerHVR, r.DTLS10.FirstAnswer)
+
+	r = runProbeJSON(t, "-connect", start("--nocookie"), "-dtls1_2")
+	assert.Equal(t, answerSH, r.FirstAnswer)
+	assert.True(t, r.KeepsState)
+	assert.Nil(t, r.Cookie)
+	amp := r.Amplification
+	assert.Subset(t, amp.Minimal.Messages, []string{"ServerHello", "Certificate", "ServerHelloDone"})
+	assert.Greater(t, amp.Minimal.Factor, 2.0, "the certificate flight is several times the ClientHello")
+	assert.Greater(t, amp.Minimal.LargestDatagram, amp.Minimal.ClientHelloBytes)
+	assert.True(t, amp.ExceedsClientHello)
+	assert.Contains(t, r.Verdict, "KEEPS STATE AND AMPLIFIES: it answers an unverified client with its certificate flight (ServerHello, Certificate")
+	assert.Contains(t, r.Verdict, fmt.Sprintf("%.1fx", amp.Minimal.Factor))
+}
+
+// TestProbeOurServer: ossl-stateless server's CookieSigner binds the cookie
+// to address and port and limits its life: with -cookie-lifetime 1s a
+// cookie carries the second it was issued and is refused once the clock
+// has moved on by more than one second, so between 1s and 2s after it was
+// issued. The probe's bisection must land there, and the server must hold
+// no connection afterwards.
+func TestProbeOurServer(t *testing.T) {
+	t.Parallel()
+	srv, addr := startServer(t, "-cookie-lifetime", "1s")
+	r := runProbeJSON(t, "-connect", addr, "-replay-max", "2s")
+	assertStatelessDTLS(t, r, 21)
+	rr := r.Cookie.Replay
+	require.NotNil(t, rr)
+	assert.True(t, rr.Expires)
+	assert.Less(t, rr.LastAcceptedMS, int64(2000), "no cookie is accepted 2s after it was issued")
+	assert.GreaterOrEqual(t, rr.FirstRejectedMS, int64(1000), "every cookie is accepted for its first second")
+	assert.LessOrEqual(t, rr.FirstRejectedMS-rr.LastAcceptedMS, int64(250), "bisected to an eighth of the bound")
+	require.NotNil(t, r.DTLS10)
+	assert.Equal(t, answerHVR, r.DTLS10.FirstAnswer)
+	assert.NotContains(t, r.Verdict, "note:")
+
+	stats := parseStats(t, stopServer(t, srv))
+	t.Logf("server stats: %v", stats)
+	assert.Zero(t, stats["live_conns"])
+	assert.Zero(t, stats["handshakes_failed"], "the probe finishes the handshakes it starts")
+	assert.Equal(t, stats["cookies_verified"], stats["handshakes_completed"])
+	assert.GreaterOrEqual(t, stats["cookies_rejected"], 2, "the other port's and the flipped cookie")
+}
+
+// TestProbeTLS13 probes TLS 1.3 servers over TCP: `openssl s_server
+// -stateless` and ours send a HelloRetryRequest with a cookie and accept
+// it back; `openssl s_server -tls1_3` alone answers with its ServerHello.
+func TestProbeTLS13(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	openssl := func(stateless bool) string {
+		addr := testpeer.FreeLoopbackAddr(t, "tcp")
+		args := []string{"s_server", "-tls1_3", "-accept", addr, "-cert", p.Server.CertFile, "-key", p.Server.KeyFile, "-naccept", "1"}
+		if stateless {
+			args = append(args, "-stateless")
+		}
+		srv := opensslPeer(t, "s_server", args...)
+		srv.WaitFor("ACCEPT")
+		return addr
+	}
+	_, ours := startServer(t, "-tls1_3", "-stateless")
+	for name, tc := range map[string]struct {
+		addr      string
+		cookieLen int // 0: none
+	}{
+		"openssl s_server -stateless": {openssl(true), 0},
+		"ossl-stateless -stateless":   {ours, 0},
+		"openssl s_server":            {openssl(false), -1},
+	} {
+		r := runProbeJSON(t, "-tls1_3", "-connect", tc.addr)
+		assert.Equal(t, "tcp", r.Transport, name)
+		require.NotNil(t, r.TLS13, name)
+		tr := r.TLS13
+		if tc.cookieLen < 0 {
+			assert.Equal(t, answerSH, r.FirstAnswer, name)
+			assert.False(t, tr.HelloRetryRequest, name)
+			assert.Contains(t, r.Verdict, "NO COOKIE EXCHANGE", name)
+			continue
+		}
+		assert.Equal(t, answerHRR, r.FirstAnswer, name)
+		assert.True(t, tr.HelloRetryRequest, name)
+		assert.True(t, tr.Cookie, name)
+		// OpenSSL wraps the application's cookie in its own (HMAC,
+		// cipher suite, key share group, transcript hash, time).
+		assert.Greater(t, tr.CookieLength, 64, name)
+		assert.Greater(t, tr.HelloRetryRequestBytes, tr.CookieLength, name)
+		assert.True(t, tr.CookieAccepted, name)
+		assert.Equal(t, answerSH, tr.SecondAnswer, name)
+		assert.Contains(t, r.Verdict, "STATELESS: it answers a first ClientHello with a HelloRetryRequest carrying a", name)
+	}
+}
+
+// TestProbeTable checks the table form against our server, and that a
+// port nobody listens on is a runtime error in one line.
+func TestProbeTable(t *testing.T) {
+	t.Parallel()
+	srv, addr := startServer(t)
+	res := runTool(t, "", "probe", "-connect", addr, "-replay-max", "0")
+	require.Equal(t, 0, res.code, res.stderr)
+	out := res.stdout
+	t.Logf("probe:\n%s", out)
+	assert.True(t, strings.HasPrefix(out, "PROBE "+addr+" (DTLS 1.2 over UDP; answers counted for 300ms after each ClientHello)\n"))
+	for _, re := range []string{
+		`(?m)^  first ClientHello \(\d+ bytes\) +HelloVerifyRequest: 1 datagram\(s\), 49 bytes, largest 49$`,
+		`(?m)^  keeps state before a cookie +no$`,
+		`(?m)^  cookie length +21 bytes$`,
+		`(?m)^  cookie from another local port +HelloVerifyRequest: refused \(bound to the source port\)$`,
+		`(?m)^VERDICT STATELESS: `,
+	} {
+		assert.Regexp(t, regexp.MustCompile(re), out)
+	}
+	assert.NotContains(t, out, "replayed", "-replay-max 0 skips the replay search")
+	stopServer(t, srv)
+
+	closed := testpeer.FreeLoopbackAddr(t, "udp")
+	res = runTool(t, "", "probe", "-connect", closed)
+	assert.Equal(t, exitRuntime, res.code)
+	assert.Equal(t, "ossl-stateless: probing "+closed+": connection refused (ICMP port unreachable): no server on that port\n", res.stderr)
+}
