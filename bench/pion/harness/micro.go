@@ -159,4 +159,3 @@ func EchoConn(b *testing.B, p *PKI) {
 		roundTrip(c, msg, buf)
 	}
 }
-

@@ -275,4 +275,3 @@ func (c *Client) Dial(addr string) (net.Conn, error) {
 	}
 	return nil, fmt.Errorf("harness: no implementation %q", c.impl)
 }
-
