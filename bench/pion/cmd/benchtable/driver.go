@@ -336,33 +336,45 @@ func (d *driver) pin(procs int) (env, prefix []string) {
 }
 
 // scalingRows: our server on one core and on two, under a flood of
-// cookieless ClientHellos and under handshakes from 4 dialers.
+// cookieless ClientHellos and under handshakes from 4 client processes,
+// both from bench/c/load (the Go load generators cost more CPU than the
+// server they load, and the machine has only two cores).
 func (d *driver) scalingRows(r int) error {
 	for _, procs := range order(r, "1", "2") {
 		p, _ := strconv.Atoi(procs)
 		env, prefix := d.pin(p)
-		rate, cores, err := d.flood(env, prefix)
+		rate, cores, err := d.load(env, prefix, "flood")
 		if err != nil {
 			return err
 		}
 		d.record("FloodCores", procs, rate, "answers/s")
 		d.data.add("FloodServerCores", procs, cores)
-		hs, _, _, err := d.handshake("ours", 4, env, prefix)
-		if err != nil {
+		if rate, cores, err = d.load(env, prefix, "handshake", "4", d.file(harness.CAFile)); err != nil {
 			return err
 		}
-		d.record("HandshakeCores", procs, hs, "handshakes/s")
+		d.record("HandshakeCores", procs, rate, "handshakes/s")
+		d.data.add("HandshakeServerCores", procs, cores)
 	}
 	return nil
 }
 
-func (d *driver) flood(env, prefix []string) (rate, serverCores float64, err error) {
+// load runs bench/c/load against our server started with env and prefix,
+// and returns the load's rate and the cores the server used meanwhile.
+func (d *driver) load(env, prefix []string, mode string, extra ...string) (rate, serverCores float64, err error) {
 	s, addr, err := d.server("ours", env, prefix)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer s.stop()
-	c, err := startChild("flood", nil, nil, d.self, "flood", "-addr", addr, "-dur", d.dur.String())
+	host, port, _ := strings.Cut(addr, ":")
+	args := append([]string{filepath.Join(d.cbin, "load"), mode, host, port, fmt.Sprint(d.dur.Seconds())}, extra...)
+	// A server on CPU 0 alone leaves the load CPU 1, so that "one core"
+	// means one whole core; a server on both shares them with the load.
+	var loadPrefix []string
+	if d.taskset && len(prefix) > 0 && prefix[len(prefix)-1] == "0" {
+		loadPrefix = []string{"taskset", "-c", "1"}
+	}
+	c, err := startChild("load "+mode, nil, loadPrefix, args...)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -385,6 +397,9 @@ func (d *driver) flood(env, prefix []string) (rate, serverCores float64, err err
 	}
 	f := fields(l)
 	wall := f["wall_ns"]
+	if f["n"] == 0 {
+		return 0, 0, fmt.Errorf("load %s: nothing answered", mode)
+	}
 	return f["n"] / (wall / 1e9), (s1.cpu - s0.cpu) / wall, nil
 }
 

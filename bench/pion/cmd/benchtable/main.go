@@ -8,7 +8,7 @@
 // each client in another, the C programs of bench/c, and prints, per row,
 // the medians, the per-round ratio with its range, and the goal.
 //
-// Roles (re-executions of this binary): server, client, flood, micro, prep.
+// Roles (re-executions of this binary): server, client, micro, prep.
 //
 //	benchtable [-rounds 5] [-quick] [-out DIR] [-cbin DIR]
 package main
@@ -31,8 +31,6 @@ func main() {
 		err = serve(os.Args[2:])
 	case "client":
 		err = client(os.Args[2:])
-	case "flood":
-		err = flood(os.Args[2:])
 	case "micro":
 		err = micro(os.Args[2:])
 	case "prep":

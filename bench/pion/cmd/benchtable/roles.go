@@ -257,64 +257,6 @@ func echoLoad(cl *harness.Client, addr string, dur time.Duration, nconns, worker
 	return nil
 }
 
-// flood sends ClientHellos without a cookie from -socks sources, each
-// waiting for the answer before sending the next (closed loop), for -dur.
-// A DTLS server answers with a HelloVerifyRequest, the UDP echo with the
-// datagram itself; either counts.
-func flood(args []string) error {
-	fs := flag.NewFlagSet("flood", flag.ContinueOnError)
-	addr := fs.String("addr", "", "server address")
-	dur := fs.Duration("dur", 2*time.Second, "measured time")
-	socks := fs.Int("socks", 64, "sources, one socket and goroutine each")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	in := bufio.NewScanner(os.Stdin)
-	ua, err := net.ResolveUDPAddr("udp", *addr)
-	if err != nil {
-		return err
-	}
-	cs := make([]*net.UDPConn, *socks)
-	for i := range cs {
-		if cs[i], err = net.DialUDP("udp", nil, ua); err != nil {
-			return err
-		}
-	}
-	phase(in, "start")
-	var n atomic.Int64
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	t0 := time.Now()
-	for _, c := range cs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			hello := harness.DTLSClientHello()
-			buf := make([]byte, 2048)
-			for seq := uint64(0); !stop.Load(); seq++ {
-				// A source's records are numbered as a retransmitting
-				// client's are, so replay protection lets them through.
-				hello[5], hello[6] = byte(seq>>40), byte(seq>>32)
-				hello[7], hello[8], hello[9], hello[10] = byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq)
-				if _, err := c.Write(hello); err != nil {
-					continue
-				}
-				_ = c.SetReadDeadline(time.Now().Add(time.Second))
-				if k, err := c.Read(buf); err == nil && k > 0 {
-					n.Add(1)
-				}
-			}
-		}()
-	}
-	time.Sleep(*dur)
-	stop.Store(true)
-	wall := time.Since(t0)
-	count := n.Load()
-	wg.Wait()
-	fmt.Printf("RESULT n=%d wall_ns=%d\n", count, wall.Nanoseconds())
-	return nil
-}
-
 // micro runs in-memory microbenchmarks of the harness in this process,
 // printed as go test prints them.
 func micro(args []string) error {

@@ -80,7 +80,7 @@ var rows = []row{
 	{"same (vs pion)", "Echo16xMany", "ours", "pion", "pion", rate, over, "", nil},
 	{"RSS per idle established connection, CONNS connections (vs pion)", "RSSPerConn", "ours", "pion", "pion", kib, over, "<= 0.5x", atMost(0.5)},
 	{"forged-ClientHello flood, answers/s, server on 2 cores vs 1", "FloodCores", "2", "1", "1 core", rate, over, ">= 1.7x", atLeast(1.7)},
-	{"handshakes/s (4 dialers), server on 2 cores vs 1", "HandshakeCores", "2", "1", "1 core", rate, over, ">= 1.7x", atLeast(1.7)},
+	{"handshakes/s (4 client processes), server on 2 cores vs 1", "HandshakeCores", "2", "1", "1 core", rate, over, ">= 1.7x", atLeast(1.7)},
 }
 
 // allocRows are ours alone: allocations per operation, goal 0.
@@ -162,9 +162,13 @@ func (d *driver) table(notes []string, took time.Duration) string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | | | %s..%s | 0 | %s |\n", r.metric, count(median(v)), count(minOf(v)), count(maxOf(v)), met)
 	}
-	if c1, c2 := d.data["FloodServerCores"]["1"], d.data["FloodServerCores"]["2"]; len(c1) > 0 && len(c2) > 0 {
-		fmt.Fprintf(&b, "\nServer CPU under the flood: %.2f cores used when given 1, %.2f when given 2 (medians); the load generator shares the machine's cores.\n", median(c1), median(c2))
+	for _, k := range []string{"Flood", "Handshake"} {
+		c1, c2 := d.data[k+"ServerCores"]["1"], d.data[k+"ServerCores"]["2"]
+		if len(c1) > 0 && len(c2) > 0 {
+			fmt.Fprintf(&b, "\nServer CPU in the %s core rows: %.2f cores used when given 1, %.2f when given 2 (medians; the load generator, bench/c/load, shares the machine).", strings.ToLower(k), median(c1), median(c2))
+		}
 	}
+	b.WriteString("\n")
 	b.WriteString("\nratio: ours over the reference, except the first three rows (ours' rate over C's) and the core rows (2 cores over 1). spread: the lowest and highest per-round ratio. Values are medians over the rounds.\n")
 	return b.String()
 }
