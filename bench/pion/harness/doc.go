@@ -5,3 +5,10 @@
 // microbenchmarks of the root package, written against its public API only
 // so that internal changes show up without edits here.
 package harness
+
+import "fmt"
+
+// errorf is fmt.Errorf with "harness: " in front (see benchtable's).
+func errorf(format string, a ...any) error { return fmt.Errorf(errPrefix+format, a...) }
+
+const errPrefix = "harness: "

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/binary"
-	"errors"
 	"net"
 	"time"
 )
@@ -60,7 +59,7 @@ func IsHelloVerifyRequest(b []byte) bool {
 func HelloVerifyCookie(d []byte) ([]byte, error) {
 	at := recordHeader + handshakeHeader + 2
 	if !IsHelloVerifyRequest(d) || len(d) <= at || len(d) < at+1+int(d[at]) {
-		return nil, errors.New("harness: not a HelloVerifyRequest")
+		return nil, errorf("not a HelloVerifyRequest")
 	}
 	return d[at+1 : at+1+int(d[at])], nil
 }
@@ -75,7 +74,7 @@ func TLS13ClientHello() ([]byte, error) {
 	})
 	_ = cl.Handshake() // fails at the first Read: the ClientHello is written by then
 	if len(c.first) == 0 {
-		return nil, errors.New("harness: crypto/tls wrote no ClientHello")
+		return nil, errorf("crypto/tls wrote no ClientHello")
 	}
 	return c.first, nil
 }
@@ -89,7 +88,7 @@ func (c *captureConn) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-func (c *captureConn) Read([]byte) (int, error)         { return 0, errors.New("harness: capture only") }
+func (c *captureConn) Read([]byte) (int, error)         { return 0, errorf("capture only") }
 func (c *captureConn) Close() error                     { return nil }
 func (c *captureConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
 func (c *captureConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }

@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -95,7 +94,7 @@ func LoadPKI(dir string) (*PKI, error) {
 	}
 	p := &PKI{Pool: x509.NewCertPool()}
 	if !p.Pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("harness: no certificate in %s", CAFile)
+		return nil, errorf("no certificate in %s", CAFile)
 	}
 	if p.CertPEM, err = read(CertFile); err != nil {
 		return nil, err

@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -54,7 +53,7 @@ func StartServer(impl string, p *PKI) (Server, error) {
 	case "udp":
 		return startUDP()
 	}
-	return nil, fmt.Errorf("harness: no implementation %q", impl)
+	return nil, errorf("no implementation %q", impl)
 }
 
 // connSet is what both DTLS echo servers keep per accepted connection.
@@ -273,5 +272,5 @@ func (c *Client) Dial(addr string) (net.Conn, error) {
 	case "udp":
 		return net.Dial("udp", addr)
 	}
-	return nil, fmt.Errorf("harness: no implementation %q", c.impl)
+	return nil, errorf("no implementation %q", c.impl)
 }

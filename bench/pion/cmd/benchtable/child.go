@@ -56,13 +56,13 @@ func (c *child) expect(prefix string, timeout time.Duration) (string, error) {
 		case l, ok := <-c.lines:
 			if !ok {
 				_ = c.cmd.Wait()
-				return "", fmt.Errorf("%s exited before %q: %v: %s", c.name, prefix, c.cmd.ProcessState, strings.TrimSpace(c.stderr.String()))
+				return "", errorf("%s exited before %q: %v: %s", c.name, prefix, c.cmd.ProcessState, strings.TrimSpace(c.stderr.String()))
 			}
 			if strings.HasPrefix(l, prefix) {
 				return strings.TrimSpace(strings.TrimPrefix(l, prefix)), nil
 			}
 		case <-deadline:
-			return "", fmt.Errorf("%s: no %q within %v: %s", c.name, prefix, timeout, strings.TrimSpace(c.stderr.String()))
+			return "", errorf("%s: no %q within %v: %s", c.name, prefix, timeout, strings.TrimSpace(c.stderr.String()))
 		}
 	}
 }

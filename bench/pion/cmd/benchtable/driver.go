@@ -82,7 +82,7 @@ func drive(args []string) error {
 	for r := range s.rounds {
 		fmt.Fprintf(d.log, "round %d/%d (%v so far)\n", r+1, s.rounds, time.Since(start).Round(time.Second))
 		if err := d.round(r); err != nil {
-			return fmt.Errorf("round %d: %w", r+1, err)
+			return errorf("round %d: %w", r+1, err)
 		}
 	}
 	table := d.table(notes, time.Since(start))
@@ -131,7 +131,7 @@ func (d *driver) record(key, impl string, v float64, unit string) {
 func (d *driver) cprog(name string, args ...string) (string, error) {
 	out, err := exec.Command(filepath.Join(d.cbin, name), args...).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("%s: %v: %s", name, err, out)
+		return "", errorf("%s: %v: %s", name, err, out)
 	}
 	return string(out), nil
 }
@@ -162,7 +162,7 @@ func (d *driver) listenRows(r int) error {
 		}
 		out, err := exec.Command(d.self, "micro", "-pki", d.pki, "-names", names, "-benchtime", d.benchtime).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("micro: %v: %s", err, out)
+			return errorf("micro: %v: %s", err, out)
 		}
 		b := benchLines(string(out))
 		for _, n := range strings.Split(names, ",") {
@@ -223,7 +223,7 @@ func (d *driver) handshake(impl string, par int, env, prefix []string) (rate, se
 	f := fields(l)
 	n := f["n"]
 	if n == 0 {
-		return 0, 0, 0, fmt.Errorf("%s: no handshake completed", impl)
+		return 0, 0, 0, errorf("%s: no handshake completed", impl)
 	}
 	return n / (f["wall_ns"] / 1e9), (s1.cpu - s0.cpu) / n, f["cpu_ns"] / n, nil
 }
@@ -285,7 +285,7 @@ func (d *driver) echo(impl string, conns, workers int) (rate, rssPerConn float64
 		return 0, 0, err
 	}
 	if impl != "udp" && int(s1.peers) < conns {
-		return 0, 0, fmt.Errorf("%s: server holds %v connections, want %d", impl, s1.peers, conns)
+		return 0, 0, errorf("%s: server holds %v connections, want %d", impl, s1.peers, conns)
 	}
 	c.send("go")
 	l, err := c.expect("RESULT ", d.dur+30*time.Second)
@@ -398,7 +398,7 @@ func (d *driver) load(env, prefix []string, mode string, extra ...string) (rate,
 	f := fields(l)
 	wall := f["wall_ns"]
 	if f["n"] == 0 {
-		return 0, 0, fmt.Errorf("load %s: nothing answered", mode)
+		return 0, 0, errorf("load %s: nothing answered", mode)
 	}
 	return f["n"] / (wall / 1e9), (s1.cpu - s0.cpu) / wall, nil
 }
@@ -420,10 +420,10 @@ func (d *driver) checkParameters() ([]string, error) {
 		w, err := harness.CheckWire(harness.NewClient(impl, p), s.Addr())
 		s.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%s: wire check: %w", impl, err)
+			return nil, errorf("%s: wire check: %w", impl, err)
 		}
 		if w.Cipher != 0xc02b || w.Group != 29 || !w.CookieExchange {
-			return nil, fmt.Errorf("%s negotiated %v; want ECDHE-ECDSA-AES128-GCM-SHA256 (0xc02b), X25519, with a cookie exchange", impl, w)
+			return nil, errorf("%s negotiated %v; want ECDHE-ECDSA-AES128-GCM-SHA256 (0xc02b), X25519, with a cookie exchange", impl, w)
 		}
 		notes = append(notes, fmt.Sprintf("%s on the wire: %v", impl, w))
 	}

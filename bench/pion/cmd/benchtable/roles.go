@@ -26,7 +26,7 @@ const (
 
 func prep(args []string) error {
 	if len(args) != 1 {
-		return fmt.Errorf("benchtable: usage: prep DIR")
+		return errorf("usage: prep DIR")
 	}
 	dir := args[0]
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -133,7 +133,7 @@ func client(args []string) error {
 	case "echo":
 		return echoLoad(cl, *addr, *dur, *conns, *workers, in)
 	}
-	return fmt.Errorf("benchtable: unknown mode %q", *mode)
+	return errorf("unknown mode %q", *mode)
 }
 
 func dialClose(cl *harness.Client, addr string) error {
@@ -288,11 +288,11 @@ func micro(args []string) error {
 	for _, name := range strings.Split(*names, ",") {
 		f, ok := benches[name]
 		if !ok {
-			return fmt.Errorf("benchtable: no microbenchmark %q", name)
+			return errorf("no microbenchmark %q", name)
 		}
 		r := testing.Benchmark(f)
 		if r.N == 0 {
-			return fmt.Errorf("benchtable: %s failed", name)
+			return errorf("%s failed", name)
 		}
 		fmt.Printf("Benchmark%s/impl=ours %d %.1f ns/op %d B/op %d allocs/op\n",
 			name, r.N, float64(r.T.Nanoseconds())/float64(r.N), r.AllocedBytesPerOp(), r.AllocsPerOp())
