@@ -57,5 +57,9 @@ done
 sleep 0.5
 data=$out/perf-$mode-$impl.data
 perf record -g -o "$data" -p "$spid" -- sleep "$secs"
-perf report -i "$data" --stdio --no-children --sort dso,symbol --percent-limit 1 2>/dev/null |
-	grep -v '^#' | grep -v '^$' | grep '%' | head -60
+# Self time by shared object (Go, libcrypto, libssl, kernel), then by symbol.
+for sort in dso dso,symbol; do
+	perf report -i "$data" --stdio --no-children -g none --sort "$sort" --percent-limit 1 2>/dev/null |
+		grep '%' | grep -v '^#' | head -40
+	echo
+done

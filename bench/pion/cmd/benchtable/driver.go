@@ -336,7 +336,7 @@ func (d *driver) pin(procs int) (env, prefix []string) {
 }
 
 // scalingRows: our server on one core and on two, under a flood of
-// cookieless ClientHellos and under handshakes from 4 client processes,
+// cookieless ClientHellos and under handshakes from 8 client processes,
 // both from bench/c/load (the Go load generators cost more CPU than the
 // server they load, and the machine has only two cores).
 func (d *driver) scalingRows(r int) error {
@@ -349,7 +349,7 @@ func (d *driver) scalingRows(r int) error {
 		}
 		d.record("FloodCores", procs, rate, "answers/s")
 		d.data.add("FloodServerCores", procs, cores)
-		if rate, cores, err = d.load(env, prefix, "handshake", "4", d.file(harness.CAFile)); err != nil {
+		if rate, cores, err = d.load(env, prefix, "handshake", "8", d.file(harness.CAFile)); err != nil {
 			return err
 		}
 		d.record("HandshakeCores", procs, rate, "handshakes/s")
