@@ -115,15 +115,15 @@ func (d *driver) table(notes []string, took time.Duration) string {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "%s; %d CPUs (%s); %s; %s; %s.\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+	fmt.Fprintf(&b, "- %s; %d CPUs (%s); %s; %s; %s.\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"),
 		runtime.NumCPU(), cpu, openssl.VersionText(), runtime.Version(), pion)
-	fmt.Fprintf(&b, "%d rounds, %v per loopback measurement, %ss per C run, %s per Go microbenchmark; took %v.\n",
+	fmt.Fprintf(&b, "- %d rounds, %v per loopback measurement, %ss per C run, %s per Go microbenchmark; took %v.\n",
 		d.rounds, d.dur, d.cSeconds, d.benchtime, took.Round(time.Second))
 	for _, n := range notes {
-		fmt.Fprintf(&b, "%s.\n", n)
+		fmt.Fprintf(&b, "- %s.\n", n)
 	}
 	if !d.taskset {
-		fmt.Fprintf(&b, "taskset not found: the 1-core server has GOMAXPROCS=1 only.\n")
+		fmt.Fprintf(&b, "- taskset not found: the 1-core server has GOMAXPROCS=1 only.\n")
 	}
 	b.WriteString("\n| metric | ours | reference | ratio | spread | goal | met |\n|---|---|---|---|---|---|---|\n")
 	conns := fmt.Sprint(d.conns)
@@ -167,14 +167,14 @@ func (d *driver) table(notes []string, took time.Duration) string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | | | %s..%s | 0 | %s |\n", r.metric, count(median(v)), count(minOf(v)), count(maxOf(v)), met)
 	}
+	b.WriteString("\n")
 	for _, k := range []string{"Flood", "Handshake"} {
 		c1, c2 := d.data[k+"ServerCores"]["1"], d.data[k+"ServerCores"]["2"]
 		if len(c1) > 0 && len(c2) > 0 {
-			fmt.Fprintf(&b, "\nServer CPU in the %s core rows: %.2f cores used when given 1, %.2f when given 2 (medians; the load generator, bench/c/load, shares the machine).", strings.ToLower(k), median(c1), median(c2))
+			fmt.Fprintf(&b, "- Server CPU in the %s core rows: %.2f cores used when given 1, %.2f when given 2 (medians; the load generator, bench/c/load, shares the machine).\n", strings.ToLower(k), median(c1), median(c2))
 		}
 	}
-	b.WriteString("\n")
-	b.WriteString("\nratio: ours over the reference, except the first three rows (ours' rate over C's) and the core rows (2 cores over 1). spread: the lowest and highest per-round ratio. Values are medians over the rounds.\n")
+	b.WriteString("- ratio: ours over the reference, except the first three rows (ours' rate over C's) and the core rows (2 cores over 1). spread: the lowest and highest per-round ratio. Values are medians over the rounds.\n")
 	return b.String()
 }
 
