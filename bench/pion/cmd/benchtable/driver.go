@@ -198,7 +198,12 @@ func (d *driver) handshake(impl string, par int, env, prefix []string) (rate, se
 		return 0, 0, 0, err
 	}
 	defer s.stop()
-	c, err := startChild("client "+impl, nil, nil, d.self, "client", "-impl", impl, "-pki", d.pki,
+	return d.handshakeAgainst(s, addr, impl, par)
+}
+
+// handshakeAgainst runs clientImpl's dialers against the server s.
+func (d *driver) handshakeAgainst(s *child, addr, clientImpl string, par int) (rate, serverCPU, clientCPU float64, err error) {
+	c, err := startChild("client "+clientImpl, nil, nil, d.self, "client", "-impl", clientImpl, "-pki", d.pki,
 		"-addr", addr, "-mode", "handshake", "-dur", d.dur.String(), "-par", strconv.Itoa(par))
 	if err != nil {
 		return 0, 0, 0, err
@@ -223,15 +228,44 @@ func (d *driver) handshake(impl string, par int, env, prefix []string) (rate, se
 	f := fields(l)
 	n := f["n"]
 	if n == 0 {
-		return 0, 0, 0, errorf("%s: no handshake completed", impl)
+		return 0, 0, 0, errorf("%s: no handshake completed", s.name)
 	}
 	return n / (f["wall_ns"] / 1e9), (s1.cpu - s0.cpu) / n, f["cpu_ns"] / n, nil
 }
 
+// cServer starts bench/c/server, OpenSSL's server over loopback in C.
+func (d *driver) cServer() (*child, string, error) {
+	s, err := startChild("C server", nil, nil, filepath.Join(d.cbin, "server"), d.file(harness.CertFile), d.file(harness.KeyFile))
+	if err != nil {
+		return nil, "", err
+	}
+	addr, err := s.expect("ADDR ", 10*time.Second)
+	if err != nil {
+		s.stop()
+		return nil, "", err
+	}
+	return s, addr, nil
+}
+
 // handshakeRows: CPU per full handshake over loopback, each side's own
-// process, ours and pion with their own clients; and C in memory.
+// process, ours and pion with their own clients; C in memory; and C's
+// server over loopback with our client.
 func (d *driver) handshakeRows(r int) error {
-	for _, impl := range order(r, "ours", "pion", "c") {
+	for _, impl := range order(r, "ours", "pion", "c", "cloop") {
+		if impl == "cloop" {
+			// OpenSSL's server over loopback, in C, with our client.
+			s, addr, err := d.cServer()
+			if err != nil {
+				return err
+			}
+			_, sc, _, err := d.handshakeAgainst(s, addr, "ours", 1)
+			s.stop()
+			if err != nil {
+				return err
+			}
+			d.record("HandshakeServerCPU", "cloop", sc, "ns/op")
+			continue
+		}
 		if impl == "c" {
 			out, err := d.cprog("handshake", d.file(harness.CAFile), d.file(harness.CertFile), d.file(harness.KeyFile), d.cSeconds)
 			if err != nil {
