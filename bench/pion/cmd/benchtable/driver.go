@@ -29,6 +29,8 @@ type driver struct {
 	self, cbin, pki string
 	taskset         bool
 	data            data
+	round           int      // the round being measured
+	failures        []string // steps that failed, by round
 	raw             io.Writer
 	log             io.Writer
 }
@@ -81,15 +83,17 @@ func drive(args []string) error {
 	start := time.Now()
 	for r := range s.rounds {
 		fmt.Fprintf(d.log, "round %d/%d (%v so far)\n", r+1, s.rounds, time.Since(start).Round(time.Second))
-		if err := d.round(r); err != nil {
-			return errorf("round %d: %w", r+1, err)
-		}
+		d.round = r
+		d.runRound(r)
 	}
 	table := d.table(notes, time.Since(start))
 	if err := os.WriteFile(filepath.Join(*out, "table.md"), []byte(table), 0o644); err != nil {
 		return err
 	}
 	fmt.Print(table)
+	if len(d.failures) > 0 {
+		return errorf("%d measurements failed (listed under the table)", len(d.failures))
+	}
 	return nil
 }
 
@@ -111,19 +115,26 @@ func order(r int, impls ...string) []string {
 	return out
 }
 
-func (d *driver) round(r int) error {
-	steps := []func(int) error{d.listenRows, d.handshakeRows, d.echoRows, d.scalingRows}
+// runRound measures every row once. A step that fails is noted and the
+// run goes on, so that one broken row (say, after a change to dtls) still
+// leaves a table of the others; its pairs in that round stay unmatched.
+func (d *driver) runRound(r int) {
+	steps := []struct {
+		name string
+		f    func(int) error
+	}{{"listen", d.listenRows}, {"handshake", d.handshakeRows}, {"echo", d.echoRows}, {"cores", d.scalingRows}}
 	for _, step := range steps {
-		if err := step(r); err != nil {
-			return err
+		if err := step.f(r); err != nil {
+			msg := fmt.Sprintf("round %d, %s rows: %v", r+1, step.name, err)
+			fmt.Fprintln(d.log, msg)
+			d.failures = append(d.failures, msg)
 		}
 	}
-	return nil
 }
 
 // record keeps one value and writes it to raw.txt in go test's format.
 func (d *driver) record(key, impl string, v float64, unit string) {
-	d.data.add(key, impl, v)
+	d.data.add(key, impl, d.round, v)
 	fmt.Fprintf(d.raw, "Benchmark%s/impl=%s 1 %g %s\n", key, impl, v, unit)
 }
 
@@ -170,7 +181,7 @@ func (d *driver) listenRows(r int) error {
 			if n != "EchoConn" {
 				d.record(n, "ours", m["ns/op"], "ns/op")
 			}
-			d.data.add("allocs."+n, "ours", m["allocs/op"])
+			d.data.add("allocs."+n, "ours", r, m["allocs/op"])
 			fmt.Fprintf(d.raw, "Benchmark%sAllocs/impl=ours 1 %g allocs/op\n", n, m["allocs/op"])
 		}
 	}
@@ -382,12 +393,12 @@ func (d *driver) scalingRows(r int) error {
 			return err
 		}
 		d.record("FloodCores", procs, rate, "answers/s")
-		d.data.add("FloodServerCores", procs, cores)
+		d.data.add("FloodServerCores", procs, r, cores)
 		if rate, cores, err = d.load(env, prefix, "handshake", "8", d.file(harness.CAFile)); err != nil {
 			return err
 		}
 		d.record("HandshakeCores", procs, rate, "handshakes/s")
-		d.data.add("HandshakeServerCores", procs, cores)
+		d.data.add("HandshakeServerCores", procs, r, cores)
 	}
 	return nil
 }

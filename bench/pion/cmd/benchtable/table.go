@@ -12,16 +12,34 @@ import (
 	"github.com/openssl-stateless/openssl"
 )
 
-// data holds every measurement: key -> implementation -> one value per
-// round, in round order, so that index i of two implementations were
-// measured back to back.
-type data map[string]map[string][]float64
+// data holds every measurement: key -> implementation -> round -> value,
+// so that the values of two implementations in one round, measured back to
+// back, are paired.
+type data map[string]map[string]map[int]float64
 
-func (d data) add(key, impl string, v float64) {
+func (d data) add(key, impl string, round int, v float64) {
 	if d[key] == nil {
-		d[key] = map[string][]float64{}
+		d[key] = map[string]map[int]float64{}
 	}
-	d[key][impl] = append(d[key][impl], v)
+	if d[key][impl] == nil {
+		d[key][impl] = map[int]float64{}
+	}
+	d[key][impl][round] = v
+}
+
+// values returns impl's values of key, in round order.
+func (d data) values(key, impl string) []float64 {
+	m := d[key][impl]
+	rounds := make([]int, 0, len(m))
+	for r := range m {
+		rounds = append(rounds, r)
+	}
+	sort.Ints(rounds)
+	v := make([]float64, 0, len(rounds))
+	for _, r := range rounds {
+		v = append(v, m[r])
+	}
+	return v
 }
 
 func median(v []float64) float64 {
@@ -129,11 +147,11 @@ func (d *driver) table(notes []string, took time.Duration) string {
 	b.WriteString("\n| metric | ours | reference | ratio | spread | goal | met |\n|---|---|---|---|---|---|---|\n")
 	conns := fmt.Sprint(d.conns)
 	for _, r := range rows {
-		o, ref := d.data[r.key][r.ours], d.data[r.key][r.ref]
+		o, ref := d.data.values(r.key, r.ours), d.data.values(r.key, r.ref)
 		var ratios []float64
-		for i := range min(len(o), len(ref)) {
-			if o[i] > 0 && ref[i] > 0 {
-				ratios = append(ratios, r.ratio(o[i], ref[i]))
+		for round, ov := range d.data[r.key][r.ours] {
+			if rv, ok := d.data[r.key][r.ref][round]; ok && ov > 0 && rv > 0 {
+				ratios = append(ratios, r.ratio(ov, rv))
 			}
 		}
 		metric := strings.ReplaceAll(r.metric, "CONNS", conns)
@@ -157,7 +175,7 @@ func (d *driver) table(notes []string, took time.Duration) string {
 			metric, r.unit(median(o)), r.refName, r.unit(median(ref)), m, lo, hi, r.goal, met)
 	}
 	for _, r := range allocRows {
-		v := d.data[r.key]["ours"]
+		v := d.data.values(r.key, "ours")
 		if len(v) == 0 {
 			fmt.Fprintf(&b, "| %s | - | | | | 0 | not measured |\n", r.metric)
 			continue
@@ -170,10 +188,13 @@ func (d *driver) table(notes []string, took time.Duration) string {
 	}
 	b.WriteString("\n")
 	for _, k := range []string{"Flood", "Handshake"} {
-		c1, c2 := d.data[k+"ServerCores"]["1"], d.data[k+"ServerCores"]["2"]
+		c1, c2 := d.data.values(k+"ServerCores", "1"), d.data.values(k+"ServerCores", "2")
 		if len(c1) > 0 && len(c2) > 0 {
 			fmt.Fprintf(&b, "- Server CPU in the %s core rows: %.2f cores used when given 1, %.2f when given 2 (medians; the load generator, bench/c/load, shares the machine).\n", strings.ToLower(k), median(c1), median(c2))
 		}
+	}
+	for _, f := range d.failures {
+		fmt.Fprintf(&b, "- FAILED: %s\n", f)
 	}
 	b.WriteString("- ratio: ours over the reference, except the first three rows (ours' rate over C's) and the core rows (2 cores over 1). spread: the lowest and highest per-round ratio. Values are medians over the rounds.\n")
 	return b.String()
