@@ -84,9 +84,15 @@ leaks:
 	CGO_LDFLAGS="-fsanitize=address" ASAN_OPTIONS=detect_leaks=1 \
 	$(GO) test -asan -count=1 $(PKGS)
 
+# One table: ours against C over the same OpenSSL (bench/c), pion/dtls and
+# a bare Go UDP echo, every pair interleaved over several rounds, each server
+# in its own process (bench/run.sh; method and last results in
+# docs/BENCHMARKS.md). About 6 minutes; BENCH_QUICK=1 for about one,
+# ROUNDS=n for n rounds. Output in bench/out/ (ignored by git). The module's
+# own benchmarks: go test -run '^$$' -bench . -benchmem ./...
 bench:
 	@$(DEPS) test
-	$(GO) test -run '^$$' -bench . -benchmem -count=6 $(PKGS)
+	GO=$(GO) bash bench/run.sh
 
 # Every fuzz target of every package (as go test -list finds them), one
 # after another, for FUZZTIME each. An input that fails is written by Go to

@@ -1,10 +1,14 @@
 package pion_test
 
-// Side-by-side benchmarks of our dtls.Listener and pion/dtls over loopback
-// UDP. Every benchmark runs one fixed batch per invocation and states its
+// Exploratory flood benchmarks of our dtls.Listener and pion/dtls over
+// loopback UDP, client and server in this one process: fresh sources, an
+// open loop, the state kept per forged source. Their CPU figures are the
+// whole process's, load generator included; the table of make bench
+// (cmd/benchtable) measures each server in a process of its own instead.
+// Every benchmark runs one fixed batch per invocation and states its
 // figures per item; run with -benchtime=1x. To interleave the two
-// implementations, run the test binary several times with -count=1 (see
-// run.sh): BENCH_ROUND's parity flips which goes first.
+// implementations, run the test binary several times with -count=1 and
+// BENCH_ROUND=1, 2, ...: its parity flips which goes first.
 
 import (
 	"fmt"
