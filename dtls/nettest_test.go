@@ -94,18 +94,7 @@ func TestNetTestConn(t *testing.T) {
 			l.Close()
 			return nil, nil, nil, err
 		}
-		server, err := l.Accept()
-		if err != nil {
-			client.Close()
-			l.Close()
-			return nil, nil, nil, err
-		}
-		stop = func() {
-			client.Close()
-			server.Close()
-			l.Close()
-		}
-		return client, server, stop, nil
+		return acceptPair(l, client)
 	})
 }
 
@@ -121,6 +110,11 @@ func ownPair(p *pki) (c1, c2 net.Conn, stop func(), err error) {
 		l.Close()
 		return nil, nil, nil, err
 	}
+	return acceptPair(l, client)
+}
+
+// acceptPair accepts client's connection on l: the pair and its stop.
+func acceptPair(l *dtls.Listener, client *dtls.Conn) (c1, c2 net.Conn, stop func(), err error) {
 	server, err := l.Accept()
 	if err != nil {
 		client.Close()
