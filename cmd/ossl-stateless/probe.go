@@ -242,11 +242,30 @@ func (s *probeSock) exchange(d []byte, window time.Duration, first bool) ([][]by
 			}
 			return got, err
 		}
+		if laterEpochOnly(buf[:n]) {
+			continue
+		}
 		got = append(got, append([]byte(nil), buf[:n]...))
 		if first {
 			return got, nil
 		}
 	}
+}
+
+// laterEpochOnly reports whether every record of d is encrypted (epoch
+// above 0). No answer to a ClientHello is: such a datagram belongs to a
+// connection this port had before, most often the server's close_notify
+// answering ours, which can arrive after the next ClientHello has gone
+// out and would otherwise be taken for its answer.
+func laterEpochOnly(d []byte) bool {
+	seen := false
+	for rec, err := range record.DTLSRecords(d) {
+		if err != nil || rec.Epoch == 0 {
+			return false
+		}
+		seen = true
+	}
+	return seen
 }
 
 // drain discards what is already queued on the socket.

@@ -133,12 +133,6 @@ func listenError(addr, network string, err error) error {
 func (s *server) runDTLS(creds *credentials, sig <-chan os.Signal) error {
 	o := s.o
 	cfg := &dtls.Config{
-		// Every connection through the one socket: with a socket per
-		// connection, probe's cookie-replay check (new handshakes from one
-		// source port, each after a close_notify) gets an alert on OpenSSL
-		// 4.0 (TestProbeOurServer in the experimental container); until
-		// that is understood the CLI keeps the mode every check passes in.
-		SharedSocket:     true,
 		CertificatePEM:   creds.certPEM,
 		KeyPEM:           creds.keyPEM,
 		MTU:              o.mtu,
