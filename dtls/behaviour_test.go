@@ -469,6 +469,53 @@ func TestReconnectFromSameAddress(t *testing.T) {
 	assert.Equal(t, uint64(2), l.Stats().CookiesVerified)
 }
 
+// A client that ends its connection with close_notify and starts a new
+// handshake from the same port at once: the new ClientHello can arrive
+// before the server has closed the old connection, and must still be
+// answered, though the client sends it only once. With a socket per
+// connection, it waits in the old connection's socket, which the server's
+// Close hands to the Listener.
+func TestClientHelloRightBehindCloseNotify(t *testing.T) {
+	forEachSocketMode(t, func(t *testing.T, shared bool) {
+		p := newPKI(t)
+		cfg := p.serverConfig()
+		cfg.SharedSocket = shared
+		l := listen(t, cfg)
+		pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		require.NoError(t, err)
+		c, err := dtls.Client(pc, l.Addr(), p.clientConfig())
+		require.NoError(t, err)
+		require.NoError(t, c.Handshake())
+		sc := acceptOne(t, l)
+
+		require.NoError(t, c.Close())
+		udp, err := net.ListenUDP("udp", pc.LocalAddr().(*net.UDPAddr))
+		require.NoError(t, err)
+		defer udp.Close()
+		require.NoError(t, sc.SetReadDeadline(time.Now().Add(5*time.Second)))
+		_, err = sc.Read(make([]byte, 16))
+		require.ErrorIs(t, err, io.EOF, "the server read the close_notify")
+		_, err = udp.WriteTo(forgedClientHello(nil), l.Addr())
+		require.NoError(t, err)
+		time.Sleep(20 * time.Millisecond) // queued before the server's Close
+		require.NoError(t, sc.Close())
+
+		buf := make([]byte, 2048)
+		require.NoError(t, udp.SetReadDeadline(time.Now().Add(3*time.Second)))
+		for {
+			n, _, err := udp.ReadFrom(buf)
+			require.NoError(t, err, "no HelloVerifyRequest for the ClientHello sent once")
+			if isHelloVerifyRequest(buf[:n]) {
+				break
+			}
+			// Anything else is the old connection's: the server's close_notify.
+			h, err := record.ParseDTLSHeader(buf[:n])
+			require.NoError(t, err)
+			require.NotZero(t, h.Epoch, "an epoch-0 answer other than a HelloVerifyRequest")
+		}
+	})
+}
+
 // dropFirstCCS drops the first datagram the server writes that carries a
 // ChangeCipherSpec: the server's last handshake flight.
 type dropFirstCCS struct {

@@ -1,6 +1,7 @@
 package dtls
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -547,7 +548,20 @@ func (c *Conn) Close() error {
 		}
 		c.mu.Unlock()
 		close(c.closed)
+		var left [][]byte
 		if c.own != nil {
+			if c.srv != nil && !c.ownRetired.Swap(true) {
+				// What the peer sent after the last datagram this
+				// connection read (most often a new ClientHello right
+				// behind its close_notify) would go with the socket:
+				// it goes to the Listener once this connection is out
+				// of its table.
+				drainSocket(c.own, func(d []byte) {
+					if len(left) < ownQueue {
+						left = append(left, bytes.Clone(d))
+					}
+				})
+			}
 			// Before the SSL goes: a reader may be receiving into its
 			// BIO's buffer, and Close waits until no read is in progress.
 			_ = c.own.Close()
@@ -563,6 +577,9 @@ func (c *Conn) Close() error {
 		c.drain()
 		if c.srv != nil {
 			c.srv.ln.remove(c)
+			for _, d := range left {
+				c.srv.ln.route(d, c.rap)
+			}
 			return
 		}
 		_ = c.pc.Close()

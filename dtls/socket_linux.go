@@ -86,12 +86,21 @@ func drainSocket(udp *net.UDPConn, f func(d []byte)) {
 	if err != nil {
 		return
 	}
+	// Control, not Read: Read would queue behind a reader blocked on the
+	// socket (and fail at once on a kick's deadline in the past), where
+	// the kernel lets both receive at the same time.
 	buf := make([]byte, 1<<16)
-	_ = rc.Read(func(fd uintptr) bool {
+	_ = rc.Control(func(fd uintptr) {
 		for {
 			n, _, err := syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
+			if err == syscall.ECONNREFUSED {
+				// An ICMP error the socket held (our close_notify to a
+				// port the peer had closed, before it opened it again):
+				// reported once, and the datagrams behind it remain.
+				continue
+			}
 			if err != nil || n < 0 {
-				return true // EAGAIN: empty; anything else: nothing to drain
+				return // EAGAIN: empty; anything else: nothing to drain
 			}
 			f(buf[:n])
 		}
