@@ -87,6 +87,10 @@ const (
 	OpPreferChaCha           Options = C.SSL_OP_PRIORITIZE_CHACHA
 	OpLegacyServerConnect    Options = C.SSL_OP_LEGACY_SERVER_CONNECT
 	OpAll                    Options = C.SSL_OP_ALL
+	// OpNoEncryptThenMAC turns off RFC 7366 for CBC suites. In DTLS, OpenSSL
+	// (1.1.1 to 3.x) treats an encrypt-then-MAC record whose MAC fails as
+	// fatal, where a MAC-then-encrypt one that fails is dropped.
+	OpNoEncryptThenMAC Options = C.SSL_OP_NO_ENCRYPT_THEN_MAC
 	// OpIgnoreUnexpectedEOF is 0 (no effect) on OpenSSL 1.1.1, which has no
 	// such option and already treats an EOF without close_notify as EOF.
 	OpIgnoreUnexpectedEOF Options = C.GOSSL_OP_IGNORE_UNEXPECTED_EOF

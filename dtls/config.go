@@ -312,8 +312,13 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 		}
 	}
 	// Renegotiation would run the verify callback again mid-connection, and
-	// could change the peer's identity: refuse it on both sides.
-	sslCtx.SetOptions(openssl.OpNoQueryMTU | openssl.OpNoRenegotiation)
+	// could change the peer's identity: refuse it on both sides. With
+	// encrypt-then-MAC, OpenSSL ends a DTLS connection on one CBC record
+	// whose MAC fails (openssl#24972), so anyone who knows a peer's address
+	// could end it with one forged datagram; MAC-then-encrypt records that
+	// fail are dropped, as RFC 6347 asks, and OpenSSL's CBC decryption
+	// runs in constant time. AEAD suites, the default, are not affected.
+	sslCtx.SetOptions(openssl.OpNoQueryMTU | openssl.OpNoRenegotiation | openssl.OpNoEncryptThenMAC)
 	// Certificates are verified in Go, against the Config's x509.CertPools,
 	// inside the handshake: a refused peer gets a fatal alert.
 	mode := openssl.VerifyNone

@@ -2,9 +2,7 @@ package dtls
 
 import (
 	"strings"
-	"sync"
 
-	"github.com/openssl-stateless/openssl"
 	"github.com/openssl-stateless/openssl/internal/record"
 )
 
@@ -56,29 +54,38 @@ func firstEpoch(d []byte) (uint16, bool) {
 	return h.Epoch, err == nil
 }
 
-// before3 reports whether the library is older than OpenSSL 3.0, asked
-// once (a cgo call) rather than at every handshake.
-var before3 = sync.OnceValue(func() bool { return openssl.VersionNumber() < 0x30000000 })
-
 // shortRecordGuard returns the length below which an encrypted record
-// must be dropped before OpenSSL sees it, or 0 for none. OpenSSL 1.1.1
-// fails the whole connection (an internal error, fatal) on an AEAD record
-// too short to hold its explicit nonce and tag, where 3.x drops it as it
-// drops any record that does not authenticate: on 1.1.1 anyone who knows
-// a peer's address could end its connection with one datagram. No valid
-// record is that short, so dropping them costs nothing.
+// must be dropped before OpenSSL sees it, or 0 for none. OpenSSL 1.1.1 and
+// 3.0.19 fail the whole connection (an internal error, fatal) on a record
+// too short to hold what its cipher adds, where other 3.x releases drop it
+// as they drop any record that does not authenticate: anyone who knows a
+// peer's address could end its connection with one datagram. No valid
+// record is that short, so dropping them costs nothing, on every version.
 func shortRecordGuard(cipher string) int {
-	if !before3() {
-		return 0
-	}
 	switch {
 	case strings.Contains(cipher, "CHACHA20"), strings.Contains(cipher, "CCM8"):
 		return 16 // tag (and CCM_8's explicit nonce)
 	case strings.Contains(cipher, "GCM"), strings.Contains(cipher, "CCM"):
 		return 24 // 8-byte explicit nonce, 16-byte tag
 	}
-	return 0
+	if strings.Contains(cipher, "NULL") || !(strings.Contains(cipher, "AES") ||
+		strings.Contains(cipher, "CAMELLIA") || strings.Contains(cipher, "ARIA")) {
+		return 0 // no block cipher whose sizes we know: leave it to OpenSSL
+	}
+	// CBC with a 16-byte block: an explicit IV, then the MAC and at least
+	// one byte of padding, in whole blocks.
+	mac := 20 // SHA-1
+	switch {
+	case strings.HasSuffix(cipher, "SHA256"):
+		mac = 32
+	case strings.HasSuffix(cipher, "SHA384"):
+		mac = 48
+	}
+	return cbcBlock + (mac+cbcBlock)/cbcBlock*cbcBlock
 }
+
+// cbcBlock is the block (and explicit IV) size of AES, Camellia and ARIA.
+const cbcBlock = 16
 
 // hasShortRecord reports whether a datagram holds an encrypted record
 // shorter than min bytes.
