@@ -572,3 +572,90 @@ int gossl_i2d_X509(X509 *x, unsigned char *buf, int cap)
     ERR_pop_to_mark();
     return n > 0 || n < 0 ? n : 0;
 }
+
+/* ---- connection parameters: SRTP, exported keys, cipher ids ---------------- */
+
+int gossl_SSL_CTX_set_tlsext_use_srtp(SSL_CTX *ctx, const char *profiles, gossl_result *r)
+{
+    int ret;
+
+    ERR_clear_error();
+    /* Returns 0 on success, unlike nearly everything else. */
+    ret = SSL_CTX_set_tlsext_use_srtp(ctx, profiles) == 0;
+    gossl_capture(r, NULL, ret);
+    return ret;
+}
+
+unsigned long gossl_SSL_get_selected_srtp_profile(SSL *ssl)
+{
+    SRTP_PROTECTION_PROFILE *p = SSL_get_selected_srtp_profile(ssl);
+
+    return p != NULL ? p->id : 0;
+}
+
+int gossl_SSL_export_keying_material(SSL *ssl, unsigned char *out, size_t olen, const char *label,
+                                     size_t llen, const unsigned char *context, size_t contextlen,
+                                     int use_context, gossl_result *r)
+{
+    int ret;
+
+    ERR_clear_error();
+    ret = SSL_export_keying_material(ssl, out, olen, label, llen, context, contextlen, use_context);
+    gossl_capture(r, NULL, ret);
+    return ret;
+}
+
+int gossl_SSL_get_cipher_id(SSL *ssl)
+{
+    const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
+
+    return c != NULL ? (int)SSL_CIPHER_get_protocol_id(c) : -1;
+}
+
+int gossl_SSL_get_extms_support(SSL *ssl)
+{
+    return (int)SSL_get_extms_support(ssl);
+}
+
+/*
+ * Every cipher suite the library knows (TLS 1.3's included): ids[i] and, in
+ * names, the IANA name then OpenSSL's, each NUL-terminated, suite after
+ * suite. Stops at max suites or when names is full; returns the count.
+ */
+int gossl_cipher_suites(uint16_t *ids, int max, char *names, size_t names_cap)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+    STACK_OF(SSL_CIPHER) *sk;
+    size_t used = 0;
+    int i, n = 0;
+
+    if (ctx == NULL) {
+        ERR_clear_error();
+        return 0;
+    }
+    if (SSL_CTX_set_cipher_list(ctx, "ALL:COMPLEMENTOFALL:@SECLEVEL=0") == 1) {
+        sk = SSL_CTX_get_ciphers(ctx);
+        for (i = 0; sk != NULL && i < sk_SSL_CIPHER_num(sk) && n < max; i++) {
+            const SSL_CIPHER *c = sk_SSL_CIPHER_value(sk, i);
+            const char *std = NULL, *name = SSL_CIPHER_get_name(c);
+            size_t ls, ln;
+
+#ifndef OPENSSL_NO_SSL_TRACE
+            std = SSL_CIPHER_standard_name(c);
+#endif
+            if (std == NULL)
+                std = "";
+            ls = strlen(std) + 1;
+            ln = strlen(name) + 1;
+            if (used + ls + ln > names_cap)
+                break;
+            memcpy(names + used, std, ls);
+            memcpy(names + used + ls, name, ln);
+            used += ls + ln;
+            ids[n++] = (uint16_t)SSL_CIPHER_get_protocol_id(c);
+        }
+    }
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return n;
+}

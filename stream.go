@@ -336,6 +336,22 @@ func (c *StreamConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// ExportKeyingMaterial returns length bytes of keying material derived
+// from the connection's secrets (RFC 5705, RFC 8446 7.5), as crypto/tls's
+// ConnectionState.ExportKeyingMaterial does: see SSL.ExportKeyingMaterial.
+// It fails before the handshake has completed and after Close.
+func (c *StreamConn) ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	var out []byte
+	var err error
+	if lerr := c.locked(func() { out, err = c.ssl.ExportKeyingMaterial(label, context, length) }); lerr != nil {
+		return nil, lerr
+	}
+	return out, err
+}
+
 // locked runs f with c.mu held and the connection open. The unlock is
 // deferred: a panic raised again from a callback (see SSL.Stateless) must
 // not leave the mutex held, or Close would block forever.

@@ -197,6 +197,15 @@ int gossl_SSL_peer_chain_len(SSL *ssl);
 X509 *gossl_SSL_peer_chain_at(SSL *ssl, int i);
 /* i2d_X509 into buf; -(length needed) when buf is too small, 0 on failure. */
 int gossl_i2d_X509(X509 *x, unsigned char *buf, int cap); /* go: noescape nocallback */
+/* Connection parameters: SRTP (RFC 5764), exported keys (RFC 5705), suites. */
+int gossl_SSL_CTX_set_tlsext_use_srtp(SSL_CTX *ctx, const char *profiles, gossl_result *r);
+unsigned long gossl_SSL_get_selected_srtp_profile(SSL *ssl);
+int gossl_SSL_export_keying_material(SSL *ssl, unsigned char *out, size_t olen, const char *label,
+                                     size_t llen, const unsigned char *context, size_t contextlen,
+                                     int use_context, gossl_result *r);
+int gossl_SSL_get_cipher_id(SSL *ssl);
+int gossl_SSL_get_extms_support(SSL *ssl);
+int gossl_cipher_suites(uint16_t *ids, int max, char *names, size_t names_cap);
 
 /* ---- callbacks.c: trampolines -------------------------------------------- */
 
