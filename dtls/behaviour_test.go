@@ -332,7 +332,7 @@ func TestVerification(t *testing.T) {
 func TestMutualTLS(t *testing.T) {
 	p := newPKI(t)
 	scfg := p.serverConfig()
-	scfg.ClientAuth = dtls.RequireAndVerifyClientCert
+	scfg.ClientAuth = tls.RequireAndVerifyClientCert
 	scfg.ClientCAs = p.pool()
 	l := listen(t, scfg)
 

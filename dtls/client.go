@@ -95,7 +95,6 @@ func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, host string, 
 			}
 		}
 	}
-	ssl.SetUserData(cfg.ServerName) // the name the verify callback checks
 	ssl.SetConnectState()
 	var own *net.UDPConn
 	if udp, ok := pc.(*net.UDPConn); ok && connected {

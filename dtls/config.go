@@ -1,6 +1,7 @@
 package dtls
 
 import (
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -22,20 +23,16 @@ const (
 	VersionDTLS12 = uint16(openssl.VersionDTLS12)
 )
 
-// ClientAuthType is the server's policy for client certificates, as in
-// crypto/tls.
-type ClientAuthType int
+// SRTPProtectionProfile is an SRTP protection profile's id (RFC 5764,
+// 4.1.2), for Config.SRTPProtectionProfiles.
+type SRTPProtectionProfile = openssl.SRTPProtectionProfile
 
-// Client authentication policies.
+// The SRTP protection profiles OpenSSL negotiates, by their IANA names.
 const (
-	// NoClientCert asks for no certificate.
-	NoClientCert ClientAuthType = iota
-	// VerifyClientCertIfGiven asks for a certificate and verifies it against
-	// ClientCAs if the client sends one.
-	VerifyClientCertIfGiven
-	// RequireAndVerifyClientCert refuses clients without a certificate that
-	// verifies against ClientCAs.
-	RequireAndVerifyClientCert
+	SRTP_AES128_CM_HMAC_SHA1_80 = openssl.SRTP_AES128_CM_HMAC_SHA1_80
+	SRTP_AES128_CM_HMAC_SHA1_32 = openssl.SRTP_AES128_CM_HMAC_SHA1_32
+	SRTP_AEAD_AES_128_GCM       = openssl.SRTP_AEAD_AES_128_GCM
+	SRTP_AEAD_AES_256_GCM       = openssl.SRTP_AEAD_AES_256_GCM
 )
 
 // Defaults.
@@ -84,13 +81,45 @@ type Config struct {
 	// against the server's certificate. Dial takes it from the address when
 	// it is empty.
 	ServerName string
-	// InsecureSkipVerify accepts any server certificate. For tests only.
+	// InsecureSkipVerify makes a client accept any server certificate
+	// chain and host name, as in crypto/tls: then VerifyPeerCertificate or
+	// VerifyConnection must check the peer (a WebRTC peer's certificate
+	// fingerprint from signalling, say), or anyone in the path can be it.
 	InsecureSkipVerify bool
 
-	// ClientAuth is the server's policy for client certificates, verified
-	// against ClientCAs.
-	ClientAuth ClientAuthType
+	// ClientAuth is the server's policy for client certificates, with
+	// crypto/tls's values and meanings: NoClientCert, RequestClientCert
+	// and RequireAnyClientCert (a certificate is asked for, or required,
+	// and not verified: for fingerprint authentication through
+	// VerifyPeerCertificate), VerifyClientCertIfGiven and
+	// RequireAndVerifyClientCert (verified against ClientCAs).
+	ClientAuth tls.ClientAuthType
 	ClientCAs  *x509.CertPool
+
+	// VerifyPeerCertificate, if not nil, is called after the normal
+	// certificate verification with the peer's certificates (DER, leaf
+	// first) and the chains verification built (none when it was skipped),
+	// as in crypto/tls. It runs inside the handshake: an error refuses the
+	// peer with a fatal alert, and the handshake fails with it. On a
+	// server that did not ask for a certificate it is not called.
+	VerifyPeerCertificate func(rawCerts [][]byte, verifiedChains [][]*x509.Certificate) error
+	// VerifyConnection, if not nil, is called once per handshake, after
+	// certificate verification and VerifyPeerCertificate, with the
+	// connection's state, as in crypto/tls. An error ends the handshake.
+	// It runs inside the handshake (a fatal alert to the peer) when the
+	// peer sent certificates; on a server whose client sent none it runs
+	// once the handshake has completed, and a refusal then closes the
+	// connection with close_notify.
+	VerifyConnection func(ConnectionState) error
+
+	// SRTPProtectionProfiles, if not empty, negotiates DTLS-SRTP (RFC
+	// 5764): a client offers these profiles, in this order; a server picks
+	// the first of the client's it also has. With no profile in common the
+	// handshake completes without SRTP (ConnectionState's
+	// SRTPProtectionProfile is 0): refuse that in VerifyConnection if it
+	// will not do. The SRTP keys come from ExportKeyingMaterial with the
+	// label "EXTRACTOR-dtls_srtp".
+	SRTPProtectionProfiles []SRTPProtectionProfile
 
 	// MinVersion and MaxVersion bound the DTLS version (VersionDTLS10,
 	// VersionDTLS12); zero means OpenSSL's default.
@@ -159,6 +188,7 @@ func (c *Config) Clone() *Config {
 	}
 	n := *c
 	n.Certificates = append([]tls.Certificate(nil), c.Certificates...)
+	n.SRTPProtectionProfiles = append([]SRTPProtectionProfile(nil), c.SRTPProtectionProfiles...)
 	return &n
 }
 
@@ -225,8 +255,13 @@ func (c *Config) validate(server bool) error {
 	if c.IdleTimeout < 0 {
 		return fmt.Errorf("dtls: negative IdleTimeout %v", c.IdleTimeout)
 	}
-	if c.ClientAuth < NoClientCert || c.ClientAuth > RequireAndVerifyClientCert {
+	if c.ClientAuth < tls.NoClientCert || c.ClientAuth > tls.RequireAndVerifyClientCert {
 		return fmt.Errorf("dtls: unknown ClientAuth %d", c.ClientAuth)
+	}
+	for _, p := range c.SRTPProtectionProfiles {
+		if _, err := openssl.ParseSRTPProtectionProfile(p.String()); err != nil {
+			return fmt.Errorf("dtls: SRTP protection profile %v is not one OpenSSL negotiates", p)
+		}
 	}
 	hasCert := len(c.Certificates) > 0 || len(c.CertificatePEM) > 0 || c.CertFile != ""
 	hasKey := len(c.Certificates) > 0 || len(c.KeyPEM) > 0 || c.KeyFile != ""
@@ -253,6 +288,13 @@ func (c *Config) certificatePEM() (certPEM, keyPEM []byte, err error) {
 		}
 		kder, err := x509.MarshalPKCS8PrivateKey(tc.PrivateKey)
 		if err != nil {
+			if _, ok := tc.PrivateKey.(crypto.Signer); ok {
+				// OpenSSL signs with the key itself. Signing through Go
+				// would take an ENGINE (gone in 4.0) or a provider (none
+				// before 3.0), and a callback into Go on every handshake:
+				// no one mechanism covers 1.1.1 to 4.0.
+				return nil, nil, fmt.Errorf("dtls: Certificates[0].PrivateKey is a %T: a crypto.Signer whose key cannot be exported (an HSM, a KMS, a TPM) is not supported, OpenSSL needs the key itself (an *rsa.PrivateKey, *ecdsa.PrivateKey or ed25519.PrivateKey): %w", tc.PrivateKey, err)
+			}
 			return nil, nil, fmt.Errorf("dtls: Certificates[0] private key: %w", err)
 		}
 		return certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), nil
@@ -319,72 +361,36 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 	// fail are dropped, as RFC 6347 asks, and OpenSSL's CBC decryption
 	// runs in constant time. AEAD suites, the default, are not affected.
 	sslCtx.SetOptions(openssl.OpNoQueryMTU | openssl.OpNoRenegotiation | openssl.OpNoEncryptThenMAC)
-	// Certificates are verified in Go, against the Config's x509.CertPools,
-	// inside the handshake: a refused peer gets a fatal alert.
-	mode := openssl.VerifyNone
-	switch {
-	case server && c.ClientAuth == RequireAndVerifyClientCert:
-		mode = openssl.VerifyPeer | openssl.VerifyFailIfNoPeerCert
-	case server && c.ClientAuth == VerifyClientCertIfGiven:
-		mode = openssl.VerifyPeer
-	case !server && !c.InsecureSkipVerify:
-		mode = openssl.VerifyPeer
+	if len(c.SRTPProtectionProfiles) > 0 {
+		if err := sslCtx.SetSRTPProtectionProfiles(c.SRTPProtectionProfiles...); err != nil {
+			return fail(fmt.Errorf("dtls: SRTP: %w", err))
+		}
+	}
+	// Certificates are verified in Go (verify.go), inside the handshake: a
+	// refused peer gets a fatal alert. A client always runs the callback,
+	// for VerifyPeerCertificate and VerifyConnection even when
+	// InsecureSkipVerify skips the chain.
+	mode := openssl.VerifyPeer
+	if server {
+		switch c.ClientAuth {
+		case tls.NoClientCert:
+			mode = openssl.VerifyNone
+		case tls.RequireAnyClientCert, tls.RequireAndVerifyClientCert:
+			mode |= openssl.VerifyFailIfNoPeerCert
+		}
 	}
 	if err := sslCtx.SetVerify(mode, -1); err != nil {
 		return fail(err)
 	}
 	if mode != openssl.VerifyNone {
-		// A copy of the verification settings, not the Config: the Ctx is
-		// cached under a weak key to the Config, which the closure must not
-		// keep alive.
-		v := verifier{rootCAs: c.RootCAs, clientCAs: c.ClientCAs, clientAuth: c.ClientAuth, insecure: c.InsecureSkipVerify}
-		err := sslCtx.SetCertVerifyCallback(func(s *openssl.SSL, chain []*x509.Certificate) error {
-			name, _ := s.UserData().(string)
-			return v.verifyPeer(server, chain, name)
-		})
-		if err != nil {
+		// The connection, and from it its Config, comes through the SSL:
+		// the Ctx is cached under a weak key to the Config, which the
+		// callback must not keep alive.
+		if err := sslCtx.SetCertVerifyCallback(verifyCallback); err != nil {
 			return fail(err)
 		}
 	}
 	return sslCtx, nil
-}
-
-// verifier holds what verifying a peer needs from a Config.
-type verifier struct {
-	rootCAs, clientCAs *x509.CertPool
-	clientAuth         ClientAuthType
-	insecure           bool
-}
-
-// verifyPeer checks the peer's chain as crypto/tls would, returning a
-// *tls.CertificateVerificationError on failure.
-func (c verifier) verifyPeer(server bool, certs []*x509.Certificate, serverName string) error {
-	if server {
-		if c.clientAuth == NoClientCert || (len(certs) == 0 && c.clientAuth == VerifyClientCertIfGiven) {
-			return nil
-		}
-	} else if c.insecure {
-		return nil
-	}
-	if len(certs) == 0 {
-		return errors.New("dtls: peer sent no certificate")
-	}
-	opts := x509.VerifyOptions{Intermediates: x509.NewCertPool()}
-	for _, ic := range certs[1:] {
-		opts.Intermediates.AddCert(ic)
-	}
-	if server {
-		opts.Roots = c.clientCAs
-		opts.KeyUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	} else {
-		opts.Roots = c.rootCAs
-		opts.DNSName = serverName
-		opts.KeyUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	}
-	if _, err := certs[0].Verify(opts); err != nil {
-		return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
-	}
-	return nil
 }
 
 // clientCtxs holds one client Ctx per Config: building an SSL_CTX (loading

@@ -64,6 +64,13 @@ type Conn struct {
 	maxPayload      int
 	minRecord       int // guarded by mu; see shortRecordGuard
 
+	// What peer verification (verify.go) found, guarded by mu: the chain
+	// the peer sent, parsed once, the chains verified, and whether the
+	// user's verifiers have run.
+	peerCerts      []*x509.Certificate
+	verifiedChains [][]*x509.Certificate
+	verifiersRun   bool
+
 	readMu sync.Mutex
 	rdl    *deadline
 	wdl    *deadline
@@ -100,6 +107,7 @@ func newConn(pc net.PacketConn, own *net.UDPConn, peer netip.AddrPort, cfg *Conf
 		wdl:      newDeadline(),
 	}
 	c.udp, _ = pc.(*net.UDPConn)
+	ssl.SetUserData(c) // for the verify callback
 	return c
 }
 
@@ -389,13 +397,14 @@ func (c *Conn) finishHandshake() error {
 	if c.ssl == nil { // closed since the last step
 		return net.ErrClosed
 	}
-	if c.srv == nil && !c.cfg.InsecureSkipVerify {
-		certs, err := c.ssl.PeerCertificates()
-		if err != nil {
+	if c.srv == nil && !c.cfg.InsecureSkipVerify && len(c.peerCerts) == 0 {
+		return fmt.Errorf("dtls: handshake with %v: server sent no certificate", c.rap)
+	}
+	if !c.verifiersRun {
+		// No certificate came (a server that asked for none, or a client
+		// that sent none): the verify callback did not run.
+		if err := c.runVerifiers(c.ssl, false); err != nil {
 			return fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
-		}
-		if len(certs) == 0 {
-			return fmt.Errorf("dtls: handshake with %v: server sent no certificate", c.rap)
 		}
 	}
 	c.minRecord = shortRecordGuard(c.ssl.CipherName())
@@ -618,32 +627,60 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-// ConnectionState describes a connection, as crypto/tls's does.
+// ConnectionState describes a connection, with crypto/tls's field names
+// and meanings.
 type ConnectionState struct {
+	// Version is the DTLS version (VersionDTLS12); VersionName names it.
+	Version           uint16
 	HandshakeComplete bool
-	Version           string // "DTLSv1.2"
-	CipherSuite       string // OpenSSL's name, e.g. "ECDHE-ECDSA-AES128-GCM-SHA256"
-	PeerCertificates  []*x509.Certificate
-	ServerName        string
+	// CipherSuite is the suite's IANA id; CipherSuiteName names it.
+	CipherSuite uint16
+	// ServerName is, on a server, the name the client sent in its
+	// server_name extension ("" for none); on a client, the name the
+	// server's certificate was checked against.
+	ServerName       string
+	PeerCertificates []*x509.Certificate
+	// VerifiedChains are the chains verification built from
+	// PeerCertificates: none where it was skipped (InsecureSkipVerify,
+	// RequestClientCert, RequireAnyClientCert).
+	VerifiedChains [][]*x509.Certificate
+	// SRTPProtectionProfile is the DTLS-SRTP profile agreed on, or 0.
+	SRTPProtectionProfile SRTPProtectionProfile
 	// CookieExchanged reports that the server answered with a
 	// HelloVerifyRequest before the handshake: always true on a Listener's
 	// connections, whose handshakes all start with DTLSv1_listen.
 	CookieExchanged bool
+
+	conn *Conn
+}
+
+// ExportKeyingMaterial returns length bytes of keying material derived
+// from the connection's secrets (RFC 5705), as crypto/tls's does: the SRTP
+// keys of DTLS-SRTP with the label "EXTRACTOR-dtls_srtp" and a nil
+// context (RFC 5764, 4.2). It needs the extended master secret (RFC
+// 7627), which OpenSSL negotiates by default, and an open connection.
+func (cs *ConnectionState) ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error) {
+	c := cs.conn
+	if c == nil {
+		return nil, errors.New("dtls: ExportKeyingMaterial on a ConnectionState not from a Conn")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ssl == nil {
+		return nil, c.closedErr()
+	}
+	b, err := c.ssl.ExportKeyingMaterial(label, context, length)
+	if err != nil {
+		return nil, fmt.Errorf("dtls: %w", err)
+	}
+	return b, nil
 }
 
 // ConnectionState returns the state of the connection.
 func (c *Conn) ConnectionState() ConnectionState {
-	cs := ConnectionState{
-		HandshakeComplete: c.hsDone.Load(),
-		ServerName:        c.cfg.ServerName,
-		CookieExchanged:   c.srv != nil || c.cookieExchanged.Load(),
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ssl != nil {
-		cs.Version = c.ssl.Version()
-		cs.CipherSuite = c.ssl.CipherName()
-		cs.PeerCertificates, _ = c.ssl.PeerCertificates()
-	}
+	cs := c.stateOf(c.ssl, c.hsDone.Load())
+	cs.conn = c
 	return cs
 }

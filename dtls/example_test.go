@@ -79,14 +79,14 @@ func ExampleDial() {
 	}
 	defer c.Close()
 	cs := c.ConnectionState()
-	fmt.Println("version:", cs.Version)
+	fmt.Println("version:", dtls.VersionName(cs.Version))
 	fmt.Println("cookie exchange:", cs.CookieExchanged)
 	fmt.Println("server:", cs.PeerCertificates[0].Subject.CommonName)
 	buf := make([]byte, 1500)
 	n, _ := c.Read(buf)
 	fmt.Printf("read: %s\n", buf[:n])
 	// Output:
-	// version: DTLSv1.2
+	// version: DTLS 1.2
 	// cookie exchange: true
 	// server: localhost
 	// read: welcome

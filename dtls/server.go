@@ -317,7 +317,7 @@ func (l *Listener) handshake(c *Conn) {
 		l.hsCompleted.Add(1)
 		if l.log.Enabled(context.Background(), slog.LevelInfo) {
 			cs := c.ConnectionState()
-			l.log.Info("dtls: handshake completed", "peer", c.rap, "version", cs.Version, "cipher", cs.CipherSuite)
+			l.log.Info("dtls: handshake completed", "peer", c.rap, "version", VersionName(cs.Version), "cipher", CipherSuiteName(cs.CipherSuite))
 		}
 		// Answer retransmissions until the application takes over, for as
 		// long as the client may still be retransmitting.

@@ -341,8 +341,8 @@ func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x50
 		conn:      c,
 		datagrams: true,
 		protocol:  "DTLS over UDP",
-		version:   cs.Version,
-		cipher:    cs.CipherSuite,
+		version:   dtls.VersionName(cs.Version),
+		cipher:    openssl.CipherSuiteOpenSSLName(cs.CipherSuite),
 		cookie:    "no",
 		free:      func() {},
 	}

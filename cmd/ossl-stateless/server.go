@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -149,9 +150,9 @@ func (s *server) runDTLS(creds *credentials, sig <-chan os.Signal) error {
 	cfg.CookieSigner = signer
 	if s.clientCAs != nil {
 		cfg.ClientCAs = s.clientCAs
-		cfg.ClientAuth = dtls.VerifyClientCertIfGiven
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
 		if o.verify {
-			cfg.ClientAuth = dtls.RequireAndVerifyClientCert
+			cfg.ClientAuth = tls.RequireAndVerifyClientCert
 		}
 	}
 	l, err := dtls.Listen("udp", o.accept, cfg)
