@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -30,7 +31,9 @@ type session struct {
 	version   string
 	cipher    string
 	cookie    string
+	srtp      string // the SRTP profile agreed, with -use_srtp
 	peer      *x509.Certificate
+	export    func(label string, context []byte, length int) ([]byte, error)
 	free      func() // frees what outlives conn (the TLS client's Ctx)
 }
 
@@ -102,6 +105,17 @@ func runClient(o *clientOpts, stdin io.Reader, stdout, stderr io.Writer, sig <-c
 		info("Verification: skipped (-insecure)")
 	} else {
 		info("Verification: OK (%s)", name)
+	}
+	if sess.srtp != "" {
+		info("SRTP Extension negotiated, profile=%s", sess.srtp)
+	}
+	if o.keymatLabel != "" {
+		km, err := sess.export(o.keymatLabel, nil, o.keymatLen)
+		if err != nil {
+			sess.conn.Close()
+			return fmt.Errorf("-keymatexport: %w", err)
+		}
+		info("%s", strings.TrimSuffix(keymatText(o.keymatLabel, km), "\n"))
 	}
 	return exchange(sess, o, stdin, stdout, info, interrupted)
 }
@@ -301,11 +315,13 @@ func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x50
 	}
 	pc := &refusalWatch{UDPConn: uc, raddr: raddr, refused: make(chan struct{})}
 	cfg := &dtls.Config{
-		RootCAs:            roots,
-		ServerName:         name,
-		InsecureSkipVerify: o.insecure,
-		MTU:                o.mtu,
-		HandshakeTimeout:   o.timeout,
+		RootCAs:                roots,
+		ServerName:             name,
+		InsecureSkipVerify:     o.insecure,
+		MTU:                    o.mtu,
+		HandshakeTimeout:       o.timeout,
+		CipherList:             o.cipher,
+		SRTPProtectionProfiles: o.srtp,
 	}
 	if creds != nil {
 		cfg.CertificatePEM, cfg.KeyPEM = creds.certPEM, creds.keyPEM
@@ -341,10 +357,17 @@ func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x50
 		conn:      c,
 		datagrams: true,
 		protocol:  "DTLS over UDP",
-		version:   dtls.VersionName(cs.Version),
+		version:   dtlsVersionText(cs.Version),
 		cipher:    openssl.CipherSuiteOpenSSLName(cs.CipherSuite),
 		cookie:    "no",
+		export:    cs.ExportKeyingMaterial,
 		free:      func() {},
+	}
+	if len(o.srtp) > 0 {
+		sess.srtp = "none"
+		if p := cs.SRTPProtectionProfile; p != 0 {
+			sess.srtp = srtpOpenSSLName(p)
+		}
 	}
 	if cs.CookieExchanged {
 		sess.cookie = "yes (HelloVerifyRequest)"
@@ -443,6 +466,7 @@ func dialTLS(ctx context.Context, o *clientOpts, creds *credentials, name string
 		version:   sc.SSL().Version(),
 		cipher:    sc.SSL().CipherName(),
 		cookie:    sniff.Verdict(),
+		export:    sc.ExportKeyingMaterial,
 		free:      func() { sslCtx.Close() },
 	}
 	if certs, err := sc.SSL().PeerCertificates(); err == nil && len(certs) > 0 {
@@ -522,4 +546,15 @@ func alertMessage(err error) (string, bool) {
 		msg += ": it may want a client certificate (-cert and -key), or share no version or cipher with us"
 	}
 	return msg, true
+}
+
+// dtlsVersionText names a DTLS version as OpenSSL's SSL_get_version does.
+func dtlsVersionText(v uint16) string {
+	switch v {
+	case dtls.VersionDTLS12:
+		return "DTLSv1.2"
+	case dtls.VersionDTLS10:
+		return "DTLSv1"
+	}
+	return dtls.VersionName(v)
 }

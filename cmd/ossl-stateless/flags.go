@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openssl-stateless/openssl"
 	"github.com/openssl-stateless/openssl/dtls"
 )
 
@@ -22,7 +23,12 @@ const (
 // common are the flags of both commands.
 type common struct {
 	cert, key, caFile string
-	verify            bool
+	verifyDepth       int // -verify N; -1 when not given
+	cipher            string
+	useSRTP           string // -use_srtp, OpenSSL's profile names joined by ':'
+	srtp              []dtls.SRTPProtectionProfile
+	keymatLabel       string // -keymatexport
+	keymatLen         int    // -keymatexportlen
 	mtu               int
 	dtls12, tls13     bool
 	quiet             bool
@@ -37,6 +43,9 @@ type serverOpts struct {
 	backend   string
 	idle      time.Duration
 	cookieAge time.Duration // -cookie-lifetime
+	// requireDepth is -Verify N: a client certificate is required; -1
+	// when not given.
+	requireDepth int
 }
 
 type clientOpts struct {
@@ -72,8 +81,20 @@ Flags:
   -CAfile file        CA certificates (PEM) that client certificates must chain
                       to; a client certificate is then asked for and verified
                       when one is sent
-  -verify             require a client certificate that verifies against
-                      -CAfile (needs -CAfile)
+  -verify depth       ask for a client certificate, as s_server: verified
+                      against -CAfile if given; without -CAfile any
+                      certificate is accepted and its SHA-256 fingerprint
+                      logged (DTLS only). The depth is read and not used
+  -Verify depth       require a client certificate, likewise
+  -cipher list        OpenSSL cipher string for DTLS (e.g. ECDHE+AESGCM)
+  -use_srtp profiles  negotiate DTLS-SRTP with these profiles, OpenSSL's
+                      names joined by ':' (SRTP_AES128_CM_SHA1_80,
+                      SRTP_AES128_CM_SHA1_32, SRTP_AEAD_AES_128_GCM,
+                      SRTP_AEAD_AES_256_GCM); the profile agreed is printed
+  -keymatexport label export keying material with this label after each
+                      handshake (RFC 5705) and print it on stdout as
+                      s_server does
+  -keymatexportlen n  how many bytes -keymatexport exports (default 20)
   -mode echo|forward  echo: send every message back (default); forward: relay
                       to -backend and relay its replies back
   -backend host:port  forward mode's backend. DTLS: a plain UDP service, each
@@ -130,8 +151,14 @@ Flags:
                       are checked but not sent)
   -CAfile file        CA certificates (PEM) that the server's certificate
                       must chain to (default: the system's roots)
-  -verify             verify the server's certificate: the default, spelled
-                      out; conflicts with -insecure
+  -verify depth       verify the server's certificate: the default, spelled
+                      out as s_client does; conflicts with -insecure. The
+                      depth is read and not used
+  -cipher list        OpenSSL cipher string for DTLS (e.g. ECDHE+AESGCM)
+  -use_srtp profiles  offer DTLS-SRTP with these profiles (see server -help)
+  -keymatexport label export keying material with this label after the
+                      handshake and print it on stderr as s_client does
+  -keymatexportlen n  how many bytes -keymatexport exports (default 20)
   -insecure           accept any server certificate (no verification)
   -cert file          client certificate and chain (PEM), for servers that ask
   -key file           its private key (default: read from the -cert file)
@@ -165,7 +192,11 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.cert, "cert", "", "")
 	fs.StringVar(&c.key, "key", "", "")
 	fs.StringVar(&c.caFile, "CAfile", "", "")
-	fs.BoolVar(&c.verify, "verify", false, "")
+	fs.IntVar(&c.verifyDepth, "verify", -1, "")
+	fs.StringVar(&c.cipher, "cipher", "", "")
+	fs.StringVar(&c.useSRTP, "use_srtp", "", "")
+	fs.StringVar(&c.keymatLabel, "keymatexport", "", "")
+	fs.IntVar(&c.keymatLen, "keymatexportlen", 20, "")
 	fs.IntVar(&c.mtu, "mtu", 0, "")
 	fs.BoolVar(&c.dtls12, "dtls1_2", false, "")
 	fs.BoolVar(&c.tls13, "tls1_3", false, "")
@@ -182,6 +213,7 @@ func serverFlags(o *serverOpts) *flag.FlagSet {
 	fs.StringVar(&o.backend, "backend", "", "")
 	fs.DurationVar(&o.idle, "idle", 5*time.Minute, "")
 	fs.DurationVar(&o.cookieAge, "cookie-lifetime", 60*time.Second, "")
+	fs.IntVar(&o.requireDepth, "Verify", -1, "")
 	return fs
 }
 
@@ -234,6 +266,24 @@ func (c *common) check(cmd string) error {
 	if c.timeout <= 0 {
 		return usagef(cmd, "-timeout must be positive, not %v", c.timeout)
 	}
+	if c.verifyDepth < -1 {
+		return usagef(cmd, "-verify takes a depth of 0 or more, not %d", c.verifyDepth)
+	}
+	if c.tls13 && (c.cipher != "" || c.useSRTP != "") {
+		return usagef(cmd, "-cipher and -use_srtp apply to DTLS only, not to -tls1_3")
+	}
+	if c.useSRTP != "" {
+		for _, name := range strings.Split(c.useSRTP, ":") {
+			p, err := openssl.ParseSRTPProtectionProfile(name)
+			if err != nil {
+				return usagef(cmd, "-use_srtp: unknown profile %q (OpenSSL's names: SRTP_AES128_CM_SHA1_80, SRTP_AES128_CM_SHA1_32, SRTP_AEAD_AES_128_GCM, SRTP_AEAD_AES_256_GCM)", name)
+			}
+			c.srtp = append(c.srtp, p)
+		}
+	}
+	if c.keymatLen < 1 || c.keymatLen > 4096 {
+		return usagef(cmd, "-keymatexportlen must be 1 to 4096, not %d", c.keymatLen)
+	}
 	return nil
 }
 
@@ -246,8 +296,11 @@ func parseServer(args []string, stdout io.Writer) (*serverOpts, error) {
 	if err := o.check(cmd); err != nil {
 		return nil, err
 	}
-	if o.verify && o.caFile == "" {
-		return nil, usagef(cmd, "-verify needs -CAfile: the CA that client certificates must chain to")
+	if o.requireDepth < -1 {
+		return nil, usagef(cmd, "-Verify takes a depth of 0 or more, not %d", o.requireDepth)
+	}
+	if o.tls13 && (o.verifyDepth >= 0 || o.requireDepth >= 0) && o.caFile == "" {
+		return nil, usagef(cmd, "with -tls1_3, -verify and -Verify need -CAfile: the CA that client certificates must chain to")
 	}
 	accept, err := checkAddr(cmd, "-accept", o.accept, true)
 	if err != nil {
@@ -290,7 +343,7 @@ func parseClient(args []string, stdout io.Writer) (*clientOpts, error) {
 	if err := o.check(cmd); err != nil {
 		return nil, err
 	}
-	if o.insecure && (o.verify || o.caFile != "") {
+	if o.insecure && (o.verifyDepth >= 0 || o.caFile != "") {
 		return nil, usagef(cmd, "-insecure skips verification: it excludes -verify and -CAfile")
 	}
 	if _, err := checkAddr(cmd, "-connect", o.connect, false); err != nil {

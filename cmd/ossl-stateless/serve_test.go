@@ -275,7 +275,7 @@ func TestTLS13(t *testing.T) {
 	}
 }
 
-// TestMutualAuth runs `server -verify -CAfile`: a client with a certificate
+// TestMutualAuth runs `server -Verify 1 -CAfile`: a client with a certificate
 // from the CA gets in, a client without one is refused (exit 1, a failed
 // handshake in the server's log), over DTLS and over TLS 1.3.
 func TestMutualAuth(t *testing.T) {
@@ -289,7 +289,7 @@ func TestMutualAuth(t *testing.T) {
 				failLog = `msg="tls: handshake failed"`
 			}
 			srv, addr := startServer(t, append([]string{"-cert", p.Server.CertFile, "-key", p.Server.KeyFile,
-				"-CAfile", p.CAFile, "-verify"}, serverExtra...)...)
+				"-CAfile", p.CAFile, "-Verify", "1"}, serverExtra...)...)
 			base := append([]string{"client", "-connect", addr, "-CAfile", p.CAFile, "-timeout", "5s"}, clientExtra...)
 
 			in := lines("client with a certificate", 2)

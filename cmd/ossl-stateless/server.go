@@ -35,7 +35,8 @@ type server struct {
 	notice       string // about the self-signed certificate, printed once listening
 	clientCAs    *x509.CertPool
 	clientCAsPEM []byte
-	backend      string // forward mode's backend, resolved
+	backend      string     // forward mode's backend, resolved
+	outMu        sync.Mutex // one report block at a time on stdout
 
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{}
@@ -148,13 +149,10 @@ func (s *server) runDTLS(creds *credentials, sig <-chan os.Signal) error {
 		return err
 	}
 	cfg.CookieSigner = signer
-	if s.clientCAs != nil {
-		cfg.ClientCAs = s.clientCAs
-		cfg.ClientAuth = tls.VerifyClientCertIfGiven
-		if o.verify {
-			cfg.ClientAuth = tls.RequireAndVerifyClientCert
-		}
-	}
+	cfg.ClientCAs = s.clientCAs
+	cfg.ClientAuth = o.clientAuth(s.clientCAs != nil)
+	cfg.CipherList = o.cipher
+	cfg.SRTPProtectionProfiles = o.srtp
 	l, err := dtls.Listen("udp", o.accept, cfg)
 	if err != nil {
 		var oe *net.OpError
@@ -174,7 +172,10 @@ func (s *server) runDTLS(creds *credentials, sig <-chan os.Signal) error {
 			if err != nil {
 				return // net.ErrClosed: the Listener was closed
 			}
-			s.start(c, func() error { return s.relay(c, true) })
+			s.start(c, func() error {
+				s.report(c.(*dtls.Conn))
+				return s.relay(c, true)
+			})
 		}
 	}()
 
@@ -399,4 +400,79 @@ func (s *server) backToClient(c, b net.Conn, datagrams bool, last *atomic.Int64)
 			return fmt.Errorf("backend %s: %w", s.backend, err)
 		}
 	}
+}
+
+// clientAuth is the policy -verify, -Verify and -CAfile ask for, with
+// s_server's meanings: -verify asks for a certificate, -Verify requires
+// one; -CAfile alone asks for one and verifies what comes. Without
+// -CAfile a certificate is taken unverified (its fingerprint is logged).
+func (o *serverOpts) clientAuth(haveCAs bool) tls.ClientAuthType {
+	switch {
+	case o.requireDepth >= 0 && haveCAs:
+		return tls.RequireAndVerifyClientCert
+	case o.requireDepth >= 0:
+		return tls.RequireAnyClientCert
+	case haveCAs:
+		return tls.VerifyClientCertIfGiven
+	case o.verifyDepth >= 0:
+		return tls.RequestClientCert
+	}
+	return tls.NoClientCert
+}
+
+// report logs a DTLS connection's client certificate and prints the SRTP
+// profile and keying material that -use_srtp and -keymatexport ask for.
+func (s *server) report(c *dtls.Conn) {
+	cs := c.ConnectionState()
+	peer := c.RemoteAddr().String()
+	if len(cs.PeerCertificates) > 0 {
+		leaf := cs.PeerCertificates[0]
+		s.log.Info("client certificate", "peer", peer, "subject", leaf.Subject.String(),
+			"sha256", fingerprint(leaf), "verified", len(cs.VerifiedChains) > 0)
+	}
+	if len(s.o.srtp) > 0 {
+		name := "none"
+		if p := cs.SRTPProtectionProfile; p != 0 {
+			name = srtpOpenSSLName(p)
+		}
+		s.printf("SRTP Extension negotiated, profile=%s (peer %s)\n", name, peer)
+	}
+	s.printKeymat(peer, cs.ExportKeyingMaterial)
+}
+
+// printKeymat prints -keymatexport's keying material as s_server does.
+func (s *server) printKeymat(peer string, export func(string, []byte, int) ([]byte, error)) {
+	o := s.o
+	if o.keymatLabel == "" {
+		return
+	}
+	km, err := export(o.keymatLabel, nil, o.keymatLen)
+	if err != nil {
+		s.log.Warn("keying material export failed", "peer", peer, "err", err)
+		return
+	}
+	s.printf("%s", keymatText(o.keymatLabel, km))
+}
+
+// printf writes one block to stdout: connections report concurrently.
+func (s *server) printf(format string, args ...any) {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	fmt.Fprintf(s.stdout, format, args...)
+}
+
+// keymatText is the keying material block `openssl s_server` and
+// `s_client` print for -keymatexport.
+func keymatText(label string, km []byte) string {
+	return fmt.Sprintf("Keying material exporter:\n    Label: '%s'\n    Length: %d bytes\n    Keying material: %X\n", label, len(km), km)
+}
+
+// srtpOpenSSLName is OpenSSL's name for a profile, as s_server prints it.
+func srtpOpenSSLName(p dtls.SRTPProtectionProfile) string {
+	for _, n := range []string{"SRTP_AES128_CM_SHA1_80", "SRTP_AES128_CM_SHA1_32", "SRTP_AEAD_AES_128_GCM", "SRTP_AEAD_AES_256_GCM"} {
+		if q, err := openssl.ParseSRTPProtectionProfile(n); err == nil && q == p {
+			return n
+		}
+	}
+	return p.String()
 }

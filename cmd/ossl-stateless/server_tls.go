@@ -55,7 +55,7 @@ func (s *server) newTLSCtx(creds *credentials) (*openssl.Ctx, error) {
 			return fail(fmt.Errorf("-CAfile %s: %w", o.caFile, err))
 		}
 		mode := openssl.VerifyPeer
-		if o.verify {
+		if o.requireDepth >= 0 {
 			mode |= openssl.VerifyFailIfNoPeerCert
 		}
 		if err := sslCtx.SetVerify(mode, -1); err != nil {
@@ -139,5 +139,6 @@ func (s *server) serveTLS(sc *openssl.StreamConn, raw net.Conn, st *tlsStats) er
 	defer st.live.Add(-1)
 	s.log.Info("tls: handshake completed", "peer", peer, "version", sc.SSL().Version(),
 		"cipher", sc.SSL().CipherName(), "hello_retry_request", hrr)
+	s.printKeymat(peer, sc.ExportKeyingMaterial)
 	return s.relay(sc, false)
 }
