@@ -183,3 +183,54 @@ func TestClientWithOpenSSLSServerTLS13(t *testing.T) {
 	assert.Contains(t, info, "Verification: OK (localhost)")
 	assert.Equal(t, 0, srv.WaitStatus(), "s_server exit status")
 }
+
+// keymatRE is the keying material line s_server, s_client and our tool
+// print for -keymatexport.
+var keymatRE = regexp.MustCompile(`Keying material: ([0-9A-F]{120})\n`)
+
+// TestSRTPKeymatExportWithOpenSSL runs our server with -use_srtp and
+// -keymatexport against `openssl s_client` with the same flags, and our
+// client against `openssl s_server`: both sides print the same profile and
+// the same 60 bytes, in the same format.
+func TestSRTPKeymatExportWithOpenSSL(t *testing.T) {
+	p := newPKI(t)
+	flags := []string{"-use_srtp", "SRTP_AES128_CM_SHA1_80", "-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", "60"}
+	t.Run("our server", func(t *testing.T) {
+		srv, addr := startServer(t, append([]string{"-cert", p.Server.CertFile, "-key", p.Server.KeyFile}, flags...)...)
+		cl := opensslPeer(t, "s_client", append([]string{"s_client", "-dtls1_2", "-connect", addr, "-CAfile", p.CAFile,
+			"-verify_return_error", "-nocommands"}, flags...)...)
+		theirs := waitMatch(t, cl.String, keymatRE)
+		ours := waitMatch(t, srv.Stdout.String, keymatRE)
+		assert.Equal(t, theirs, ours)
+		assert.Contains(t, cl.String(), "SRTP Extension negotiated, profile=SRTP_AES128_CM_SHA1_80")
+		assert.Contains(t, srv.Stdout.String(), "SRTP Extension negotiated, profile=SRTP_AES128_CM_SHA1_80")
+		assert.Contains(t, srv.Stdout.String(), "    Label: 'EXTRACTOR-dtls_srtp'\n    Length: 60 bytes\n")
+	})
+	t.Run("our client", func(t *testing.T) {
+		port := testpeer.FreePort(t, "udp4", net.IPv4(127, 0, 0, 1))
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		srv := opensslPeer(t, "s_server", append([]string{"s_server", "-dtls1_2", "-listen", "-accept", addr,
+			"-cert", p.Server.CertFile, "-key", p.Server.KeyFile, "-naccept", "1"}, flags...)...)
+		srv.WaitFor("ACCEPT")
+		r := runTool(t, "one line\n", append([]string{"client", "-connect", addr, "-CAfile", p.CAFile, "-wait", "200ms"}, flags...)...)
+		require.Equal(t, 0, r.code, "stderr:\n%s", r.stderr)
+		assert.Contains(t, r.stderr, "SRTP Extension negotiated, profile=SRTP_AES128_CM_SHA1_80")
+		m := keymatRE.FindStringSubmatch(r.stderr + "\n")
+		require.NotNil(t, m, "stderr:\n%s", r.stderr)
+		assert.Equal(t, waitMatch(t, srv.String, keymatRE), m[1])
+	})
+}
+
+// waitMatch waits until out() matches re and returns the first group.
+func waitMatch(t *testing.T, out func() string, re *regexp.Regexp) string {
+	t.Helper()
+	var got string
+	require.Eventually(t, func() bool {
+		m := re.FindStringSubmatch(out())
+		if m != nil {
+			got = m[1]
+		}
+		return m != nil
+	}, testpeer.Timeout, 10*time.Millisecond, "no match for %v in:\n%s", re, out())
+	return got
+}
