@@ -1,8 +1,12 @@
 package dtls_test
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log"
 
@@ -90,4 +94,72 @@ func ExampleDial() {
 	// cookie exchange: true
 	// server: localhost
 	// read: welcome
+}
+
+// Two WebRTC peers: self-signed certificates, no CA, each side checking
+// the other's SHA-256 fingerprint (which signalling, the SDP's
+// a=fingerprint line, carried), DTLS-SRTP negotiated, and the SRTP keys
+// exported on both sides (RFC 5764, 4.2).
+func ExampleConfig_webRTC() {
+	serverCert, serverKey, _ := testcert.SelfSigned("webrtc server")
+	clientCert, clientKey, _ := testcert.SelfSigned("webrtc client")
+	fingerprint := func(certPEM []byte) [32]byte {
+		b, _ := pem.Decode(certPEM)
+		return sha256.Sum256(b.Bytes)
+	}
+	pin := func(want [32]byte) func([][]byte, [][]*x509.Certificate) error {
+		return func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 || sha256.Sum256(raw[0]) != want {
+				return errors.New("fingerprint mismatch")
+			}
+			return nil
+		}
+	}
+	profiles := []dtls.SRTPProtectionProfile{dtls.SRTP_AES128_CM_HMAC_SHA1_80}
+
+	l, err := dtls.Listen("udp", "127.0.0.1:0", &dtls.Config{
+		CertificatePEM:         serverCert,
+		KeyPEM:                 serverKey,
+		ClientAuth:             tls.RequireAnyClientCert, // a certificate, checked by fingerprint
+		VerifyPeerCertificate:  pin(fingerprint(clientCert)),
+		SRTPProtectionProfiles: profiles,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+	serverKeys := make(chan []byte, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		cs := c.(*dtls.Conn).ConnectionState()
+		km, _ := cs.ExportKeyingMaterial("EXTRACTOR-dtls_srtp", nil, 60)
+		serverKeys <- km
+		_, _ = c.Read(make([]byte, 1)) // until the client's close_notify
+	}()
+
+	c, err := dtls.Dial("udp", l.Addr().String(), &dtls.Config{
+		CertificatePEM:         clientCert,
+		KeyPEM:                 clientKey,
+		InsecureSkipVerify:     true, // no CA: the fingerprint is the check
+		VerifyPeerCertificate:  pin(fingerprint(serverCert)),
+		SRTPProtectionProfiles: profiles,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	cs := c.ConnectionState()
+	clientKeys, err := cs.ExportKeyingMaterial("EXTRACTOR-dtls_srtp", nil, 60)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("SRTP profile:", cs.SRTPProtectionProfile)
+	fmt.Println("keying material:", len(clientKeys), "bytes, the same on both sides:", bytes.Equal(clientKeys, <-serverKeys))
+	// Output:
+	// SRTP profile: SRTP_AES128_CM_HMAC_SHA1_80
+	// keying material: 60 bytes, the same on both sides: true
 }
