@@ -151,7 +151,7 @@ func (s *echoServer) endAll(t *testing.T, procs []*testpeer.Proc) (ended []*echo
 	ended = s.waitEnded(t, len(procs))
 	for _, e := range ended {
 		assert.ErrorIs(t, e.endErr, io.EOF, "connection from %s ends with the peer's close_notify", e.remote)
-		assert.Equal(t, "DTLSv1.2", e.state.Version)
+		assert.Equal(t, dtls.VersionDTLS12, e.state.Version)
 		received = append(received, e.received...)
 	}
 	return ended, received
