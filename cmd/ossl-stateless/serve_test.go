@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net"
@@ -313,6 +314,29 @@ func TestMutualAuth(t *testing.T) {
 			assert.Equal(t, 1, stats["handshakes_failed"])
 		})
 	}
+}
+
+// TestClientCertWithoutCA runs `server -Verify 1` without -CAfile, as a
+// WebRTC-style endpoint that pins fingerprints does: any client certificate
+// is taken unverified and its SHA-256 fingerprint logged; a client without
+// one is refused. -cipher picks the suite both sides report.
+func TestClientCertWithoutCA(t *testing.T) {
+	p := newPKI(t)
+	srv, addr := startServer(t, "-cert", p.Server.CertFile, "-key", p.Server.KeyFile, "-Verify", "1",
+		"-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305")
+	base := []string{"client", "-connect", addr, "-CAfile", p.CAFile, "-timeout", "5s"}
+	r := runTool(t, "hello\n", append(base, "-cert", p.Client.CertFile, "-key", p.Client.KeyFile)...)
+	require.Equal(t, 0, r.code, "stderr:\n%s", r.stderr)
+	assert.Contains(t, r.stderr, "Cipher: ECDHE-ECDSA-CHACHA20-POLY1305")
+	sum := sha256.Sum256(p.Client.Leaf.Raw)
+	srv.WaitForStderr(fmt.Sprintf("sha256=%x", sum[:]))
+	assert.Contains(t, srv.Stderr.String(), "verified=false")
+
+	r = runTool(t, "refused\n", append(base, "-quiet")...)
+	assert.Equal(t, 1, r.code)
+	stats := parseStats(t, stopServer(t, srv))
+	assert.Equal(t, 1, stats["handshakes_completed"])
+	assert.Equal(t, 1, stats["handshakes_failed"])
 }
 
 // TestIdleTimeout starts a server with -idle 300ms and a client that keeps
