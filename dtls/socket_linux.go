@@ -113,8 +113,13 @@ func dialOwn(laddr *net.UDPAddr, v6only int, peer netip.AddrPort) (*net.UDPConn,
 	network := "udp4"
 	if v6only >= 0 { // the Listener's socket is IPv6
 		network = "udp6"
-		if peer.Addr().Is4() {
-			peer = netip.AddrPortFrom(netip.AddrFrom16(peer.Addr().As16()), peer.Port())
+		if a := peer.Addr(); a.Is4() || a.Is4In6() {
+			// An IPv4 peer of a dual-stack socket. Go reads a mapped
+			// address as IPv4 and refuses it on "udp6"; "udp" with the
+			// IPv6 wildcard as the local address makes an IPv6 socket
+			// connected to the mapped address.
+			network = "udp"
+			peer = netip.AddrPortFrom(a.Unmap(), peer.Port())
 		}
 	}
 	d := net.Dialer{LocalAddr: laddr, Control: reusePort(v6only)}
