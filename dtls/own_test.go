@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -139,4 +140,68 @@ func TestOwnSocketFloodFromPeerAddress(t *testing.T) {
 	n, err := server.Read(buf)
 	require.NoError(t, err)
 	assert.Equal(t, "real", string(buf[:n]))
+}
+
+// secondFreeFD returns the second lowest descriptor number not in use:
+// with RLIMIT_NOFILE there, exactly one more descriptor can be opened (the
+// limit bounds numbers, not counts).
+func secondFreeFD(t *testing.T) uint64 {
+	t.Helper()
+	free := 0
+	for fd := 0; fd < 1<<16; fd++ {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err == syscall.EBADF {
+			if free++; free == 2 {
+				return uint64(fd)
+			}
+		}
+	}
+	t.Fatal("no free descriptor numbers")
+	return 0
+}
+
+// Out of descriptors, a new connection shares the Listener's socket
+// instead of failing: the process's limit is lowered so that exactly one
+// more descriptor can be opened, two clients connect, the first gets a
+// socket of its own, the second does not, and both are served.
+func TestOwnSocketOutOfDescriptors(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	var pcs []*net.UDPConn
+	for i := 0; i < 2; i++ {
+		pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		require.NoError(t, err)
+		pcs = append(pcs, pc)
+	}
+	var saved syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &saved))
+	lowered := saved
+	lowered.Cur = secondFreeFD(t)
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered))
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &saved))
+		}
+	}
+	defer restore()
+
+	var servers []*dtls.Conn
+	var clients []*dtls.Conn
+	for _, pc := range pcs {
+		c, err := dtls.Client(pc, l.Addr(), p.clientConfig())
+		require.NoError(t, err)
+		defer c.Close()
+		require.NoError(t, c.Handshake())
+		clients = append(clients, c)
+		servers = append(servers, acceptOne(t, l).(*dtls.Conn))
+	}
+	restore()
+	assert.True(t, dtls.OwnSocket(servers[0]), "the first connection got the last descriptor")
+	assert.False(t, dtls.OwnSocket(servers[1]), "the second shares the Listener's socket")
+	for i, c := range clients {
+		go echo(servers[i])
+		roundTrip(t, c, []byte(fmt.Sprintf("client %d", i)))
+	}
 }
