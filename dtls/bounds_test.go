@@ -235,19 +235,7 @@ func TestQueueFloodFromPeerAddress(t *testing.T) {
 
 	// The application reads: the junk is discarded by OpenSSL record by
 	// record, and a real message then arrives.
-	go func() {
-		for i := 0; i < 50; i++ {
-			if _, err := client.Write([]byte("real")); err != nil {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
-	buf := make([]byte, 2048)
-	require.NoError(t, server.SetReadDeadline(time.Now().Add(10*time.Second)))
-	n, err := server.Read(buf)
-	require.NoError(t, err)
-	assert.Equal(t, "real", string(buf[:n]))
+	realDataArrives(t, client, server)
 	require.Eventually(t, func() bool { return l.Stats().QueuedBytes < 64<<10 }, 5*time.Second, 10*time.Millisecond)
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/openssl-stateless/openssl/dtls"
@@ -131,4 +132,24 @@ func newPool(certs ...*x509.Certificate) *x509.CertPool {
 func forEachSocketMode(t *testing.T, test func(t *testing.T, shared bool)) {
 	t.Run("own", func(t *testing.T) { test(t, false) })
 	t.Run("shared", func(t *testing.T) { test(t, true) })
+}
+
+// realDataArrives checks that, after a flood of junk from the client's
+// address, the server reads the client's real data: the client sends it
+// repeatedly, since the junk may have crowded some of it out.
+func realDataArrives(t *testing.T, client, server net.Conn) {
+	t.Helper()
+	go func() {
+		for i := 0; i < 50; i++ {
+			if _, err := client.Write([]byte("real")); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	buf := make([]byte, 2048)
+	require.NoError(t, server.SetReadDeadline(time.Now().Add(10*time.Second)))
+	n, err := server.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "real", string(buf[:n]))
 }

@@ -127,19 +127,7 @@ func TestOwnSocketFloodFromPeerAddress(t *testing.T) {
 	assert.Greater(t, rx, 0, "the flood reached the connection's socket")
 	assert.Zero(t, l.Stats().QueuedBytes, "nothing waits in the Listener's queues")
 
-	go func() {
-		for i := 0; i < 50; i++ {
-			if _, err := client.Write([]byte("real")); err != nil {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
-	buf := make([]byte, 2048)
-	require.NoError(t, server.SetReadDeadline(time.Now().Add(10*time.Second)))
-	n, err := server.Read(buf)
-	require.NoError(t, err)
-	assert.Equal(t, "real", string(buf[:n]))
+	realDataArrives(t, client, server)
 }
 
 // secondFreeFD returns the second lowest descriptor number not in use:
