@@ -247,33 +247,40 @@ static int mac_input(SSL *ssl, int kind, int64_t issued, unsigned char in[MAC_IN
 {
     static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     BIO *rbio = SSL_get_rbio(ssl);
-    gossl_addr a;
-    int i;
+    gossl_addr got;
+    const gossl_addr *a = &got;
+    uint64_t u = (uint64_t)issued;
 
     if (gossl_is_packet_bio(rbio)) {
-        a = ((const gossl_dgram *)BIO_get_data(rbio))->peer;
+        a = &((const gossl_dgram *)BIO_get_data(rbio))->peer;
     } else {
-        memset(&a, 0, sizeof(a));
+        memset(&got, 0, sizeof(got));
         if (rbio != NULL)
-            gossl_BIO_dgram_get_peer(rbio, &a);
+            gossl_BIO_dgram_get_peer(rbio, &got);
     }
-    if (a.family == 0 && ssl == attached_to)
-        a = attached;
+    if (a->family == 0 && ssl == attached_to)
+        a = &attached;
     in[0] = (unsigned char)kind;
-    for (i = 0; i < 8; i++)
-        in[1 + i] = (unsigned char)((uint64_t)issued >> (56 - 8 * i));
-    if (a.family == AF_INET) {
+    in[1] = (unsigned char)(u >> 56);
+    in[2] = (unsigned char)(u >> 48);
+    in[3] = (unsigned char)(u >> 40);
+    in[4] = (unsigned char)(u >> 32);
+    in[5] = (unsigned char)(u >> 24);
+    in[6] = (unsigned char)(u >> 16);
+    in[7] = (unsigned char)(u >> 8);
+    in[8] = (unsigned char)u;
+    if (a->family == AF_INET) {
         in[9] = 4;
         memcpy(in + 10, v4mapped, 12);
-        memcpy(in + 22, a.addr, 4);
-    } else if (a.family == AF_INET6) {
-        in[9] = memcmp(a.addr, v4mapped, 12) == 0 ? 4 : 6;
-        memcpy(in + 10, a.addr, 16);
+        memcpy(in + 22, a->addr, 4);
+    } else if (a->family == AF_INET6) {
+        in[9] = memcmp(a->addr, v4mapped, 12) == 0 ? 4 : 6;
+        memcpy(in + 10, a->addr, 16);
     } else {
         return 0;
     }
-    in[26] = (unsigned char)(a.port >> 8);
-    in[27] = (unsigned char)a.port;
+    in[26] = (unsigned char)(a->port >> 8);
+    in[27] = (unsigned char)a->port;
     return 1;
 }
 
