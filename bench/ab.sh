@@ -3,7 +3,8 @@
 # side: rounds in which C and each given build of benchtable run back to
 # back (the order of the builds flipped every round), then per build the
 # median ns/op and the median of the per-round ratios of C's time over
-# its own (its rate over C's, as the table's first rows).
+# its own (its rate over C's, as the table's first rows), and the ratio of
+# the fastest rounds (the least disturbed by other load).
 #
 #   bench/ab.sh CDIR PKIDIR BENCHTABLE... (ROUNDS=5, SECONDS_PER_RUN=0.5)
 #
@@ -47,7 +48,10 @@ END {
 			if (b == "c") continue
 			n = 0; for (r in rs) { n++; v[n] = ns[r, b, name]; q[n] = ns[r, "c", name] / ns[r, b, name] }
 			lo = q[1]; hi = q[1]; for (i = 2; i <= n; i++) { if (q[i] < lo) lo = q[i]; if (q[i] > hi) hi = q[i] }
-			printf "  %s: %.0f ns/op, rate %.2fx C (rounds %.2f..%.2f)\n", b, median(v, n), median(q, n), lo, hi
+			best = v[1]; cbest = ns[1 - 1, "c", name]
+			for (r in rs) { if (ns[r, b, name] < best) best = ns[r, b, name]; if (ns[r, "c", name] < cbest) cbest = ns[r, "c", name] }
+			printf "  %s: %.0f ns/op, rate %.2fx C (rounds %.2f..%.2f); fastest rounds: %.0f vs C %.0f ns/op, %.2fx\n",
+				b, median(v, n), median(q, n), lo, hi, best, cbest, cbest / best
 		}
 	}
 }' "$out"
