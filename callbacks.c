@@ -92,7 +92,9 @@ int gossl_in_callback(uintptr_t handle)
 
 /* ---- cookies -------------------------------------------------------------- */
 
-static int generate(SSL *ssl, int kind, unsigned char *cookie, size_t max, size_t *len)
+/* Shared with cookie_hmac.c, whose C signer hands the Go signer what it
+ * cannot decide alone. */
+int gossl_cookie_generate_go(SSL *ssl, int kind, unsigned char *cookie, size_t max, size_t *len)
 {
     size_t n = 0;
     uintptr_t h = handle_of(ssl);
@@ -110,7 +112,7 @@ static int generate(SSL *ssl, int kind, unsigned char *cookie, size_t max, size_
     return 1;
 }
 
-static int verify(SSL *ssl, int kind, const unsigned char *cookie, size_t len)
+int gossl_cookie_verify_go(SSL *ssl, int kind, const unsigned char *cookie, size_t len)
 {
     uintptr_t h = handle_of(ssl);
     struct cb_frame f;
@@ -128,7 +130,7 @@ static int generate_dtls(SSL *ssl, unsigned char *cookie, unsigned int *len)
 {
     size_t n;
 
-    if (!generate(ssl, GOSSL_COOKIE_DTLS, cookie, GOSSL_DTLS_COOKIE_MAX, &n))
+    if (!gossl_cookie_generate_go(ssl, GOSSL_COOKIE_DTLS, cookie, GOSSL_DTLS_COOKIE_MAX, &n))
         return 0;
     *len = (unsigned int)n;
     return 1;
@@ -136,17 +138,17 @@ static int generate_dtls(SSL *ssl, unsigned char *cookie, unsigned int *len)
 
 static int verify_dtls(SSL *ssl, const unsigned char *cookie, unsigned int len)
 {
-    return verify(ssl, GOSSL_COOKIE_DTLS, cookie, len);
+    return gossl_cookie_verify_go(ssl, GOSSL_COOKIE_DTLS, cookie, len);
 }
 
 static int generate_stateless(SSL *ssl, unsigned char *cookie, size_t *len)
 {
-    return generate(ssl, GOSSL_COOKIE_STATELESS, cookie, GOSSL_STATELESS_COOKIE_MAX, len);
+    return gossl_cookie_generate_go(ssl, GOSSL_COOKIE_STATELESS, cookie, GOSSL_STATELESS_COOKIE_MAX, len);
 }
 
 static int verify_stateless(SSL *ssl, const unsigned char *cookie, size_t len)
 {
-    return verify(ssl, GOSSL_COOKIE_STATELESS, cookie, len);
+    return gossl_cookie_verify_go(ssl, GOSSL_COOKIE_STATELESS, cookie, len);
 }
 
 /*

@@ -2,14 +2,21 @@
 
 package openssl
 
+/*
+#include "shim.h"
+*/
+import "C"
+
 import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,11 +27,15 @@ import (
 // at 32 bytes and GnuTLS enforces that cap for DTLS 1.2 too, refusing a
 // longer HelloVerifyRequest. A 128-bit tag on a cookie that lives a minute
 // leaves a forger nothing to gain.
+//
+// cookie_hmac.c makes and checks the same cookies in C (the constants
+// below are shared with it through include/shim.h).
 const (
-	cookieVersion  = 2
-	cookieTagLen   = 16
-	cookieLen      = 1 + 4 + cookieTagLen
-	cookieSkew     = 2 // seconds a cookie may come from the future (clock skew between servers)
+	cookieVersion  = C.GOSSL_COOKIE_VERSION
+	cookieTagLen   = C.GOSSL_COOKIE_TAG_LEN
+	cookieLen      = C.GOSSL_COOKIE_LEN
+	cookieSkew     = C.GOSSL_COOKIE_SKEW // seconds a cookie may come from the future (clock skew between servers)
+	cookieKeyLen   = C.GOSSL_COOKIE_KEY_LEN
 	minSecretLen   = 16
 	defaultLife    = 60 * time.Second
 	keyDerivLabel  = "openssl-stateless cookie key v1"
@@ -45,6 +56,14 @@ const (
 // SSL_CTX that no public API sets, so the client must return to the same
 // Ctx.
 //
+// Install also sets up the same scheme in C on the Ctx: OpenSSL's
+// callbacks then make and check cookies without calling into Go, with the
+// keys of the current window (and its neighbours) that Go derives and hands
+// over when the window turns. The keys are wiped when the Ctx's SSL_CTX is
+// freed. A cookie the C side cannot handle (the first of a window, or a
+// peer that is not an IP address) goes to the Go signer, which makes the
+// same bytes.
+//
 // A CookieSigner is safe for concurrent use and allocates nothing per
 // cookie once warm. Only NewCookieSigner makes a usable one: with a nil
 // *CookieSigner or a zero CookieSigner{}, Install and GenerateCookie
@@ -54,16 +73,19 @@ type CookieSigner struct {
 	secret   []byte
 	lifetime time.Duration
 	now      func() time.Time
+	wall     bool // now is time.Now: the C signer's clock agrees with it
 	keys     atomic.Pointer[signerKeys]
 }
 
 type signerKeys struct {
 	epoch           int64
 	cur, prev, next *epochKey
+	raw             [3 * cookieKeyLen]byte // prev, cur, next: what C is handed
 }
 
 type epochKey struct {
 	epoch int64
+	key   [cookieKeyLen]byte
 	pool  sync.Pool // of *macState
 }
 
@@ -94,7 +116,7 @@ func NewCookieSigner(secret []byte, lifetime time.Duration) (*CookieSigner, erro
 	} else if len(secret) < minSecretLen {
 		return nil, fmt.Errorf("openssl: cookie secret of %d bytes is too short (minimum %d)", len(secret), minSecretLen)
 	}
-	return &CookieSigner{secret: append([]byte(nil), secret...), lifetime: lifetime, now: time.Now}, nil
+	return &CookieSigner{secret: append([]byte(nil), secret...), lifetime: lifetime, now: time.Now, wall: true}, nil
 }
 
 // Lifetime returns how long a cookie stays valid (0 for a signer
@@ -133,14 +155,62 @@ func (c *CookieSigner) Install(ctx *Ctx) error {
 		k := byte(kind)
 		// OpenSSL calls these only inside an operation of s, on the
 		// goroutine that has s: they read its peer without claiming it.
-		if err := ctx.setGen(kind, func(s *SSL, dst []byte) (int, error) { return c.generate(s, k, dst, true) }); err != nil {
+		// With the C signer installed they run only for what it leaves
+		// to Go, and hand it the keys of the current window.
+		gen := func(s *SSL, dst []byte) (int, error) {
+			n, err := c.generate(s, k, dst, true)
+			c.handOver(s)
+			return n, err
+		}
+		verify := func(s *SSL, cookie []byte) bool {
+			ok := c.verify(s, k, cookie, true)
+			c.handOver(s)
+			return ok
+		}
+		if err := ctx.setGen(kind, gen); err != nil {
 			return err
 		}
-		if err := ctx.setVerify(kind, func(s *SSL, cookie []byte) bool { return c.verify(s, k, cookie, true) }); err != nil {
+		if err := ctx.setVerify(kind, verify); err != nil {
 			return err
 		}
 	}
-	return nil
+	if !c.wall {
+		return nil
+	}
+	// The C signer replaces the trampolines just set (they stay its
+	// fallback) and gets the current keys now, not on the first cookie.
+	err := ctx.with(func() error {
+		if C.gossl_cookie_signer_install(ctx.ptr, C.long(c.lifetime/time.Second)) != 1 {
+			return errors.New("openssl: CookieSigner.Install: out of memory")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return handOverTo(ctx, c.keysFor(c.now().Unix()))
+}
+
+// handOverTo gives ctx's C signer keys (Install's first hand-over).
+func handOverTo(ctx *Ctx, keys *signerKeys) error {
+	return ctx.with(func() error {
+		if C.gossl_cookie_signer_keys(ctx.ptr, nil, C.int64_t(keys.epoch), (*C.uchar)(&keys.raw[0])) != 1 {
+			return errors.New("openssl: CookieSigner.Install: no C signer on the Ctx")
+		}
+		return nil
+	})
+}
+
+// handOver gives the C signer of s's Ctx the keys of the current window,
+// from one of the Go callbacks: C leaves a cookie to Go when its keys are
+// of another window. It costs a lock in C when they are current.
+func (c *CookieSigner) handOver(s *SSL) {
+	if !c.wall {
+		return
+	}
+	keys := c.keysFor(c.now().Unix())
+	C.gossl_cookie_signer_keys(nil, s.ptr, C.int64_t(keys.epoch), (*C.uchar)(&keys.raw[0]))
+	runtime.KeepAlive(keys)
 }
 
 // GenerateCookie has the shape of a generate callback, for code that
@@ -249,6 +319,9 @@ func (c *CookieSigner) keysFor(now int64) *signerKeys {
 	// Derived ahead, so that a cookie claiming the next window (a peer
 	// server's clock slightly ahead, or a forger) costs no allocation.
 	nk.next = c.newEpochKey(e + 1)
+	copy(nk.raw[:cookieKeyLen], nk.prev.key[:])
+	copy(nk.raw[cookieKeyLen:], nk.cur.key[:])
+	copy(nk.raw[2*cookieKeyLen:], nk.next.key[:])
 	// Losing this race only means another goroutine derived the same keys.
 	c.keys.CompareAndSwap(k, nk)
 	return nk
@@ -262,6 +335,7 @@ func (c *CookieSigner) newEpochKey(e int64) *epochKey {
 	m.Write(eb[:])
 	key := m.Sum(nil)
 	ek := &epochKey{epoch: e}
+	copy(ek.key[:], key)
 	ek.pool.New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
 	return ek
 }

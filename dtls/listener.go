@@ -50,10 +50,11 @@ type Listener struct {
 
 	// The listening SSL, used by the read loop and by a connection's
 	// reader that sees its peer reconnect (relisten).
-	lmu  sync.Mutex
-	lssl *openssl.SSL
-	lbio *openssl.BIO
-	down bool // shutdown has freed lssl: no more listening
+	lmu    sync.Mutex
+	lssl   *openssl.SSL
+	lbio   *openssl.BIO
+	lreply [512]byte // lssl's answer to a datagram: a HelloVerifyRequest (at most 255 bytes of cookie)
+	down   bool      // shutdown has freed lssl: no more listening
 
 	mu       sync.Mutex
 	conns    map[netip.AddrPort]*Conn // by peer; a reconnect's successor hangs off its predecessor
@@ -486,20 +487,27 @@ func (l *Listener) isClosing() bool {
 	return l.closing
 }
 
-// listen runs DTLSv1_listen on d. Called with l.lmu held.
+// listen runs DTLSv1_listen on d, in one cgo call that takes d in and
+// hands the answer back (DTLSv1ListenDatagram), allocating nothing. Called
+// with l.lmu held.
 func (l *Listener) listen(d []byte, from netip.AddrPort) {
-	if err := l.lbio.PushDatagram(d, from); err != nil {
-		l.lbio.DropDatagram()
+	if len(d) > bioBuffer { // more than the listening BIO takes in (no ClientHello is so long)
 		l.datagramsDropped.Add(1)
 		return
 	}
-	peer, err := l.lssl.DTLSv1ListenAddrPort()
-	sent := false
-	_ = l.lbio.DrainDatagrams(func(p []byte) error {
-		sent = true
-		l.writeTo(p, from)
-		return nil
-	})
+	peer, n, err := l.lssl.DTLSv1ListenDatagram(d, from, l.lreply[:])
+	sent := n > 0
+	if sent {
+		l.writeTo(l.lreply[:n], from)
+	} else if l.lbio.HasOutput() {
+		// More than one datagram, or a longer one: never seen from
+		// DTLSv1_listen, but sent as it came.
+		_ = l.lbio.DrainDatagrams(func(p []byte) error {
+			sent = true
+			l.writeTo(p, from)
+			return nil
+		})
+	}
 	switch {
 	case err == nil:
 		l.cookiesVerified.Add(1)

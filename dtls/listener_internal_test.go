@@ -3,6 +3,7 @@ package dtls
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openssl-stateless/openssl"
+	"github.com/openssl-stateless/openssl/internal/record"
 	"github.com/openssl-stateless/openssl/internal/testcert"
 )
 
@@ -57,4 +59,30 @@ func TestListeningSSLFailureReported(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no listening SSL")
 	assert.True(t, errors.Is(err, openssl.ErrClosed), "the cause is kept: %v", err)
+}
+
+// A cookieless ClientHello from a new source costs the listener no
+// allocation: one cgo call in, the HelloVerifyRequest out through a buffer
+// of the Listener's, then to the socket.
+func TestListenPathAllocatesNothing(t *testing.T) {
+	l := bareListener(t)
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	t.Cleanup(func() { udp.Close() })
+	l.udp, l.pc = udp, udp
+	signer, err := openssl.NewCookieSigner(nil, 0)
+	require.NoError(t, err)
+	require.NoError(t, signer.Install(l.sslCtx)) // as NewListener does
+	require.True(t, l.listening())
+	t.Cleanup(func() { l.lssl.Close() })
+	hello := record.ClientHelloDatagram{}.Bytes()
+	from := udp.LocalAddr().(*net.UDPAddr).AddrPort() // the answers go to the socket itself, unread
+	allocs := testing.AllocsPerRun(100, func() {
+		l.lmu.Lock()
+		l.listen(hello, from)
+		l.lmu.Unlock()
+	})
+	assert.Zero(t, allocs)
+	assert.EqualValues(t, 101, l.cookiesSent.Load(), "every one answered")
+	assert.Zero(t, l.datagramsDropped.Load())
 }

@@ -94,6 +94,17 @@ enum {
     GOSSL_COOKIE_GENERATE = 0,
     GOSSL_COOKIE_VERIFY = 1,
 
+    /*
+     * The CookieSigner's cookie (cookie_signer.go, cookie_hmac.c): version
+     * (1), issued in Unix seconds (4), HMAC-SHA256 tag truncated (16); the
+     * seconds it may come from the future; the length of an epoch's key.
+     */
+    GOSSL_COOKIE_VERSION = 2,
+    GOSSL_COOKIE_TAG_LEN = 16,
+    GOSSL_COOKIE_LEN = 1 + 4 + GOSSL_COOKIE_TAG_LEN,
+    GOSSL_COOKIE_SKEW = 2,
+    GOSSL_COOKIE_KEY_LEN = 32,
+
     /* Which bound gossl_SSL_CTX_set_proto_version sets. */
     GOSSL_PROTO_MIN = 0,
     GOSSL_PROTO_MAX = 1,
@@ -242,5 +253,29 @@ int gossl_packet_bio_init(void);
 int gossl_is_packet_bio(BIO *b);
 int gossl_callbacks_init(void);
 extern int gossl_handle_idx;
+
+/* ---- cookie_hmac.c: the CookieSigner in C ---------------------------------- */
+
+/* Installs the C signer as ctx's four cookie callbacks (lifetime in seconds). */
+int gossl_cookie_signer_install(SSL_CTX *ctx, long lifetime);
+/* Hands over the keys of epoch-1, epoch, epoch+1 (3 x GOSSL_COOKIE_KEY_LEN
+ * bytes) to ctx's signer, or to ssl's SSL_CTX's when ctx is NULL. */
+int gossl_cookie_signer_keys(SSL_CTX *ctx, SSL *ssl, int64_t epoch, const unsigned char *keys);
+/* SSL_stateless with r->aux as the peer the Go side attached. */
+long gossl_SSL_stateless_peer(SSL *ssl, gossl_result *r);
+
+/* ---- packet_bio.c: the listen path in one call ------------------------------- */
+
+/*
+ * DTLSv1_listen on the n bytes Go put in the read packet BIO's buffer (from
+ * r->aux), its result in r: returns the length of the answer when it is one
+ * datagram (the write packet BIO's only frame), else 0; -1 if the BIOs are
+ * not packet BIOs or a datagram is pending.
+ */
+int gossl_DTLSv1_listen_datagram(SSL *ssl, BIO_ADDR *peer, int n, gossl_result *r);
+
+/* Shared between the C files: callbacks.c's way into the Go cookie callbacks. */
+int gossl_cookie_generate_go(SSL *ssl, int kind, unsigned char *cookie, size_t max, size_t *len);
+int gossl_cookie_verify_go(SSL *ssl, int kind, const unsigned char *cookie, size_t len);
 
 #endif
