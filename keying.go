@@ -7,6 +7,7 @@ package openssl
 import "C"
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"runtime"
@@ -228,12 +229,16 @@ var cipherSuites = sync.OnceValue(func() map[uint16]suiteNames {
 // CipherSuiteName returns the IANA name of the cipher suite with id
 // ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"), as crypto/tls's
 // CipherSuiteName does, for every suite the linked OpenSSL knows; an
-// unknown id is returned in hex.
+// unknown id is returned in hex. OpenSSL 1.1.1 keeps the IANA names only
+// when built with enable-ssl-trace (Debian's and most distributions' are
+// not): there the names come from crypto/tls, and a suite crypto/tls does
+// not have (PSK, CCM, ARIA, ...) is returned in hex; CipherSuiteOpenSSLName
+// still names it.
 func CipherSuiteName(id uint16) string {
 	if s, ok := cipherSuites()[id]; ok && s.iana != "" {
 		return s.iana
 	}
-	return fmt.Sprintf("0x%04X", id)
+	return tls.CipherSuiteName(id)
 }
 
 // CipherSuiteOpenSSLName returns OpenSSL's name for the cipher suite with
