@@ -136,6 +136,10 @@ type Ctx struct {
 	gen        [2]atomic.Pointer[genFunc]
 	verify     [2]atomic.Pointer[verifyFunc]
 	certVerify atomic.Pointer[certVerifyFunc]
+
+	// The callbacks of the IoT features (psk.go).
+	pskServer atomic.Pointer[pskServerFunc]
+	pskClient atomic.Pointer[pskClientFunc]
 }
 
 type certVerifyFunc func(s *SSL, chain []*x509.Certificate) error

@@ -234,4 +234,20 @@ int gossl_is_packet_bio(BIO *b);
 int gossl_callbacks_init(void);
 extern int gossl_handle_idx;
 
+/* ---- iot (issue 12): PSK, ALPN, key log, certificates, sessions ---------- */
+
+/*
+ * callbacks_ext.c holds the trampolines of issue 12; it enters Go through
+ * the same frames as callbacks.c (gossl_in_callback sees them). A slot is
+ * room on the trampoline's C stack for callbacks.c's frame.
+ */
+typedef struct { void *p[2]; } gossl_cb_slot;
+uintptr_t gossl_cb_push(const SSL *ssl, gossl_cb_slot *slot);
+void gossl_cb_pop(gossl_cb_slot *slot);
+
+/* PSK (DTLS 1.2 PSK suites; TLS 1.3 through the same callbacks). */
+void gossl_SSL_CTX_set_psk_server_cb(SSL_CTX *ctx, int on);
+void gossl_SSL_CTX_set_psk_client_cb(SSL_CTX *ctx, int on);
+int gossl_SSL_CTX_use_psk_identity_hint(SSL_CTX *ctx, const char *hint, gossl_result *r);
+
 #endif

@@ -1,0 +1,79 @@
+/*
+ * callbacks_ext.c: the trampolines of the IoT features (issue 12): pre-shared
+ * keys first. Like callbacks.c, each reaches Go (ext_cb.go) through the
+ * cgo.Handle in the SSL's ex_data, inside a frame gossl_in_callback sees, and
+ * Go answers exactly 0 or 1; the lengths OpenSSL wants back are computed
+ * here, never trusted from Go unchecked.
+ */
+#include <string.h>
+#include "shim.h"
+#include "_cgo_export.h"
+
+/* ---- pre-shared keys ------------------------------------------------------ */
+
+/*
+ * The server's lookup. 0 tells OpenSSL the identity is unknown: it sends the
+ * unknown_psk_identity alert (DTLS 1.2), or goes on without the PSK (TLS 1.3).
+ */
+static unsigned int psk_server(SSL *ssl, const char *identity, unsigned char *psk,
+                               unsigned int max_psk_len)
+{
+    gossl_cb_slot f;
+    size_t n = 0;
+    uintptr_t h = gossl_cb_push(ssl, &f);
+    int ok;
+
+    if (h == 0)
+        return 0;
+    ok = goPSKServer(h, (char *)identity, identity != NULL ? strlen(identity) : 0,
+                     psk, max_psk_len, &n);
+    gossl_cb_pop(&f);
+    if (ok != 1 || n == 0 || n > max_psk_len)
+        return 0;
+    return (unsigned int)n;
+}
+
+/*
+ * The client's choice. OpenSSL hands an identity buffer of max_identity_len
+ * bytes plus one for the terminating NUL written here, and reads the
+ * identity back with strlen: Go refuses identities holding a NUL.
+ */
+static unsigned int psk_client(SSL *ssl, const char *hint, char *identity,
+                               unsigned int max_identity_len, unsigned char *psk,
+                               unsigned int max_psk_len)
+{
+    gossl_cb_slot f;
+    size_t idlen = 0, n = 0;
+    uintptr_t h = gossl_cb_push(ssl, &f);
+    int ok;
+
+    if (h == 0)
+        return 0;
+    ok = goPSKClient(h, (char *)hint, hint != NULL ? strlen(hint) : 0, identity,
+                     max_identity_len, &idlen, psk, max_psk_len, &n);
+    gossl_cb_pop(&f);
+    if (ok != 1 || idlen == 0 || idlen > max_identity_len || n == 0 || n > max_psk_len)
+        return 0;
+    identity[idlen] = '\0';
+    return (unsigned int)n;
+}
+
+void gossl_SSL_CTX_set_psk_server_cb(SSL_CTX *ctx, int on)
+{
+    SSL_CTX_set_psk_server_callback(ctx, on ? psk_server : NULL);
+}
+
+void gossl_SSL_CTX_set_psk_client_cb(SSL_CTX *ctx, int on)
+{
+    SSL_CTX_set_psk_client_callback(ctx, on ? psk_client : NULL);
+}
+
+int gossl_SSL_CTX_use_psk_identity_hint(SSL_CTX *ctx, const char *hint, gossl_result *r)
+{
+    int ret;
+
+    ERR_clear_error();
+    ret = SSL_CTX_use_psk_identity_hint(ctx, hint);
+    gossl_capture(r, NULL, ret);
+    return ret;
+}

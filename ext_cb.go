@@ -1,0 +1,96 @@
+package openssl
+
+// The functions C calls for the IoT features (callbacks_ext.c). A file with
+// //export may declare, but not define, C in its preamble. Each defers
+// guard first, answers exactly 0 or 1, and keeps a Go error on the SSL for
+// the caller of the operation, as cookie_cb.go does.
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unsafe"
+)
+
+// goPSKServer is reached from the server PSK trampoline. It writes the key
+// for the identity at psk (OpenSSL's buffer of max bytes).
+//
+//export goPSKServer
+func goPSKServer(h C.uintptr_t, identity *C.char, idlen C.size_t, psk *C.uchar, max C.uint, outlen *C.size_t) (ok C.int) {
+	var s *SSL
+	defer guard(&s, &ok)
+	if s = sslFromHandle(h); s == nil {
+		return 0
+	}
+	f := s.ctx.pskServer.Load()
+	if f == nil {
+		return 0
+	}
+	var id string
+	if identity != nil {
+		id = C.GoStringN(identity, C.int(idlen))
+	}
+	key, err := (*f)(s, id)
+	switch {
+	case err != nil:
+		s.callbackFailed(err)
+		return 0
+	case len(key) == 0:
+		return 0 // unknown identity: OpenSSL says so with its alert
+	case len(key) > int(max):
+		s.callbackFailed(fmt.Errorf("openssl: pre-shared key of %d bytes, limit %d", len(key), int(max)))
+		return 0
+	}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(psk)), int(max)), key)
+	*outlen = C.size_t(len(key))
+	return 1
+}
+
+// goPSKClient is reached from the client PSK trampoline. It writes the
+// identity (without its NUL, which C adds) and the key into OpenSSL's
+// buffers.
+//
+//export goPSKClient
+func goPSKClient(h C.uintptr_t, hint *C.char, hintlen C.size_t, identity *C.char, maxID C.uint, idlen *C.size_t, psk *C.uchar, max C.uint, outlen *C.size_t) (ok C.int) {
+	var s *SSL
+	defer guard(&s, &ok)
+	if s = sslFromHandle(h); s == nil {
+		return 0
+	}
+	f := s.ctx.pskClient.Load()
+	if f == nil {
+		return 0
+	}
+	var hs string
+	if hint != nil {
+		hs = C.GoStringN(hint, C.int(hintlen))
+	}
+	id, key, err := (*f)(s, hs)
+	switch {
+	case err != nil:
+		s.callbackFailed(err)
+		return 0
+	case id == "" || strings.IndexByte(id, 0) >= 0:
+		s.callbackFailed(errors.New("openssl: PSK identity empty or holding a NUL byte"))
+		return 0
+	case len(id) > int(maxID):
+		s.callbackFailed(fmt.Errorf("openssl: PSK identity of %d bytes, limit %d", len(id), int(maxID)))
+		return 0
+	case len(key) == 0:
+		s.callbackFailed(errors.New("openssl: empty pre-shared key"))
+		return 0
+	case len(key) > int(max):
+		s.callbackFailed(fmt.Errorf("openssl: pre-shared key of %d bytes, limit %d", len(key), int(max)))
+		return 0
+	}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(identity)), int(maxID)), id)
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(psk)), int(max)), key)
+	*idlen = C.size_t(len(id))
+	*outlen = C.size_t(len(key))
+	return 1
+}
