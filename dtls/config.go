@@ -150,6 +150,31 @@ type Config struct {
 
 	// Logger receives one line per handshake and per refusal; nil discards.
 	Logger *slog.Logger
+
+	// ---- IoT (issue 12): pre-shared keys. ----
+
+	// GetPSK, on a server, returns the pre-shared key for the identity a
+	// client sent, for the DTLS 1.2 PSK cipher suites (PSK-AES128-CCM8,
+	// which CoAP mandates, and ECDHE-PSK among them). A nil key refuses the
+	// identity with the unknown_psk_identity alert; an error fails the
+	// handshake the same way. A server with GetPSK needs no certificate;
+	// without CipherList it offers the PSK suites, and OpenSSL's default
+	// ones too when it has a certificate. A client whose key differs gets
+	// a bad_record_mac alert at its Finished.
+	GetPSK func(identity string) ([]byte, error)
+	// PSKIdentityHint is the hint a PSK server sends its clients ("" for
+	// none).
+	PSKIdentityHint string
+	// PSKIdentity and PSKKey are a client's identity and pre-shared key.
+	// With them (or GetClientPSK) and no CipherList, a client offers the
+	// PSK suites only, and a server that authenticates with the key needs
+	// no certificate.
+	PSKIdentity string
+	PSKKey      []byte
+	// GetClientPSK, on a client, chooses the identity and key from the
+	// server's hint ("" when it sent none), in place of PSKIdentity and
+	// PSKKey.
+	GetClientPSK func(hint string) (identity string, key []byte, err error)
 }
 
 // Clone returns a shallow copy of c.
@@ -233,10 +258,10 @@ func (c *Config) validate(server bool) error {
 	if hasCert != hasKey {
 		return errors.New("dtls: a certificate needs its key (and a key its certificate)")
 	}
-	if server && !hasCert {
-		return errors.New("dtls: a server needs a certificate: set Certificates, CertificatePEM/KeyPEM or CertFile/KeyFile")
+	if server && !hasCert && !c.pskServer() {
+		return errors.New("dtls: a server needs a certificate: set Certificates, CertificatePEM/KeyPEM or CertFile/KeyFile (or GetPSK)")
 	}
-	return nil
+	return c.validatePSK()
 }
 
 // certificatePEM returns the certificate chain and key as PEM from
@@ -310,6 +335,14 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 		if err := sslCtx.SetCipherList(c.CipherList); err != nil {
 			return fail(fmt.Errorf("dtls: cipher list %q: %w", c.CipherList, err))
 		}
+	}
+	if list := c.pskCiphers(server, certPEM != nil); list != "" {
+		if err := sslCtx.SetCipherList(list); err != nil {
+			return fail(fmt.Errorf("dtls: PSK cipher list: %w", err))
+		}
+	}
+	if err := c.setupPSK(sslCtx, server); err != nil {
+		return fail(err)
 	}
 	// Renegotiation would run the verify callback again mid-connection, and
 	// could change the peer's identity: refuse it on both sides. With

@@ -64,6 +64,10 @@ type Conn struct {
 	maxPayload      int
 	minRecord       int // guarded by mu; see shortRecordGuard
 
+	// The wrong-key check of a PSK server (psk.go), guarded by mu.
+	pskFlight      pskFlight
+	pskBadFinished int
+
 	readMu sync.Mutex
 	rdl    *deadline
 	wdl    *deadline
@@ -375,7 +379,7 @@ func (c *Conn) closedErr() error {
 // handshakeStep is one SSL_accept or SSL_connect.
 func (c *Conn) handshakeStep(ssl *openssl.SSL) (int, error) {
 	if c.srv != nil {
-		return 0, ssl.Accept()
+		return 0, c.checkPSKFinished(ssl, ssl.Accept())
 	}
 	return 0, ssl.Connect()
 }
@@ -389,7 +393,7 @@ func (c *Conn) finishHandshake() error {
 	if c.ssl == nil { // closed since the last step
 		return net.ErrClosed
 	}
-	if c.srv == nil && !c.cfg.InsecureSkipVerify {
+	if c.srv == nil && !c.cfg.InsecureSkipVerify && !c.usedPSK() {
 		certs, err := c.ssl.PeerCertificates()
 		if err != nil {
 			return fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
@@ -629,6 +633,12 @@ type ConnectionState struct {
 	// HelloVerifyRequest before the handshake: always true on a Listener's
 	// connections, whose handshakes all start with DTLSv1_listen.
 	CookieExchanged bool
+
+	// ---- IoT (issue 12). ----
+
+	// PSKIdentity is the identity of the pre-shared key the handshake
+	// used ("" for none): the device, on a server.
+	PSKIdentity string
 }
 
 // ConnectionState returns the state of the connection.
@@ -644,6 +654,7 @@ func (c *Conn) ConnectionState() ConnectionState {
 		cs.Version = c.ssl.Version()
 		cs.CipherSuite = c.ssl.CipherName()
 		cs.PeerCertificates, _ = c.ssl.PeerCertificates()
+		cs.PSKIdentity = c.ssl.PSKIdentity()
 	}
 	return cs
 }
