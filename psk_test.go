@@ -135,7 +135,7 @@ func TestPSKUnknownIdentityAlert(t *testing.T) {
 	require.Error(t, cerr)
 	var alert openssl.AlertError
 	if assert.True(t, errors.As(cerr, &alert), "client error %v", cerr) {
-		assert.Equal(t, openssl.AlertError(115), alert, "unknown_psk_identity")
+		assert.Equal(t, openssl.AlertUnknownPSKIdentity, alert)
 	}
 }
 

@@ -31,7 +31,8 @@ type session struct {
 	cipher    string
 	cookie    string
 	peer      *x509.Certificate
-	free      func() // frees what outlives conn (the TLS client's Ctx)
+	free      func()                // frees what outlives conn (the TLS client's Ctx)
+	psk       *dtls.ConnectionState // a DTLS handshake a pre-shared key authenticated
 }
 
 func runClient(o *clientOpts, stdin io.Reader, stdout, stderr io.Writer, sig <-chan os.Signal) error {
@@ -98,7 +99,9 @@ func runClient(o *clientOpts, stdin io.Reader, stdout, stderr io.Writer, sig <-c
 	if sess.peer != nil {
 		info("Server certificate: %s (SHA-256 %s)", sess.peer.Subject, fingerprint(sess.peer))
 	}
-	if o.insecure {
+	if sess.psk != nil {
+		info("%s", pskVerification(*sess.psk))
+	} else if o.insecure {
 		info("Verification: skipped (-insecure)")
 	} else {
 		info("Verification: OK (%s)", name)
@@ -313,6 +316,7 @@ func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x50
 	if o.dtls12 {
 		cfg.MinVersion, cfg.MaxVersion = dtls.VersionDTLS12, dtls.VersionDTLS12
 	}
+	o.pskOpts.clientConfig(cfg)
 	c, err := dtls.Client(pc, raddr, cfg)
 	if err != nil {
 		uc.Close()
@@ -351,6 +355,9 @@ func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x50
 	}
 	if len(cs.PeerCertificates) > 0 {
 		sess.peer = cs.PeerCertificates[0]
+	}
+	if cs.PSKIdentity != "" {
+		sess.psk = &cs
 	}
 	return sess, nil
 }

@@ -37,6 +37,7 @@ type serverOpts struct {
 	backend   string
 	idle      time.Duration
 	cookieAge time.Duration // -cookie-lifetime
+	pskOpts
 }
 
 type clientOpts struct {
@@ -46,6 +47,7 @@ type clientOpts struct {
 	insecure   bool
 	wait       time.Duration
 	stateless  bool // refused: the server decides
+	pskOpts
 }
 
 const serverUsage = `Usage: ossl-stateless server [flags]
@@ -100,6 +102,13 @@ Flags:
                       issued, so it is refused between the lifetime and a
                       second later
   -quiet              log failures only
+  -psk hex            DTLS: also serve the PSK cipher suites with this key
+                      (hex, as openssl s_server -psk)
+  -psk_identity id    the PSK identity expected; a client sending another is
+                      warned about and served with the key all the same, as
+                      by openssl s_server (default "Client_identity")
+  -psk_hint hint      the PSK identity hint sent to clients
+  -nocert             no certificate: PSK cipher suites only (needs -psk)
   -help               print this help
 
 Exit status: 0 on success (including after SIGINT or SIGTERM), 1 on a runtime
@@ -145,6 +154,10 @@ Flags:
   -wait duration      at the end of stdin, how long to wait for another reply
                       (default 1s)
   -quiet              print only the replies: no information on stderr
+  -psk hex            DTLS: offer the PSK cipher suites only, with this key
+                      (hex, as openssl s_client -psk); the server's
+                      certificate is then neither needed nor checked
+  -psk_identity id    the PSK identity sent (default "Client_identity")
   -help               print this help
 
 -stateless is a server flag: the server decides whether to ask for a cookie,
@@ -182,6 +195,7 @@ func serverFlags(o *serverOpts) *flag.FlagSet {
 	fs.StringVar(&o.backend, "backend", "", "")
 	fs.DurationVar(&o.idle, "idle", 5*time.Minute, "")
 	fs.DurationVar(&o.cookieAge, "cookie-lifetime", 60*time.Second, "")
+	o.registerPSK(fs, true)
 	return fs
 }
 
@@ -193,6 +207,7 @@ func clientFlags(o *clientOpts) *flag.FlagSet {
 	fs.BoolVar(&o.insecure, "insecure", false, "")
 	fs.DurationVar(&o.wait, "wait", time.Second, "")
 	fs.BoolVar(&o.stateless, "stateless", false, "")
+	o.registerPSK(fs, false)
 	return fs
 }
 
@@ -275,6 +290,9 @@ func parseServer(args []string, stdout io.Writer) (*serverOpts, error) {
 	if o.cookieAge < time.Second || o.cookieAge%time.Second != 0 {
 		return nil, usagef(cmd, "-cookie-lifetime must be whole seconds, at least 1s, not %v", o.cookieAge)
 	}
+	if err := o.checkPSK(cmd, &o.common); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
@@ -298,6 +316,9 @@ func parseClient(args []string, stdout io.Writer) (*clientOpts, error) {
 	}
 	if o.wait <= 0 {
 		return nil, usagef(cmd, "-wait must be positive, not %v", o.wait)
+	}
+	if err := o.checkPSK(cmd, &o.common); err != nil {
+		return nil, err
 	}
 	return o, nil
 }

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"log/slog"
+
+	"github.com/openssl-stateless/openssl/dtls"
+)
+
+// pskOpts are the pre-shared key flags, with openssl s_server's and
+// s_client's meanings: -psk is the key in hex; -psk_identity is the
+// identity a client sends, or the one a server expects (default
+// "Client_identity", as in OpenSSL); -psk_hint the server's hint; -nocert
+// a server without a certificate.
+type pskOpts struct {
+	psk         string
+	pskIdentity string
+	pskHint     string
+	nocert      bool
+
+	pskKey []byte // -psk decoded
+}
+
+// opensslDefaultPSKIdentity is s_client's and s_server's default identity.
+const opensslDefaultPSKIdentity = "Client_identity"
+
+func (p *pskOpts) registerPSK(fs *flag.FlagSet, server bool) {
+	fs.StringVar(&p.psk, "psk", "", "")
+	fs.StringVar(&p.pskIdentity, "psk_identity", opensslDefaultPSKIdentity, "")
+	if server {
+		fs.StringVar(&p.pskHint, "psk_hint", "", "")
+		fs.BoolVar(&p.nocert, "nocert", false, "")
+	}
+}
+
+// check validates the PSK flags of cmd after the common ones.
+func (p *pskOpts) checkPSK(cmd string, c *common) error {
+	if p.psk == "" {
+		if p.pskHint != "" {
+			return usagef(cmd, "-psk_hint needs -psk")
+		}
+		if p.nocert {
+			return usagef(cmd, "-nocert needs -psk: a DTLS server without a certificate authenticates with a pre-shared key")
+		}
+		return nil
+	}
+	if c.tls13 {
+		return usagef(cmd, "-psk applies to DTLS only, not to -tls1_3")
+	}
+	key, err := hex.DecodeString(p.psk)
+	if err != nil || len(key) == 0 {
+		return usagef(cmd, "-psk must be the key in hex, as for openssl s_server and s_client, not %q", p.psk)
+	}
+	p.pskKey = key
+	if p.nocert && c.cert != "" {
+		return usagef(cmd, "-nocert excludes -cert")
+	}
+	return nil
+}
+
+// serverConfig adds the PSK to a server's Config. As openssl s_server does,
+// a client sending another identity than -psk_identity is warned about and
+// then served with the key all the same.
+func (p *pskOpts) serverConfig(cfg *dtls.Config, log *slog.Logger) {
+	if p.pskKey == nil {
+		return
+	}
+	key, want := p.pskKey, p.pskIdentity
+	cfg.GetPSK = func(identity string) ([]byte, error) {
+		if identity != want {
+			log.Warn("PSK warning: client identity not what we expected", "got", identity, "expected", want)
+		}
+		return key, nil
+	}
+	cfg.PSKIdentityHint = p.pskHint
+	if p.nocert {
+		cfg.CertificatePEM, cfg.KeyPEM = nil, nil
+	}
+}
+
+// clientConfig adds the PSK to a client's Config: with it, the client
+// offers the PSK cipher suites only (unless -cipher says otherwise).
+func (p *pskOpts) clientConfig(cfg *dtls.Config) {
+	if p.pskKey == nil {
+		return
+	}
+	cfg.PSKIdentity, cfg.PSKKey = p.pskIdentity, p.pskKey
+}
+
+// pskVerification is the client's line about verification with a PSK.
+func pskVerification(cs dtls.ConnectionState) string {
+	return fmt.Sprintf("Verification: by pre-shared key (identity %s), no certificate", cs.PSKIdentity)
+}

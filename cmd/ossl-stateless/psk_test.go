@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/openssl-stateless/openssl/internal/testpeer"
+)
+
+const cliPSK = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+
+// TestPSKServerWithOpenSSLSClient runs `server -nocert -psk` against
+// `openssl s_client -psk ... -cipher PSK-AES128-CCM8`.
+func TestPSKServerWithOpenSSLSClient(t *testing.T) {
+	srv, addr := startServer(t, "-nocert", "-psk", cliPSK, "-psk_identity", "node-1", "-psk_hint", "gw", "-dtls1_2")
+	cl := opensslPeer(t, "s_client", "s_client", "-dtls1_2", "-connect", addr, "-psk", cliPSK,
+		"-psk_identity", "node-1", "-cipher", "PSK-AES128-CCM8", "-nocommands")
+	out := cl.WaitFor("Cipher is PSK-AES128-CCM8")
+	msg := fmt.Sprintf("hello %d over PSK\n", time.Now().UnixNano())
+	cl.Send(msg)
+	cl.WaitFor(msg)
+	assert.Contains(t, cl.String(), "PSK identity hint: gw")
+	assert.NotContains(t, out, "Server certificate")
+	_ = cl.CloseStdin()
+	assert.Equal(t, 0, cl.WaitStatus())
+	stats := parseStats(t, stopServer(t, srv))
+	assert.Equal(t, 1, stats["handshakes_completed"])
+}
+
+// TestPSKClientWithOpenSSLSServer runs `client -psk` against `openssl
+// s_server -dtls1_2 -listen -nocert -psk`.
+func TestPSKClientWithOpenSSLSServer(t *testing.T) {
+	addr := testpeer.FreeLoopbackAddr(t, "udp")
+	srv := opensslPeer(t, "s_server", "s_server", "-dtls1_2", "-listen", "-accept", addr, "-nocert",
+		"-psk", cliPSK, "-psk_identity", "node-2", "-naccept", "1")
+	srv.WaitFor("ACCEPT")
+	cli := tool(t, "client", "client", "-connect", addr, "-psk", cliPSK, "-psk_identity", "node-2")
+	msg := fmt.Sprintf("hello %d from client -psk\n", time.Now().UnixNano())
+	cli.Send(msg)
+	srv.WaitFor(msg)
+	srv.Send("reply\n")
+	cli.WaitFor("reply\n")
+	_ = cli.CloseStdin()
+	assert.Equal(t, 0, cli.WaitStatus())
+	info := cli.Stderr.String()
+	assert.Contains(t, info, "Cipher: ECDHE-PSK-CHACHA20-POLY1305")
+	assert.Contains(t, info, "Verification: by pre-shared key (identity node-2)")
+	assert.Equal(t, 0, srv.WaitStatus())
+	assert.NotContains(t, srv.String(), "PSK warning")
+}
+
+func TestPSKFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"server", "-nocert"}, "-nocert needs -psk"},
+		{[]string{"server", "-psk_hint", "x"}, "-psk_hint needs -psk"},
+		{[]string{"server", "-psk", "zz"}, "-psk must be the key in hex"},
+		{[]string{"client", "-psk", "00", "-tls1_3"}, "DTLS only"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			assertOneLineError(t, runTool(t, "", tc.args...), 2, tc.want)
+		})
+	}
+}
