@@ -77,3 +77,61 @@ int gossl_SSL_CTX_use_psk_identity_hint(SSL_CTX *ctx, const char *hint, gossl_re
     gossl_capture(r, NULL, ret);
     return ret;
 }
+
+/* ---- ALPN ----------------------------------------------------------------- */
+
+/*
+ * The server's choice among the client's protocols (wire format: each one
+ * behind a one-byte length). Go answers with the index of the chosen one in
+ * the list, -1 for none (no ALPN in the ServerHello), or failure (the
+ * no_application_protocol alert). out must point into memory that outlives
+ * the call: the client's list itself.
+ */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    gossl_cb_slot f;
+    int idx = -1, ok, i;
+    unsigned int pos = 0;
+    uintptr_t h = gossl_cb_push(ssl, &f);
+
+    (void)arg;
+    if (h == 0)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    ok = goALPNSelect(h, (unsigned char *)in, inlen, &idx);
+    gossl_cb_pop(&f);
+    if (ok != 1)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    if (idx < 0)
+        return SSL_TLSEXT_ERR_NOACK;
+    for (i = 0; pos < inlen; i++) {
+        unsigned int n = in[pos];
+
+        if (n == 0 || pos + 1 + n > inlen)
+            break;
+        if (i == idx) {
+            *out = in + pos + 1;
+            *outlen = (unsigned char)n;
+            return SSL_TLSEXT_ERR_OK;
+        }
+        pos += 1 + n;
+    }
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+void gossl_SSL_CTX_set_alpn_select_cb(SSL_CTX *ctx, int on)
+{
+    SSL_CTX_set_alpn_select_cb(ctx, on ? alpn_select : NULL, NULL);
+}
+
+/* SSL_CTX_set_alpn_protos returns 0 on success: turned into 1 here. */
+int gossl_SSL_CTX_set_alpn_protos(SSL_CTX *ctx, const unsigned char *protos, unsigned int len,
+                                  gossl_result *r)
+{
+    int ret;
+
+    ERR_clear_error();
+    ret = SSL_CTX_set_alpn_protos(ctx, protos, len) == 0;
+    gossl_capture(r, NULL, ret);
+    return ret;
+}

@@ -94,3 +94,40 @@ func goPSKClient(h C.uintptr_t, hint *C.char, hintlen C.size_t, identity *C.char
 	*outlen = C.size_t(len(key))
 	return 1
 }
+
+// goALPNSelect is reached from the ALPN select trampoline with the client's
+// list in wire format; it writes the index of the chosen protocol (-1 for
+// none) at idx.
+//
+//export goALPNSelect
+func goALPNSelect(h C.uintptr_t, in *C.uchar, inlen C.uint, idx *C.int) (ok C.int) {
+	var s *SSL
+	defer guard(&s, &ok)
+	if s = sslFromHandle(h); s == nil {
+		return 0
+	}
+	f := s.ctx.alpn.Load()
+	if f == nil {
+		return 0
+	}
+	var wire []byte
+	if in != nil && inlen > 0 {
+		wire = unsafe.Slice((*byte)(unsafe.Pointer(in)), int(inlen))
+	}
+	offered, err := parseALPN(wire)
+	if err != nil {
+		s.callbackFailed(err)
+		return 0
+	}
+	i, err := (*f)(s, offered)
+	switch {
+	case err != nil:
+		s.callbackFailed(err)
+		return 0
+	case i < -1 || i >= len(offered):
+		s.callbackFailed(fmt.Errorf("openssl: ALPN select callback chose index %d of %d protocols", i, len(offered)))
+		return 0
+	}
+	*idx = C.int(i)
+	return 1
+}

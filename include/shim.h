@@ -250,4 +250,8 @@ void gossl_SSL_CTX_set_psk_server_cb(SSL_CTX *ctx, int on);
 void gossl_SSL_CTX_set_psk_client_cb(SSL_CTX *ctx, int on);
 int gossl_SSL_CTX_use_psk_identity_hint(SSL_CTX *ctx, const char *hint, gossl_result *r);
 
+/* ALPN: the client's list (wire format); the server's selection callback. */
+int gossl_SSL_CTX_set_alpn_protos(SSL_CTX *ctx, const unsigned char *protos, unsigned int len, gossl_result *r);
+void gossl_SSL_CTX_set_alpn_select_cb(SSL_CTX *ctx, int on);
+
 #endif
