@@ -175,6 +175,13 @@ type Config struct {
 	// server's hint ("" when it sent none), in place of PSKIdentity and
 	// PSKKey.
 	GetClientPSK func(hint string) (identity string, key []byte, err error)
+
+	// NextProtos are the application protocols (ALPN) in order of
+	// preference: a client offers them; a server picks the first of its
+	// own that the client offered, as crypto/tls does, and refuses a
+	// client that offered others with the no_application_protocol alert.
+	// ConnectionState.NegotiatedProtocol says what was agreed.
+	NextProtos []string
 }
 
 // Clone returns a shallow copy of c.
@@ -184,6 +191,7 @@ func (c *Config) Clone() *Config {
 	}
 	n := *c
 	n.Certificates = append([]tls.Certificate(nil), c.Certificates...)
+	n.NextProtos = append([]string(nil), c.NextProtos...)
 	return &n
 }
 
@@ -260,6 +268,9 @@ func (c *Config) validate(server bool) error {
 	}
 	if server && !hasCert && !c.pskServer() {
 		return errors.New("dtls: a server needs a certificate: set Certificates, CertificatePEM/KeyPEM or CertFile/KeyFile (or GetPSK)")
+	}
+	if err := c.validateALPN(); err != nil {
+		return err
 	}
 	return c.validatePSK()
 }
@@ -342,6 +353,9 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 		}
 	}
 	if err := c.setupPSK(sslCtx, server); err != nil {
+		return fail(err)
+	}
+	if err := c.setupALPN(sslCtx, server); err != nil {
 		return fail(err)
 	}
 	// Renegotiation would run the verify callback again mid-connection, and

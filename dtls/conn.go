@@ -639,6 +639,9 @@ type ConnectionState struct {
 	// PSKIdentity is the identity of the pre-shared key the handshake
 	// used ("" for none): the device, on a server.
 	PSKIdentity string
+	// NegotiatedProtocol is the application protocol ALPN agreed on
+	// (Config.NextProtos), "" for none.
+	NegotiatedProtocol string
 }
 
 // ConnectionState returns the state of the connection.
@@ -655,6 +658,7 @@ func (c *Conn) ConnectionState() ConnectionState {
 		cs.CipherSuite = c.ssl.CipherName()
 		cs.PeerCertificates, _ = c.ssl.PeerCertificates()
 		cs.PSKIdentity = c.ssl.PSKIdentity()
+		cs.NegotiatedProtocol = c.ssl.ALPNSelected()
 	}
 	return cs
 }

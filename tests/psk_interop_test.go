@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,6 +50,8 @@ func pskListener(t *testing.T, cipherList string) (*dtls.Listener, <-chan dtls.C
 	require.NoError(t, err)
 	states := make(chan dtls.ConnectionState, 8)
 	done := make(chan struct{})
+	var mu sync.Mutex
+	var conns []net.Conn
 	go func() {
 		defer close(done)
 		for {
@@ -56,6 +59,9 @@ func pskListener(t *testing.T, cipherList string) (*dtls.Listener, <-chan dtls.C
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
 			go func() {
 				defer c.Close()
 				dc := c.(*dtls.Conn)
@@ -77,7 +83,15 @@ func pskListener(t *testing.T, cipherList string) (*dtls.Listener, <-chan dtls.C
 			}()
 		}
 	}()
-	t.Cleanup(func() { l.Close(); <-done })
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
 	return l, states
 }
 

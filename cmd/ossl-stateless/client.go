@@ -33,6 +33,7 @@ type session struct {
 	peer      *x509.Certificate
 	free      func()                // frees what outlives conn (the TLS client's Ctx)
 	psk       *dtls.ConnectionState // a DTLS handshake a pre-shared key authenticated
+	alpn      string                // the application protocol ALPN agreed on
 }
 
 func runClient(o *clientOpts, stdin io.Reader, stdout, stderr io.Writer, sig <-chan os.Signal) error {
@@ -96,6 +97,9 @@ func runClient(o *clientOpts, stdin io.Reader, stdout, stderr io.Writer, sig <-c
 	info("Protocol version: %s", sess.version)
 	info("Cipher: %s", sess.cipher)
 	info("Cookie exchange: %s", sess.cookie)
+	if sess.alpn != "" {
+		info("ALPN protocol: %s", sess.alpn)
+	}
 	if sess.peer != nil {
 		info("Server certificate: %s (SHA-256 %s)", sess.peer.Subject, fingerprint(sess.peer))
 	}
@@ -316,7 +320,7 @@ func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x50
 	if o.dtls12 {
 		cfg.MinVersion, cfg.MaxVersion = dtls.VersionDTLS12, dtls.VersionDTLS12
 	}
-	o.pskOpts.clientConfig(cfg)
+	o.iotOpts.clientConfig(cfg)
 	c, err := dtls.Client(pc, raddr, cfg)
 	if err != nil {
 		uc.Close()
@@ -359,6 +363,7 @@ func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x50
 	if cs.PSKIdentity != "" {
 		sess.psk = &cs
 	}
+	sess.alpn = cs.NegotiatedProtocol
 	return sess, nil
 }
 

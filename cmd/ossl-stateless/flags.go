@@ -37,7 +37,7 @@ type serverOpts struct {
 	backend   string
 	idle      time.Duration
 	cookieAge time.Duration // -cookie-lifetime
-	pskOpts
+	iotOpts
 }
 
 type clientOpts struct {
@@ -47,7 +47,7 @@ type clientOpts struct {
 	insecure   bool
 	wait       time.Duration
 	stateless  bool // refused: the server decides
-	pskOpts
+	iotOpts
 }
 
 const serverUsage = `Usage: ossl-stateless server [flags]
@@ -109,6 +109,10 @@ Flags:
                       by openssl s_server (default "Client_identity")
   -psk_hint hint      the PSK identity hint sent to clients
   -nocert             no certificate: PSK cipher suites only (needs -psk)
+  -alpn list          DTLS: the application protocols served (ALPN), comma
+                      separated, in order of preference: the first of them
+                      the client offered is chosen; a client offering others
+                      gets the no_application_protocol alert
   -help               print this help
 
 Exit status: 0 on success (including after SIGINT or SIGTERM), 1 on a runtime
@@ -158,6 +162,8 @@ Flags:
                       (hex, as openssl s_client -psk); the server's
                       certificate is then neither needed nor checked
   -psk_identity id    the PSK identity sent (default "Client_identity")
+  -alpn list          DTLS: the application protocols offered (ALPN), comma
+                      separated; the one agreed is reported on stderr
   -help               print this help
 
 -stateless is a server flag: the server decides whether to ask for a cookie,

@@ -68,3 +68,33 @@ func TestPSKFlagErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestALPNServerWithOpenSSLSClient: `server -alpn coap,h2` picks its own
+// first choice among s_client's offer; a client offering none of them gets
+// the alert.
+func TestALPNServerWithOpenSSLSClient(t *testing.T) {
+	p := newPKI(t)
+	srv, addr := startServer(t, "-cert", p.Server.CertFile, "-key", p.Server.KeyFile, "-alpn", "coap,h2")
+	cl := opensslPeer(t, "s_client", "s_client", "-dtls1_2", "-connect", addr, "-CAfile", p.CAFile,
+		"-alpn", "h2,coap", "-nocommands")
+	cl.WaitFor("ALPN protocol: coap")
+	_ = cl.CloseStdin()
+	cl2 := opensslPeer(t, "s_client2", "s_client", "-dtls1_2", "-connect", addr, "-CAfile", p.CAFile,
+		"-alpn", "mqtt", "-nocommands")
+	cl2.WaitFor("no application protocol")
+	stopServer(t, srv)
+}
+
+// TestALPNClientWithOpenSSLSServer: `client -alpn` reports what s_server
+// chose.
+func TestALPNClientWithOpenSSLSServer(t *testing.T) {
+	p := newPKI(t)
+	addr := testpeer.FreeLoopbackAddr(t, "udp")
+	srv := opensslPeer(t, "s_server", "s_server", "-dtls1_2", "-listen", "-accept", addr,
+		"-cert", p.Server.CertFile, "-key", p.Server.KeyFile, "-alpn", "coap", "-naccept", "1")
+	srv.WaitFor("ACCEPT")
+	cli := tool(t, "client", "client", "-connect", addr, "-CAfile", p.CAFile, "-alpn", "mqtt,coap")
+	cli.WaitForStderr("ALPN protocol: coap")
+	_ = cli.CloseStdin()
+	assert.Equal(t, 0, cli.WaitStatus())
+}

@@ -140,7 +140,7 @@ func (s *server) runDTLS(creds *credentials, sig <-chan os.Signal) error {
 	if creds != nil {
 		cfg.CertificatePEM, cfg.KeyPEM = creds.certPEM, creds.keyPEM
 	}
-	o.pskOpts.serverConfig(cfg, s.log)
+	o.iotOpts.serverConfig(cfg, s.log)
 	if o.dtls12 {
 		cfg.MinVersion, cfg.MaxVersion = dtls.VersionDTLS12, dtls.VersionDTLS12
 	}

@@ -5,20 +5,23 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/openssl-stateless/openssl/dtls"
 )
 
-// pskOpts are the pre-shared key flags, with openssl s_server's and
-// s_client's meanings: -psk is the key in hex; -psk_identity is the
-// identity a client sends, or the one a server expects (default
-// "Client_identity", as in OpenSSL); -psk_hint the server's hint; -nocert
-// a server without a certificate.
-type pskOpts struct {
+// iotOpts are the flags of issue 12, with openssl s_server's and
+// s_client's meanings. Pre-shared keys: -psk is the key in hex;
+// -psk_identity is the identity a client sends, or the one a server
+// expects (default "Client_identity", as in OpenSSL); -psk_hint the
+// server's hint; -nocert a server without a certificate. -alpn is a
+// comma-separated protocol list.
+type iotOpts struct {
 	psk         string
 	pskIdentity string
 	pskHint     string
 	nocert      bool
+	alpn        string
 
 	pskKey []byte // -psk decoded
 }
@@ -26,17 +29,21 @@ type pskOpts struct {
 // opensslDefaultPSKIdentity is s_client's and s_server's default identity.
 const opensslDefaultPSKIdentity = "Client_identity"
 
-func (p *pskOpts) registerPSK(fs *flag.FlagSet, server bool) {
+func (p *iotOpts) registerPSK(fs *flag.FlagSet, server bool) {
 	fs.StringVar(&p.psk, "psk", "", "")
 	fs.StringVar(&p.pskIdentity, "psk_identity", opensslDefaultPSKIdentity, "")
 	if server {
 		fs.StringVar(&p.pskHint, "psk_hint", "", "")
 		fs.BoolVar(&p.nocert, "nocert", false, "")
 	}
+	fs.StringVar(&p.alpn, "alpn", "", "")
 }
 
 // check validates the PSK flags of cmd after the common ones.
-func (p *pskOpts) checkPSK(cmd string, c *common) error {
+func (p *iotOpts) checkPSK(cmd string, c *common) error {
+	if err := p.checkALPN(cmd, c); err != nil {
+		return err
+	}
 	if p.psk == "" {
 		if p.pskHint != "" {
 			return usagef(cmd, "-psk_hint needs -psk")
@@ -63,7 +70,8 @@ func (p *pskOpts) checkPSK(cmd string, c *common) error {
 // serverConfig adds the PSK to a server's Config. As openssl s_server does,
 // a client sending another identity than -psk_identity is warned about and
 // then served with the key all the same.
-func (p *pskOpts) serverConfig(cfg *dtls.Config, log *slog.Logger) {
+func (p *iotOpts) serverConfig(cfg *dtls.Config, log *slog.Logger) {
+	cfg.NextProtos = p.protos()
 	if p.pskKey == nil {
 		return
 	}
@@ -82,7 +90,8 @@ func (p *pskOpts) serverConfig(cfg *dtls.Config, log *slog.Logger) {
 
 // clientConfig adds the PSK to a client's Config: with it, the client
 // offers the PSK cipher suites only (unless -cipher says otherwise).
-func (p *pskOpts) clientConfig(cfg *dtls.Config) {
+func (p *iotOpts) clientConfig(cfg *dtls.Config) {
+	cfg.NextProtos = p.protos()
 	if p.pskKey == nil {
 		return
 	}
@@ -92,4 +101,28 @@ func (p *pskOpts) clientConfig(cfg *dtls.Config) {
 // pskVerification is the client's line about verification with a PSK.
 func pskVerification(cs dtls.ConnectionState) string {
 	return fmt.Sprintf("Verification: by pre-shared key (identity %s), no certificate", cs.PSKIdentity)
+}
+
+// checkALPN validates -alpn.
+func (p *iotOpts) checkALPN(cmd string, c *common) error {
+	if p.alpn == "" {
+		return nil
+	}
+	if c.tls13 {
+		return usagef(cmd, "-alpn applies to DTLS only, not to -tls1_3")
+	}
+	for _, proto := range strings.Split(p.alpn, ",") {
+		if proto == "" || len(proto) > 255 {
+			return usagef(cmd, "-alpn takes a comma-separated list of protocols of 1 to 255 bytes, not %q", p.alpn)
+		}
+	}
+	return nil
+}
+
+// protos is -alpn as a list.
+func (p *iotOpts) protos() []string {
+	if p.alpn == "" {
+		return nil
+	}
+	return strings.Split(p.alpn, ",")
 }
