@@ -135,3 +135,25 @@ int gossl_SSL_CTX_set_alpn_protos(SSL_CTX *ctx, const unsigned char *protos, uns
     gossl_capture(r, NULL, ret);
     return ret;
 }
+
+/* ---- key log -------------------------------------------------------------- */
+
+/* One NSS key log line, without its newline. Nothing to answer OpenSSL. */
+static void keylog(const SSL *ssl, const char *line)
+{
+    gossl_cb_slot f;
+    uintptr_t h = gossl_cb_push(ssl, &f);
+
+    if (h == 0 || line == NULL) {
+        if (h != 0)
+            gossl_cb_pop(&f);
+        return;
+    }
+    (void)goKeylog(h, (char *)line);
+    gossl_cb_pop(&f);
+}
+
+void gossl_SSL_CTX_set_keylog_cb(SSL_CTX *ctx, int on)
+{
+    SSL_CTX_set_keylog_callback(ctx, on ? keylog : NULL);
+}

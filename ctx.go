@@ -137,10 +137,11 @@ type Ctx struct {
 	verify     [2]atomic.Pointer[verifyFunc]
 	certVerify atomic.Pointer[certVerifyFunc]
 
-	// The callbacks of the IoT features (psk.go, alpn.go).
+	// The callbacks of the IoT features (psk.go, alpn.go, keylog.go).
 	pskServer atomic.Pointer[pskServerFunc]
 	pskClient atomic.Pointer[pskClientFunc]
 	alpn      atomic.Pointer[alpnSelectFunc] // alpn.go
+	keylog    atomic.Pointer[keylogFunc]     // keylog.go
 }
 
 type certVerifyFunc func(s *SSL, chain []*x509.Certificate) error

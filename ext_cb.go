@@ -131,3 +131,20 @@ func goALPNSelect(h C.uintptr_t, in *C.uchar, inlen C.uint, idx *C.int) (ok C.in
 	*idx = C.int(i)
 	return 1
 }
+
+// goKeylog is reached from the key log trampoline with one NSS line.
+//
+//export goKeylog
+func goKeylog(h C.uintptr_t, line *C.char) (ok C.int) {
+	var s *SSL
+	defer guard(&s, &ok)
+	if s = sslFromHandle(h); s == nil {
+		return 0
+	}
+	f := s.ctx.keylog.Load()
+	if f == nil {
+		return 0
+	}
+	(*f)(s, C.GoString(line))
+	return 1
+}

@@ -254,4 +254,7 @@ int gossl_SSL_CTX_use_psk_identity_hint(SSL_CTX *ctx, const char *hint, gossl_re
 int gossl_SSL_CTX_set_alpn_protos(SSL_CTX *ctx, const unsigned char *protos, unsigned int len, gossl_result *r);
 void gossl_SSL_CTX_set_alpn_select_cb(SSL_CTX *ctx, int on);
 
+/* Key log (NSS format), and the client random a line names. */
+void gossl_SSL_CTX_set_keylog_cb(SSL_CTX *ctx, int on);
+
 #endif
