@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime"
@@ -182,6 +183,14 @@ type Config struct {
 	// client that offered others with the no_application_protocol alert.
 	// ConnectionState.NegotiatedProtocol says what was agreed.
 	NextProtos []string
+
+	// KeyLogWriter receives the secrets of every handshake in the NSS key
+	// log format (one "CLIENT_RANDOM <client random> <master secret>" line
+	// per DTLS 1.2 handshake), which Wireshark and tshark decrypt captures
+	// with. Anyone holding it can decrypt the connections: for debugging
+	// only. Writes are serialised across connections; a failed write is
+	// ignored.
+	KeyLogWriter io.Writer
 }
 
 // Clone returns a shallow copy of c.
@@ -356,6 +365,9 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 		return fail(err)
 	}
 	if err := c.setupALPN(sslCtx, server); err != nil {
+		return fail(err)
+	}
+	if err := c.setupKeyLog(sslCtx); err != nil {
 		return fail(err)
 	}
 	// Renegotiation would run the verify callback again mid-connection, and
