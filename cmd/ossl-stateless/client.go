@@ -320,7 +320,10 @@ func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x50
 	if o.dtls12 {
 		cfg.MinVersion, cfg.MaxVersion = dtls.VersionDTLS12, dtls.VersionDTLS12
 	}
-	o.iotOpts.clientConfig(cfg)
+	if err := o.iotOpts.clientConfig(cfg); err != nil {
+		uc.Close()
+		return nil, err
+	}
 	c, err := dtls.Client(pc, raddr, cfg)
 	if err != nil {
 		uc.Close()

@@ -113,6 +113,9 @@ Flags:
                       separated, in order of preference: the first of them
                       the client offered is chosen; a client offering others
                       gets the no_application_protocol alert
+  -keylogfile file    DTLS: append every handshake's secrets to file in the
+                      NSS key log format, for Wireshark (default: the file
+                      $SSLKEYLOGFILE names, if set)
   -help               print this help
 
 Exit status: 0 on success (including after SIGINT or SIGTERM), 1 on a runtime
@@ -164,6 +167,9 @@ Flags:
   -psk_identity id    the PSK identity sent (default "Client_identity")
   -alpn list          DTLS: the application protocols offered (ALPN), comma
                       separated; the one agreed is reported on stderr
+  -keylogfile file    DTLS: append the handshake's secrets to file in the NSS
+                      key log format, for Wireshark (default: the file
+                      $SSLKEYLOGFILE names, if set)
   -help               print this help
 
 -stateless is a server flag: the server decides whether to ask for a cookie,

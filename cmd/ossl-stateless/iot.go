@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/openssl-stateless/openssl/dtls"
@@ -22,6 +23,7 @@ type iotOpts struct {
 	pskHint     string
 	nocert      bool
 	alpn        string
+	keylogfile  string
 
 	pskKey []byte // -psk decoded
 }
@@ -37,12 +39,16 @@ func (p *iotOpts) registerPSK(fs *flag.FlagSet, server bool) {
 		fs.BoolVar(&p.nocert, "nocert", false, "")
 	}
 	fs.StringVar(&p.alpn, "alpn", "", "")
+	fs.StringVar(&p.keylogfile, "keylogfile", "", "")
 }
 
 // check validates the PSK flags of cmd after the common ones.
 func (p *iotOpts) checkPSK(cmd string, c *common) error {
 	if err := p.checkALPN(cmd, c); err != nil {
 		return err
+	}
+	if p.keylogfile != "" && c.tls13 {
+		return usagef(cmd, "-keylogfile applies to DTLS only, not to -tls1_3")
 	}
 	if p.psk == "" {
 		if p.pskHint != "" {
@@ -70,10 +76,13 @@ func (p *iotOpts) checkPSK(cmd string, c *common) error {
 // serverConfig adds the PSK to a server's Config. As openssl s_server does,
 // a client sending another identity than -psk_identity is warned about and
 // then served with the key all the same.
-func (p *iotOpts) serverConfig(cfg *dtls.Config, log *slog.Logger) {
+func (p *iotOpts) serverConfig(cfg *dtls.Config, log *slog.Logger) error {
 	cfg.NextProtos = p.protos()
+	if err := p.keyLog(cfg); err != nil {
+		return err
+	}
 	if p.pskKey == nil {
-		return
+		return nil
 	}
 	key, want := p.pskKey, p.pskIdentity
 	cfg.GetPSK = func(identity string) ([]byte, error) {
@@ -86,16 +95,39 @@ func (p *iotOpts) serverConfig(cfg *dtls.Config, log *slog.Logger) {
 	if p.nocert {
 		cfg.CertificatePEM, cfg.KeyPEM = nil, nil
 	}
+	return nil
 }
 
 // clientConfig adds the PSK to a client's Config: with it, the client
 // offers the PSK cipher suites only (unless -cipher says otherwise).
-func (p *iotOpts) clientConfig(cfg *dtls.Config) {
+func (p *iotOpts) clientConfig(cfg *dtls.Config) error {
 	cfg.NextProtos = p.protos()
-	if p.pskKey == nil {
-		return
+	if err := p.keyLog(cfg); err != nil {
+		return err
 	}
-	cfg.PSKIdentity, cfg.PSKKey = p.pskIdentity, p.pskKey
+	if p.pskKey != nil {
+		cfg.PSKIdentity, cfg.PSKKey = p.pskIdentity, p.pskKey
+	}
+	return nil
+}
+
+// keyLog opens -keylogfile or, without it, $SSLKEYLOGFILE, as the openssl
+// tools and browsers do, for appending: the file stays open until the
+// process exits.
+func (p *iotOpts) keyLog(cfg *dtls.Config) error {
+	path, what := p.keylogfile, "-keylogfile"
+	if path == "" {
+		path, what = os.Getenv("SSLKEYLOGFILE"), "SSLKEYLOGFILE"
+	}
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	cfg.KeyLogWriter = f
+	return nil
 }
 
 // pskVerification is the client's line about verification with a PSK.

@@ -140,7 +140,9 @@ func (s *server) runDTLS(creds *credentials, sig <-chan os.Signal) error {
 	if creds != nil {
 		cfg.CertificatePEM, cfg.KeyPEM = creds.certPEM, creds.keyPEM
 	}
-	o.iotOpts.serverConfig(cfg, s.log)
+	if err := o.iotOpts.serverConfig(cfg, s.log); err != nil {
+		return err
+	}
 	if o.dtls12 {
 		cfg.MinVersion, cfg.MaxVersion = dtls.VersionDTLS12, dtls.VersionDTLS12
 	}

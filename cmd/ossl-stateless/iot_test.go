@@ -2,11 +2,14 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
@@ -97,4 +100,23 @@ func TestALPNClientWithOpenSSLSServer(t *testing.T) {
 	cli.WaitForStderr("ALPN protocol: coap")
 	_ = cli.CloseStdin()
 	assert.Equal(t, 0, cli.WaitStatus())
+}
+
+// TestKeyLogFile: `server -keylogfile` and a client given SSLKEYLOGFILE
+// write the same NSS line for their handshake.
+func TestKeyLogFile(t *testing.T) {
+	dir := t.TempDir()
+	sfile, cfile := filepath.Join(dir, "server.keys"), filepath.Join(dir, "client.keys")
+	srv, addr := startServer(t, "-nocert", "-psk", cliPSK, "-keylogfile", sfile)
+	t.Setenv("SSLKEYLOGFILE", cfile)
+	r := runTool(t, "ping\n", "client", "-connect", addr, "-psk", cliPSK)
+	assert.Equal(t, 0, r.code, r.stderr)
+	stopServer(t, srv)
+	s, err := os.ReadFile(sfile)
+	require.NoError(t, err)
+	c, err := os.ReadFile(cfile)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(c), "CLIENT_RANDOM "), "%q", c)
+	assert.Equal(t, 1, strings.Count(string(c), "\n"))
+	assert.Equal(t, string(c), string(s))
 }
