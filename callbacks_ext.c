@@ -157,3 +157,35 @@ void gossl_SSL_CTX_set_keylog_cb(SSL_CTX *ctx, int on)
 {
     SSL_CTX_set_keylog_callback(ctx, on ? keylog : NULL);
 }
+
+/* ---- server name: the certificate for the name the client asked for ------- */
+
+/*
+ * OpenSSL 1.1.1 and later call it for every ClientHello, with or without
+ * server_name. Go answers 1 (go on) or 0 with the alert to send in *al.
+ */
+static int servername(SSL *ssl, int *al, void *arg)
+{
+    gossl_cb_slot f;
+    int alert = SSL_AD_INTERNAL_ERROR, ok;
+    uintptr_t h = gossl_cb_push(ssl, &f);
+
+    (void)arg;
+    if (h == 0)
+        return SSL_TLSEXT_ERR_OK;
+    ok = goServerName(h, &alert);
+    gossl_cb_pop(&f);
+    if (ok == 1)
+        return SSL_TLSEXT_ERR_OK;
+    *al = alert;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+void gossl_SSL_CTX_set_servername_cb(SSL_CTX *ctx, int on)
+{
+    /* A macro that casts its argument unparenthesized: no ?: inside. */
+    if (on)
+        SSL_CTX_set_tlsext_servername_callback(ctx, servername);
+    else
+        SSL_CTX_set_tlsext_servername_callback(ctx, NULL);
+}

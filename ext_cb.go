@@ -148,3 +148,27 @@ func goKeylog(h C.uintptr_t, line *C.char) (ok C.int) {
 	(*f)(s, C.GoString(line))
 	return 1
 }
+
+// goServerName is reached from the servername trampoline; on failure it
+// writes the alert to send at alert.
+//
+//export goServerName
+func goServerName(h C.uintptr_t, alert *C.int) (ok C.int) {
+	var s *SSL
+	defer guard(&s, &ok)
+	if s = sslFromHandle(h); s == nil {
+		return 0
+	}
+	f := s.ctx.sni.Load()
+	if f == nil {
+		return 1
+	}
+	if err := (*f)(s, s.ServerName()); err != nil {
+		s.callbackFailed(err)
+		if errors.Is(err, AlertUnrecognizedName) {
+			*alert = C.int(AlertUnrecognizedName)
+		}
+		return 0
+	}
+	return 1
+}

@@ -257,4 +257,15 @@ void gossl_SSL_CTX_set_alpn_select_cb(SSL_CTX *ctx, int on);
 /* Key log (NSS format), and the client random a line names. */
 void gossl_SSL_CTX_set_keylog_cb(SSL_CTX *ctx, int on);
 
+/*
+ * Certificates chosen per handshake (tls_ext.c): a parsed certificate, its
+ * chain and key, put on an SSL from the servername callback.
+ */
+typedef struct gossl_cert gossl_cert;
+gossl_cert *gossl_cert_new_PEM(const char *cert, int certlen, const char *key, int keylen, gossl_result *r);
+void gossl_cert_free(gossl_cert *c);
+/* SSL_use_cert_and_key; the queue is left as it was (called inside a callback). */
+int gossl_SSL_use_cert(SSL *ssl, gossl_cert *c);
+void gossl_SSL_CTX_set_servername_cb(SSL_CTX *ctx, int on);
+
 #endif
