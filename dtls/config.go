@@ -71,7 +71,9 @@ const (
 // after passing it to Listen, NewListener, Dial or Client; Clone it.
 type Config struct {
 	// Certificates are the server's (or a client's) certificate chains and
-	// keys. Only the first is used.
+	// keys. A client uses the first; a server with several picks, per
+	// handshake, the first whose leaf is valid for the name the client
+	// asked for (SNI), and the first when none is, as crypto/tls does.
 	Certificates []tls.Certificate
 	// CertificatePEM and KeyPEM give the certificate (leaf first, then the
 	// chain) and key as PEM, when Certificates is empty.
@@ -191,6 +193,16 @@ type Config struct {
 	// only. Writes are serialised across connections; a failed write is
 	// ignored.
 	KeyLogWriter io.Writer
+
+	// GetCertificate, on a server, returns the certificate for a
+	// ClientHello, as in crypto/tls: called for every handshake, it is the
+	// way to rotate a certificate on a live Listener (return the new one
+	// from then on; established connections are not affected). A nil
+	// certificate falls back to Certificates; an error (or a panic) fails
+	// the handshake with an internal_error alert, or unrecognized_name
+	// when it wraps openssl.AlertUnrecognizedName. A server with
+	// GetCertificate needs no other certificate.
+	GetCertificate func(*ClientHelloInfo) (*tls.Certificate, error)
 }
 
 // Clone returns a shallow copy of c.
@@ -275,7 +287,7 @@ func (c *Config) validate(server bool) error {
 	if hasCert != hasKey {
 		return errors.New("dtls: a certificate needs its key (and a key its certificate)")
 	}
-	if server && !hasCert && !c.pskServer() {
+	if server && !hasCert && !c.pskServer() && c.GetCertificate == nil {
 		return errors.New("dtls: a server needs a certificate: set Certificates, CertificatePEM/KeyPEM or CertFile/KeyFile (or GetPSK)")
 	}
 	if err := c.validateALPN(); err != nil {
@@ -368,6 +380,9 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 		return fail(err)
 	}
 	if err := c.setupKeyLog(sslCtx); err != nil {
+		return fail(err)
+	}
+	if err := c.setupCertificates(sslCtx, server); err != nil {
 		return fail(err)
 	}
 	// Renegotiation would run the verify callback again mid-connection, and

@@ -659,6 +659,9 @@ func (c *Conn) ConnectionState() ConnectionState {
 		cs.PeerCertificates, _ = c.ssl.PeerCertificates()
 		cs.PSKIdentity = c.ssl.PSKIdentity()
 		cs.NegotiatedProtocol = c.ssl.ALPNSelected()
+		if c.srv != nil {
+			cs.ServerName = c.ssl.ServerName() // what the client asked for
+		}
 	}
 	return cs
 }
