@@ -90,3 +90,53 @@ int gossl_SSL_use_cert(SSL *ssl, gossl_cert *c)
     ERR_pop_to_mark();
     return ok == 1;
 }
+
+/* ---- sessions ------------------------------------------------------------- */
+
+int gossl_SSL_get_session_der(SSL *ssl, unsigned char *buf, int cap)
+{
+    SSL_SESSION *sess = SSL_get1_session(ssl);
+    unsigned char *p = buf;
+    int n;
+
+    if (sess == NULL)
+        return 0;
+    if (!SSL_SESSION_is_resumable(sess)) {
+        SSL_SESSION_free(sess);
+        return 0;
+    }
+    n = i2d_SSL_SESSION(sess, NULL);
+    if (n <= 0 || n > cap) {
+        SSL_SESSION_free(sess);
+        return n > 0 ? -n : 0;
+    }
+    n = i2d_SSL_SESSION(sess, &p);
+    SSL_SESSION_free(sess);
+    return n > 0 ? n : 0;
+}
+
+int gossl_SSL_set_session_der(SSL *ssl, const unsigned char *der, int len, gossl_result *r)
+{
+    const unsigned char *p = der;
+    SSL_SESSION *sess;
+    int ret = 0;
+
+    ERR_clear_error();
+    sess = d2i_SSL_SESSION(NULL, &p, len);
+    if (sess != NULL) {
+        ret = SSL_set_session(ssl, sess);
+        SSL_SESSION_free(sess);
+    }
+    gossl_capture(r, NULL, ret);
+    return ret;
+}
+
+int gossl_SSL_CTX_set_ticket_key(SSL_CTX *ctx, const unsigned char *key80, gossl_result *r)
+{
+    long ret;
+
+    ERR_clear_error();
+    ret = SSL_CTX_set_tlsext_ticket_keys(ctx, (void *)key80, 80);
+    gossl_capture(r, NULL, ret);
+    return ret == 1;
+}

@@ -268,4 +268,12 @@ void gossl_cert_free(gossl_cert *c);
 int gossl_SSL_use_cert(SSL *ssl, gossl_cert *c);
 void gossl_SSL_CTX_set_servername_cb(SSL_CTX *ctx, int on);
 
+/* Sessions (tls_ext.c): a client's session as DER, and the server's ticket key. */
+/* i2d_SSL_SESSION of SSL_get1_session into buf: its length, -(length needed)
+ * when buf is too small, 0 when there is no session to keep. */
+int gossl_SSL_get_session_der(SSL *ssl, unsigned char *buf, int cap);
+int gossl_SSL_set_session_der(SSL *ssl, const unsigned char *der, int len, gossl_result *r);
+/* SSL_CTX_set_tlsext_ticket_keys: 16 bytes of name, 32 of HMAC key, 32 of AES key. */
+int gossl_SSL_CTX_set_ticket_key(SSL_CTX *ctx, const unsigned char *key80, gossl_result *r);
+
 #endif
