@@ -203,6 +203,19 @@ type Config struct {
 	// when it wraps openssl.AlertUnrecognizedName. A server with
 	// GetCertificate needs no other certificate.
 	GetCertificate func(*ClientHelloInfo) (*tls.Certificate, error)
+
+	// ClientSessionCache, on a client, keeps sessions to resume: a later
+	// Dial to the same server name and address offers the cached session
+	// (after the cookie exchange, which a Listener always asks for), and
+	// ConnectionState.DidResume says whether the server took it. nil
+	// resumes nothing.
+	ClientSessionCache ClientSessionCache
+	// SessionTicketKeys, on a server, encrypt its session tickets:
+	// SessionTicketKeys[0] is used. Listeners given the same keys resume
+	// each other's sessions (the scale-out story of a shared CookieSigner);
+	// without it each Listener has a random key of its own. Rotate with
+	// Listener.SetSessionTicketKeys.
+	SessionTicketKeys [][32]byte
 }
 
 // Clone returns a shallow copy of c.
@@ -383,6 +396,9 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 		return fail(err)
 	}
 	if err := c.setupCertificates(sslCtx, server); err != nil {
+		return fail(err)
+	}
+	if err := c.setupTickets(sslCtx, server); err != nil {
 		return fail(err)
 	}
 	// Renegotiation would run the verify callback again mid-connection, and

@@ -67,6 +67,8 @@ type Conn struct {
 	// The wrong-key check of a PSK server (psk.go), guarded by mu.
 	pskFlight      pskFlight
 	pskBadFinished int
+	// The client's Config.ClientSessionCache key (session.go).
+	sessionKey string
 
 	readMu sync.Mutex
 	rdl    *deadline
@@ -393,7 +395,9 @@ func (c *Conn) finishHandshake() error {
 	if c.ssl == nil { // closed since the last step
 		return net.ErrClosed
 	}
-	if c.srv == nil && !c.cfg.InsecureSkipVerify && !c.usedPSK() {
+	// A resumed session was verified when it was made, for the same
+	// name (the cache key holds it).
+	if c.srv == nil && !c.cfg.InsecureSkipVerify && !c.usedPSK() && !c.ssl.SessionReused() {
 		certs, err := c.ssl.PeerCertificates()
 		if err != nil {
 			return fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
@@ -402,6 +406,7 @@ func (c *Conn) finishHandshake() error {
 			return fmt.Errorf("dtls: handshake with %v: server sent no certificate", c.rap)
 		}
 	}
+	c.saveSession()
 	c.minRecord = shortRecordGuard(c.ssl.CipherName())
 	c.maxPayload = c.ssl.DTLSDataMTU()
 	if c.maxPayload <= 0 {
@@ -642,6 +647,10 @@ type ConnectionState struct {
 	// NegotiatedProtocol is the application protocol ALPN agreed on
 	// (Config.NextProtos), "" for none.
 	NegotiatedProtocol string
+	// DidResume reports that the handshake resumed an earlier session
+	// (Config.ClientSessionCache, SessionTicketKeys). The server sends no
+	// certificate then, and PeerCertificates is empty.
+	DidResume bool
 }
 
 // ConnectionState returns the state of the connection.
@@ -659,6 +668,7 @@ func (c *Conn) ConnectionState() ConnectionState {
 		cs.PeerCertificates, _ = c.ssl.PeerCertificates()
 		cs.PSKIdentity = c.ssl.PSKIdentity()
 		cs.NegotiatedProtocol = c.ssl.ALPNSelected()
+		cs.DidResume = c.ssl.SessionReused()
 		if c.srv != nil {
 			cs.ServerName = c.ssl.ServerName() // what the client asked for
 		}
