@@ -19,6 +19,23 @@ type ClientSessionState struct {
 	session []byte
 }
 
+// NewClientSessionState returns the session whose OpenSSL encoding (DER,
+// i2d_SSL_SESSION(3): what `openssl s_client -sess_out` writes inside its
+// PEM block) is der.
+func NewClientSessionState(der []byte) *ClientSessionState {
+	return &ClientSessionState{session: append([]byte(nil), der...)}
+}
+
+// Bytes returns the session's OpenSSL encoding (DER), for
+// NewClientSessionState or `openssl s_client -sess_in` (PEM type "SSL
+// SESSION PARAMETERS").
+func (cs *ClientSessionState) Bytes() []byte {
+	if cs == nil {
+		return nil
+	}
+	return append([]byte(nil), cs.session...)
+}
+
 // ClientSessionCache keeps sessions for clients to resume, keyed by server,
 // as crypto/tls's interface of the same name. Implementations must be safe
 // for concurrent use.

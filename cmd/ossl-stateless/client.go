@@ -34,6 +34,7 @@ type session struct {
 	free      func()                // frees what outlives conn (the TLS client's Ctx)
 	psk       *dtls.ConnectionState // a DTLS handshake a pre-shared key authenticated
 	alpn      string                // the application protocol ALPN agreed on
+	resumed   bool                  // the handshake resumed a session (-sess_in)
 }
 
 func runClient(o *clientOpts, stdin io.Reader, stdout, stderr io.Writer, sig <-chan os.Signal) error {
@@ -97,6 +98,9 @@ func runClient(o *clientOpts, stdin io.Reader, stdout, stderr io.Writer, sig <-c
 	info("Protocol version: %s", sess.version)
 	info("Cipher: %s", sess.cipher)
 	info("Cookie exchange: %s", sess.cookie)
+	if sess.resumed {
+		info("Session: resumed")
+	}
 	if sess.alpn != "" {
 		info("ALPN protocol: %s", sess.alpn)
 	}
@@ -347,6 +351,10 @@ func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x50
 		}
 		return nil, handshakeError("DTLS", o, err)
 	}
+	if err := o.sessionWritten(); err != nil {
+		c.Close()
+		return nil, err
+	}
 	cs := c.ConnectionState()
 	sess := &session{
 		conn:      c,
@@ -367,6 +375,7 @@ func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x50
 		sess.psk = &cs
 	}
 	sess.alpn = cs.NegotiatedProtocol
+	sess.resumed = cs.DidResume
 	return sess, nil
 }
 

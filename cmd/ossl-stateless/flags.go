@@ -170,6 +170,10 @@ Flags:
   -keylogfile file    DTLS: append the handshake's secrets to file in the NSS
                       key log format, for Wireshark (default: the file
                       $SSLKEYLOGFILE names, if set)
+  -sess_out file      DTLS: write the session to file after the handshake, in
+                      openssl s_client -sess_out's format
+  -sess_in file       DTLS: offer the session in file (from -sess_out, ours or
+                      s_client's) to resume it
   -help               print this help
 
 -stateless is a server flag: the server decides whether to ask for a cookie,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/hex"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,9 @@ type iotOpts struct {
 	nocert      bool
 	alpn        string
 	keylogfile  string
+	sessOut     string
+	sessIn      string
+	sessCache   *fileSessionCache
 
 	pskKey []byte // -psk decoded
 }
@@ -40,6 +44,10 @@ func (p *iotOpts) registerPSK(fs *flag.FlagSet, server bool) {
 	}
 	fs.StringVar(&p.alpn, "alpn", "", "")
 	fs.StringVar(&p.keylogfile, "keylogfile", "", "")
+	if !server {
+		fs.StringVar(&p.sessOut, "sess_out", "", "")
+		fs.StringVar(&p.sessIn, "sess_in", "", "")
+	}
 }
 
 // check validates the PSK flags of cmd after the common ones.
@@ -49,6 +57,9 @@ func (p *iotOpts) checkPSK(cmd string, c *common) error {
 	}
 	if p.keylogfile != "" && c.tls13 {
 		return usagef(cmd, "-keylogfile applies to DTLS only, not to -tls1_3")
+	}
+	if (p.sessOut != "" || p.sessIn != "") && c.tls13 {
+		return usagef(cmd, "-sess_out and -sess_in apply to DTLS only, not to -tls1_3")
 	}
 	if p.psk == "" {
 		if p.pskHint != "" {
@@ -108,7 +119,52 @@ func (p *iotOpts) clientConfig(cfg *dtls.Config) error {
 	if p.pskKey != nil {
 		cfg.PSKIdentity, cfg.PSKKey = p.pskIdentity, p.pskKey
 	}
+	if p.sessIn != "" || p.sessOut != "" {
+		fc := &fileSessionCache{out: p.sessOut}
+		if p.sessIn != "" {
+			b, err := os.ReadFile(p.sessIn)
+			if err != nil {
+				return fmt.Errorf("-sess_in: %w", err)
+			}
+			block, _ := pem.Decode(b)
+			if block == nil || block.Type != sessionPEMType {
+				return fmt.Errorf("-sess_in %s: no %q PEM block", p.sessIn, sessionPEMType)
+			}
+			fc.in = dtls.NewClientSessionState(block.Bytes)
+		}
+		cfg.ClientSessionCache = fc
+		p.sessCache = fc
+	}
 	return nil
+}
+
+// sessionWritten reports a failure to write -sess_out.
+func (p *iotOpts) sessionWritten() error {
+	if p.sessCache == nil || p.sessCache.err == nil {
+		return nil
+	}
+	return fmt.Errorf("-sess_out: %w", p.sessCache.err)
+}
+
+// sessionPEMType is the PEM type of openssl s_client's -sess_out files.
+const sessionPEMType = "SSL SESSION PARAMETERS"
+
+// fileSessionCache is the client's -sess_in and -sess_out: the session
+// offered, and the file the new one is written to, in s_client's format.
+type fileSessionCache struct {
+	in  *dtls.ClientSessionState
+	out string
+	err error
+}
+
+func (f *fileSessionCache) Get(string) (*dtls.ClientSessionState, bool) { return f.in, f.in != nil }
+
+func (f *fileSessionCache) Put(_ string, cs *dtls.ClientSessionState) {
+	if f.out == "" || cs == nil {
+		return
+	}
+	b := pem.EncodeToMemory(&pem.Block{Type: sessionPEMType, Bytes: cs.Bytes()})
+	f.err = os.WriteFile(f.out, b, 0o600)
 }
 
 // keyLog opens -keylogfile or, without it, $SSLKEYLOGFILE, as the openssl

@@ -120,3 +120,28 @@ func TestKeyLogFile(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(string(c), "\n"))
 	assert.Equal(t, string(c), string(s))
 }
+
+// TestSessionFiles: session files pass between openssl s_client and our
+// client in both directions, and each resumes against our server.
+func TestSessionFiles(t *testing.T) {
+	p := newPKI(t)
+	dir := t.TempDir()
+	fromSClient, fromClient := filepath.Join(dir, "s_client.sess"), filepath.Join(dir, "client.sess")
+	srv, addr := startServer(t, "-cert", p.Server.CertFile, "-key", p.Server.KeyFile)
+
+	sc := opensslPeer(t, "s_client", "s_client", "-dtls1_2", "-connect", addr, "-CAfile", p.CAFile,
+		"-sess_out", fromSClient, "-nocommands")
+	sc.WaitFor("New, TLSv1.2")
+	_ = sc.CloseStdin()
+	_ = sc.WaitStatus()
+
+	r := runTool(t, "ping\n", "client", "-connect", addr, "-CAfile", p.CAFile, "-sess_in", fromSClient, "-sess_out", fromClient)
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "Session: resumed", "our client resumed s_client's session")
+
+	sc2 := opensslPeer(t, "s_client2", "s_client", "-dtls1_2", "-connect", addr, "-CAfile", p.CAFile,
+		"-sess_in", fromClient, "-nocommands")
+	sc2.WaitFor("Reused, TLSv1.2")
+	_ = sc2.CloseStdin()
+	stopServer(t, srv)
+}
