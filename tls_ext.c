@@ -140,3 +140,24 @@ int gossl_SSL_CTX_set_ticket_key(SSL_CTX *ctx, const unsigned char *key80, gossl
     gossl_capture(r, NULL, ret);
     return ret == 1;
 }
+
+/* ---- an SSL_CTX made elsewhere -------------------------------------------- */
+
+int gossl_SSL_CTX_method(const SSL_CTX *ctx)
+{
+    const SSL_METHOD *m = SSL_CTX_get_ssl_method(ctx);
+
+    if (m == DTLS_server_method())
+        return GOSSL_METHOD_DTLS_SERVER;
+    if (m == DTLS_client_method())
+        return GOSSL_METHOD_DTLS_CLIENT;
+    if (m == DTLS_method())
+        return GOSSL_METHOD_DTLS;
+    if (m == TLS_server_method())
+        return GOSSL_METHOD_TLS_SERVER;
+    if (m == TLS_client_method())
+        return GOSSL_METHOD_TLS_CLIENT;
+    if (m == TLS_method())
+        return GOSSL_METHOD_TLS;
+    return 0;
+}

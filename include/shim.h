@@ -276,4 +276,8 @@ int gossl_SSL_set_session_der(SSL *ssl, const unsigned char *der, int len, gossl
 /* SSL_CTX_set_tlsext_ticket_keys: 16 bytes of name, 32 of HMAC key, 32 of AES key. */
 int gossl_SSL_CTX_set_ticket_key(SSL_CTX *ctx, const unsigned char *key80, gossl_result *r);
 
+/* Sharing an SSL_CTX with C code (tls_ext.c): the GOSSL_METHOD_* of its
+ * method, 0 for one of no DTLS_/TLS_ kind we know. */
+int gossl_SSL_CTX_method(const SSL_CTX *ctx);
+
 #endif
