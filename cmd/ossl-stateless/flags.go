@@ -109,6 +109,10 @@ Flags:
                       by openssl s_server (default "Client_identity")
   -psk_hint hint      the PSK identity hint sent to clients
   -nocert             no certificate: PSK cipher suites only (needs -psk)
+  -servername name    DTLS: serve -cert2 to clients asking for name (SNI), the
+                      main certificate to the others, as openssl s_server
+  -cert2 file         the certificate (and chain, PEM) for -servername
+  -key2 file          its private key (default: read from the -cert2 file)
   -alpn list          DTLS: the application protocols served (ALPN), comma
                       separated, in order of preference: the first of them
                       the client offered is chosen; a client offering others

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/pem"
 	"flag"
@@ -28,6 +29,8 @@ type iotOpts struct {
 	sessOut     string
 	sessIn      string
 	sessCache   *fileSessionCache
+	servername  string // server: -servername, with -cert2 and -key2
+	cert2, key2 string
 
 	pskKey []byte // -psk decoded
 }
@@ -41,6 +44,9 @@ func (p *iotOpts) registerPSK(fs *flag.FlagSet, server bool) {
 	if server {
 		fs.StringVar(&p.pskHint, "psk_hint", "", "")
 		fs.BoolVar(&p.nocert, "nocert", false, "")
+		fs.StringVar(&p.servername, "servername", "", "")
+		fs.StringVar(&p.cert2, "cert2", "", "")
+		fs.StringVar(&p.key2, "key2", "", "")
 	}
 	fs.StringVar(&p.alpn, "alpn", "", "")
 	fs.StringVar(&p.keylogfile, "keylogfile", "", "")
@@ -57,6 +63,15 @@ func (p *iotOpts) checkPSK(cmd string, c *common) error {
 	}
 	if p.keylogfile != "" && c.tls13 {
 		return usagef(cmd, "-keylogfile applies to DTLS only, not to -tls1_3")
+	}
+	if (p.servername != "") != (p.cert2 != "") {
+		return usagef(cmd, "-servername and -cert2 go together: the certificate for clients asking for that name")
+	}
+	if p.key2 != "" && p.cert2 == "" {
+		return usagef(cmd, "-key2 needs -cert2")
+	}
+	if p.servername != "" && c.tls13 {
+		return usagef(cmd, "-servername with -cert2 applies to DTLS only, not to -tls1_3")
 	}
 	if (p.sessOut != "" || p.sessIn != "") && c.tls13 {
 		return usagef(cmd, "-sess_out and -sess_in apply to DTLS only, not to -tls1_3")
@@ -91,6 +106,11 @@ func (p *iotOpts) serverConfig(cfg *dtls.Config, log *slog.Logger) error {
 	cfg.NextProtos = p.protos()
 	if err := p.keyLog(cfg); err != nil {
 		return err
+	}
+	if p.cert2 != "" {
+		if err := p.secondCertificate(cfg); err != nil {
+			return err
+		}
 	}
 	if p.pskKey == nil {
 		return nil
@@ -213,4 +233,38 @@ func (p *iotOpts) protos() []string {
 		return nil
 	}
 	return strings.Split(p.alpn, ",")
+}
+
+// secondCertificate serves -cert2 (and -key2, default: the -cert2 file) to
+// clients whose server_name is -servername, as openssl s_server does; the
+// others get the main certificate.
+func (p *iotOpts) secondCertificate(cfg *dtls.Config) error {
+	key2 := p.key2
+	if key2 == "" {
+		key2 = p.cert2
+	}
+	creds, err := loadCredentials(&common{cert: p.cert2, key: key2})
+	if err != nil {
+		return fmt.Errorf("-cert2: %w", err)
+	}
+	second, err := tls.X509KeyPair(creds.certPEM, creds.keyPEM)
+	if err != nil {
+		return fmt.Errorf("-cert2 %s: %w", p.cert2, err)
+	}
+	var main *tls.Certificate
+	if len(cfg.CertificatePEM) > 0 {
+		m, err := tls.X509KeyPair(cfg.CertificatePEM, cfg.KeyPEM)
+		if err != nil {
+			return err
+		}
+		main = &m
+	}
+	name := p.servername
+	cfg.GetCertificate = func(hello *dtls.ClientHelloInfo) (*tls.Certificate, error) {
+		if strings.EqualFold(hello.ServerName, name) {
+			return &second, nil
+		}
+		return main, nil
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openssl-stateless/openssl/internal/testcert"
 	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
 
@@ -143,5 +144,24 @@ func TestSessionFiles(t *testing.T) {
 		"-sess_in", fromClient, "-nocommands")
 	sc2.WaitFor("Reused, TLSv1.2")
 	_ = sc2.CloseStdin()
+	stopServer(t, srv)
+}
+
+// TestServerNameCert2: `server -servername b.example -cert2` serves the
+// second certificate to openssl s_client -servername b.example, and the
+// main one to our client, which names localhost.
+func TestServerNameCert2(t *testing.T) {
+	p := newPKI(t)
+	second := p.CA.Issue(t, "b.example", testcert.Options{Names: []string{"b.example"}}).Files(t, t.TempDir(), "b")
+	srv, addr := startServer(t, "-cert", p.Server.CertFile, "-key", p.Server.KeyFile,
+		"-servername", "b.example", "-cert2", second.CertFile, "-key2", second.KeyFile)
+	cl := opensslPeer(t, "s_client", "s_client", "-dtls1_2", "-connect", addr, "-servername", "b.example",
+		"-CAfile", p.CAFile, "-verify_hostname", "b.example", "-verify_return_error", "-brief", "-nocommands")
+	cl.WaitFor("Peer certificate: CN = b.example")
+	cl.WaitFor("Verification: OK")
+	_ = cl.CloseStdin()
+	r := runTool(t, "ping\n", "client", "-connect", addr, "-CAfile", p.CAFile, "-servername", "localhost")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "Verification: OK (localhost)")
 	stopServer(t, srv)
 }
