@@ -250,3 +250,23 @@ int gossl_DTLS_set_timer_cb(SSL *ssl, unsigned int initial_us)
     DTLS_set_timer_cb(ssl, timer_cb);
     return 1;
 }
+
+/* ---- for callbacks_ext.c -------------------------------------------------- */
+
+_Static_assert(sizeof(gossl_cb_slot) >= sizeof(struct cb_frame), "gossl_cb_slot too small");
+
+/* Pushes a frame for the SSL's handle and returns the handle; 0 (nothing
+ * pushed) when the SSL has none. The slot lives on the caller's C stack. */
+uintptr_t gossl_cb_push(const SSL *ssl, gossl_cb_slot *slot)
+{
+    uintptr_t h = handle_of((SSL *)ssl);
+
+    if (h != 0)
+        cb_push((struct cb_frame *)slot, h);
+    return h;
+}
+
+void gossl_cb_pop(gossl_cb_slot *slot)
+{
+    cb_pop((struct cb_frame *)slot);
+}

@@ -136,6 +136,14 @@ type Ctx struct {
 	gen        [2]atomic.Pointer[genFunc]
 	verify     [2]atomic.Pointer[verifyFunc]
 	certVerify atomic.Pointer[certVerifyFunc]
+
+	// The callbacks of the IoT features (psk.go, alpn.go, keylog.go,
+	// certificate.go).
+	pskServer atomic.Pointer[pskServerFunc]
+	pskClient atomic.Pointer[pskClientFunc]
+	alpn      atomic.Pointer[alpnSelectFunc] // alpn.go
+	keylog    atomic.Pointer[keylogFunc]     // keylog.go
+	sni       atomic.Pointer[serverNameFunc] // certificate.go
 }
 
 type certVerifyFunc func(s *SSL, chain []*x509.Certificate) error

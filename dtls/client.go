@@ -95,12 +95,15 @@ func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, host string, 
 			}
 		}
 	}
+	key := sessionKey(cfg.ServerName, raddr)
+	cfg.offerSession(ssl, key)
 	ssl.SetConnectState()
 	var own *net.UDPConn
 	if udp, ok := pc.(*net.UDPConn); ok && connected {
 		own = udp // Dial's socket, connected to the server: read directly
 	}
 	c := newConn(pc, own, peer, cfg, ssl, bio)
+	c.sessionKey = key
 	c.connected = own != nil
 	if own == nil {
 		c.readDone = make(chan struct{})

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime"
@@ -67,7 +68,9 @@ const (
 // after passing it to Listen, NewListener, Dial or Client; Clone it.
 type Config struct {
 	// Certificates are the server's (or a client's) certificate chains and
-	// keys. Only the first is used.
+	// keys. A client uses the first; a server with several picks, per
+	// handshake, the first whose leaf is valid for the name the client
+	// asked for (SNI), and the first when none is, as crypto/tls does.
 	Certificates []tls.Certificate
 	// CertificatePEM and KeyPEM give the certificate (leaf first, then the
 	// chain) and key as PEM, when Certificates is empty.
@@ -179,6 +182,69 @@ type Config struct {
 
 	// Logger receives one line per handshake and per refusal; nil discards.
 	Logger *slog.Logger
+
+	// ---- IoT (issue 12): pre-shared keys. ----
+
+	// GetPSK, on a server, returns the pre-shared key for the identity a
+	// client sent, for the DTLS 1.2 PSK cipher suites (PSK-AES128-CCM8,
+	// which CoAP mandates, and ECDHE-PSK among them). A nil key refuses the
+	// identity with the unknown_psk_identity alert; an error fails the
+	// handshake the same way. A server with GetPSK needs no certificate;
+	// without CipherList it offers the PSK suites, and OpenSSL's default
+	// ones too when it has a certificate. A client whose key differs gets
+	// a bad_record_mac alert at its Finished.
+	GetPSK func(identity string) ([]byte, error)
+	// PSKIdentityHint is the hint a PSK server sends its clients ("" for
+	// none).
+	PSKIdentityHint string
+	// PSKIdentity and PSKKey are a client's identity and pre-shared key.
+	// With them (or GetClientPSK) and no CipherList, a client offers the
+	// PSK suites only, and a server that authenticates with the key needs
+	// no certificate.
+	PSKIdentity string
+	PSKKey      []byte
+	// GetClientPSK, on a client, chooses the identity and key from the
+	// server's hint ("" when it sent none), in place of PSKIdentity and
+	// PSKKey.
+	GetClientPSK func(hint string) (identity string, key []byte, err error)
+
+	// NextProtos are the application protocols (ALPN) in order of
+	// preference: a client offers them; a server picks the first of its
+	// own that the client offered, as crypto/tls does, and refuses a
+	// client that offered others with the no_application_protocol alert.
+	// ConnectionState.NegotiatedProtocol says what was agreed.
+	NextProtos []string
+
+	// KeyLogWriter receives the secrets of every handshake in the NSS key
+	// log format (one "CLIENT_RANDOM <client random> <master secret>" line
+	// per DTLS 1.2 handshake), which Wireshark and tshark decrypt captures
+	// with. Anyone holding it can decrypt the connections: for debugging
+	// only. Writes are serialised across connections; a failed write is
+	// ignored.
+	KeyLogWriter io.Writer
+
+	// GetCertificate, on a server, returns the certificate for a
+	// ClientHello, as in crypto/tls: called for every handshake, it is the
+	// way to rotate a certificate on a live Listener (return the new one
+	// from then on; established connections are not affected). A nil
+	// certificate falls back to Certificates; an error (or a panic) fails
+	// the handshake with an internal_error alert, or unrecognized_name
+	// when it wraps openssl.AlertUnrecognizedName. A server with
+	// GetCertificate needs no other certificate.
+	GetCertificate func(*ClientHelloInfo) (*tls.Certificate, error)
+
+	// ClientSessionCache, on a client, keeps sessions to resume: a later
+	// Dial to the same server name and address offers the cached session
+	// (after the cookie exchange, which a Listener always asks for), and
+	// ConnectionState.DidResume says whether the server took it. nil
+	// resumes nothing.
+	ClientSessionCache ClientSessionCache
+	// SessionTicketKeys, on a server, encrypt its session tickets:
+	// SessionTicketKeys[0] is used. Listeners given the same keys resume
+	// each other's sessions (the scale-out story of a shared CookieSigner);
+	// without it each Listener has a random key of its own. Rotate with
+	// Listener.SetSessionTicketKeys.
+	SessionTicketKeys [][32]byte
 }
 
 // Clone returns a shallow copy of c.
@@ -189,6 +255,7 @@ func (c *Config) Clone() *Config {
 	n := *c
 	n.Certificates = append([]tls.Certificate(nil), c.Certificates...)
 	n.SRTPProtectionProfiles = append([]SRTPProtectionProfile(nil), c.SRTPProtectionProfiles...)
+	n.NextProtos = append([]string(nil), c.NextProtos...)
 	return &n
 }
 
@@ -268,10 +335,13 @@ func (c *Config) validate(server bool) error {
 	if hasCert != hasKey {
 		return errors.New("dtls: a certificate needs its key (and a key its certificate)")
 	}
-	if server && !hasCert {
-		return errors.New("dtls: a server needs a certificate: set Certificates, CertificatePEM/KeyPEM or CertFile/KeyFile")
+	if server && !hasCert && !c.pskServer() && c.GetCertificate == nil {
+		return errors.New("dtls: a server needs a certificate: set Certificates, CertificatePEM/KeyPEM or CertFile/KeyFile (or GetPSK)")
 	}
-	return nil
+	if err := c.validateALPN(); err != nil {
+		return err
+	}
+	return c.validatePSK()
 }
 
 // certificatePEM returns the certificate chain and key as PEM from
@@ -352,6 +422,26 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 		if err := sslCtx.SetCipherList(c.CipherList); err != nil {
 			return fail(fmt.Errorf("dtls: cipher list %q: %w", c.CipherList, err))
 		}
+	}
+	if list := c.pskCiphers(server, certPEM != nil); list != "" {
+		if err := sslCtx.SetCipherList(list); err != nil {
+			return fail(fmt.Errorf("dtls: PSK cipher list: %w", err))
+		}
+	}
+	if err := c.setupPSK(sslCtx, server); err != nil {
+		return fail(err)
+	}
+	if err := c.setupALPN(sslCtx, server); err != nil {
+		return fail(err)
+	}
+	if err := c.setupKeyLog(sslCtx); err != nil {
+		return fail(err)
+	}
+	if err := c.setupCertificates(sslCtx, server); err != nil {
+		return fail(err)
+	}
+	if err := c.setupTickets(sslCtx, server); err != nil {
+		return fail(err)
 	}
 	// Renegotiation would run the verify callback again mid-connection, and
 	// could change the peer's identity: refuse it on both sides. With

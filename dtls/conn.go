@@ -70,6 +70,11 @@ type Conn struct {
 	peerCerts      []*x509.Certificate
 	verifiedChains [][]*x509.Certificate
 	verifiersRun   bool
+	// The wrong-key check of a PSK server (psk.go), guarded by mu.
+	pskFlight      pskFlight
+	pskBadFinished int
+	// The client's Config.ClientSessionCache key (session.go).
+	sessionKey string
 
 	readMu sync.Mutex
 	rdl    *deadline
@@ -383,7 +388,7 @@ func (c *Conn) closedErr() error {
 // handshakeStep is one SSL_accept or SSL_connect.
 func (c *Conn) handshakeStep(ssl *openssl.SSL) (int, error) {
 	if c.srv != nil {
-		return 0, ssl.Accept()
+		return 0, c.checkPSKFinished(ssl, ssl.Accept())
 	}
 	return 0, ssl.Connect()
 }
@@ -397,16 +402,20 @@ func (c *Conn) finishHandshake() error {
 	if c.ssl == nil { // closed since the last step
 		return net.ErrClosed
 	}
-	if c.srv == nil && !c.cfg.InsecureSkipVerify && len(c.peerCerts) == 0 {
+	// A resumed session was verified when it was made, for the same name
+	// (the cache key holds it); a pre-shared key authenticates the server.
+	if c.srv == nil && !c.cfg.InsecureSkipVerify && len(c.peerCerts) == 0 && !c.usedPSK() && !c.ssl.SessionReused() {
 		return fmt.Errorf("dtls: handshake with %v: server sent no certificate", c.rap)
 	}
 	if !c.verifiersRun {
-		// No certificate came (a server that asked for none, or a client
-		// that sent none): the verify callback did not run.
+		// No certificate came (a server that asked for none, a client
+		// that sent none, a resumed session, a pre-shared key): the
+		// verify callback did not run.
 		if err := c.runVerifiers(c.ssl, false); err != nil {
 			return fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
 		}
 	}
+	c.saveSession()
 	c.minRecord = shortRecordGuard(c.ssl.CipherName())
 	c.maxPayload = c.ssl.DTLSDataMTU()
 	if c.maxPayload <= 0 {
@@ -650,6 +659,17 @@ type ConnectionState struct {
 	// HelloVerifyRequest before the handshake: always true on a Listener's
 	// connections, whose handshakes all start with DTLSv1_listen.
 	CookieExchanged bool
+
+	// PSKIdentity is the identity of the pre-shared key the handshake
+	// used ("" for none): the device, on a server.
+	PSKIdentity string
+	// NegotiatedProtocol is the application protocol ALPN agreed on
+	// (Config.NextProtos), "" for none.
+	NegotiatedProtocol string
+	// DidResume reports that the handshake resumed an earlier session
+	// (Config.ClientSessionCache, SessionTicketKeys). The server sends no
+	// certificate then, and PeerCertificates is empty.
+	DidResume bool
 
 	conn *Conn
 }

@@ -190,6 +190,7 @@ func (c *Conn) took(d []byte) error {
 		}
 		return nil
 	}
+	c.notePSKFlight(d)
 	_ = c.bio.SetDatagram(len(d), c.rap)
 	return nil
 }

@@ -116,6 +116,7 @@ func (c *Conn) push(bp *[]byte) {
 		}
 		return
 	}
+	c.notePSKFlight(d)
 	if c.bio != nil {
 		if c.bio.DatagramPending() {
 			c.bio.DropDatagram() // OpenSSL did not want it; the newer one wins

@@ -54,7 +54,10 @@ func (c *Conn) runVerifiers(s *openssl.SSL, peerCert bool) (err error) {
 			err = fmt.Errorf("dtls: peer verification panicked: %v", v)
 		}
 	}()
-	if cfg.VerifyPeerCertificate != nil && (peerCert || c.srv == nil || cfg.ClientAuth != tls.NoClientCert) {
+	// As crypto/tls: not on a resumed session, whose certificates are not
+	// verified again; nor on a pre-shared key, which has none.
+	again := s.SessionReused() || c.usedPSK()
+	if cfg.VerifyPeerCertificate != nil && !again && (peerCert || c.srv == nil || cfg.ClientAuth != tls.NoClientCert) {
 		raw := make([][]byte, len(c.peerCerts))
 		for i, pc := range c.peerCerts {
 			raw[i] = pc.Raw
@@ -103,6 +106,9 @@ func (c *Conn) stateOf(s *openssl.SSL, complete bool) ConnectionState {
 	cs.Version = uint16(s.ProtocolVersion())
 	cs.CipherSuite, _ = s.CipherSuite()
 	cs.SRTPProtectionProfile = s.SRTPProtectionProfile()
+	cs.PSKIdentity = s.PSKIdentity()
+	cs.NegotiatedProtocol = s.ALPNSelected()
+	cs.DidResume = s.SessionReused()
 	if c.srv != nil {
 		cs.ServerName = s.ServerName()
 	} else {
@@ -131,3 +137,8 @@ func VersionName(v uint16) string {
 // ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"), for every suite the linked
 // OpenSSL knows; an unknown id in hex.
 func CipherSuiteName(id uint16) string { return openssl.CipherSuiteName(id) }
+
+// CipherSuiteOpenSSLName returns OpenSSL's name of a cipher suite
+// ("ECDHE-ECDSA-AES128-GCM-SHA256"), the one Config.CipherList takes; ""
+// for a suite the linked OpenSSL does not know.
+func CipherSuiteOpenSSLName(id uint16) string { return openssl.CipherSuiteOpenSSLName(id) }

@@ -278,4 +278,50 @@ int gossl_DTLSv1_listen_datagram(SSL *ssl, BIO_ADDR *peer, int n, gossl_result *
 int gossl_cookie_generate_go(SSL *ssl, int kind, unsigned char *cookie, size_t max, size_t *len);
 int gossl_cookie_verify_go(SSL *ssl, int kind, const unsigned char *cookie, size_t len);
 
+/* ---- iot (issue 12): PSK, ALPN, key log, certificates, sessions ---------- */
+
+/*
+ * callbacks_ext.c holds the trampolines of issue 12; it enters Go through
+ * the same frames as callbacks.c (gossl_in_callback sees them). A slot is
+ * room on the trampoline's C stack for callbacks.c's frame.
+ */
+typedef struct { void *p[2]; } gossl_cb_slot;
+uintptr_t gossl_cb_push(const SSL *ssl, gossl_cb_slot *slot);
+void gossl_cb_pop(gossl_cb_slot *slot);
+
+/* PSK (DTLS 1.2 PSK suites; TLS 1.3 through the same callbacks). */
+void gossl_SSL_CTX_set_psk_server_cb(SSL_CTX *ctx, int on);
+void gossl_SSL_CTX_set_psk_client_cb(SSL_CTX *ctx, int on);
+int gossl_SSL_CTX_use_psk_identity_hint(SSL_CTX *ctx, const char *hint, gossl_result *r);
+
+/* ALPN: the client's list (wire format); the server's selection callback. */
+int gossl_SSL_CTX_set_alpn_protos(SSL_CTX *ctx, const unsigned char *protos, unsigned int len, gossl_result *r);
+void gossl_SSL_CTX_set_alpn_select_cb(SSL_CTX *ctx, int on);
+
+/* Key log (NSS format), and the client random a line names. */
+void gossl_SSL_CTX_set_keylog_cb(SSL_CTX *ctx, int on);
+
+/*
+ * Certificates chosen per handshake (tls_ext.c): a parsed certificate, its
+ * chain and key, put on an SSL from the servername callback.
+ */
+typedef struct gossl_cert gossl_cert;
+gossl_cert *gossl_cert_new_PEM(const char *cert, int certlen, const char *key, int keylen, gossl_result *r);
+void gossl_cert_free(gossl_cert *c);
+/* SSL_use_cert_and_key; the queue is left as it was (called inside a callback). */
+int gossl_SSL_use_cert(SSL *ssl, gossl_cert *c);
+void gossl_SSL_CTX_set_servername_cb(SSL_CTX *ctx, int on);
+
+/* Sessions (tls_ext.c): a client's session as DER, and the server's ticket key. */
+/* i2d_SSL_SESSION of SSL_get1_session into buf: its length, -(length needed)
+ * when buf is too small, 0 when there is no session to keep. */
+int gossl_SSL_get_session_der(SSL *ssl, unsigned char *buf, int cap);
+int gossl_SSL_set_session_der(SSL *ssl, const unsigned char *der, int len, gossl_result *r);
+/* SSL_CTX_set_tlsext_ticket_keys: 16 bytes of name, 32 of HMAC key, 32 of AES key. */
+int gossl_SSL_CTX_set_ticket_key(SSL_CTX *ctx, const unsigned char *key80, gossl_result *r);
+
+/* Sharing an SSL_CTX with C code (tls_ext.c): the GOSSL_METHOD_* of its
+ * method, 0 for one of no DTLS_/TLS_ kind we know. */
+int gossl_SSL_CTX_method(const SSL_CTX *ctx);
+
 #endif

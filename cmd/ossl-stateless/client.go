@@ -34,7 +34,10 @@ type session struct {
 	srtp      string // the SRTP profile agreed, with -use_srtp
 	peer      *x509.Certificate
 	export    func(label string, context []byte, length int) ([]byte, error)
-	free      func() // frees what outlives conn (the TLS client's Ctx)
+	free      func()                // frees what outlives conn (the TLS client's Ctx)
+	psk       *dtls.ConnectionState // a DTLS handshake a pre-shared key authenticated
+	alpn      string                // the application protocol ALPN agreed on
+	resumed   bool                  // the handshake resumed a session (-sess_in)
 }
 
 func runClient(o *clientOpts, stdin io.Reader, stdout, stderr io.Writer, sig <-chan os.Signal) error {
@@ -98,10 +101,18 @@ func runClient(o *clientOpts, stdin io.Reader, stdout, stderr io.Writer, sig <-c
 	info("Protocol version: %s", sess.version)
 	info("Cipher: %s", sess.cipher)
 	info("Cookie exchange: %s", sess.cookie)
+	if sess.resumed {
+		info("Session: resumed")
+	}
+	if sess.alpn != "" {
+		info("ALPN protocol: %s", sess.alpn)
+	}
 	if sess.peer != nil {
 		info("Server certificate: %s (SHA-256 %s)", sess.peer.Subject, fingerprint(sess.peer))
 	}
-	if o.insecure {
+	if sess.psk != nil {
+		info("%s", pskVerification(*sess.psk))
+	} else if o.insecure {
 		info("Verification: skipped (-insecure)")
 	} else {
 		info("Verification: OK (%s)", name)
@@ -329,6 +340,10 @@ func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x50
 	if o.dtls12 {
 		cfg.MinVersion, cfg.MaxVersion = dtls.VersionDTLS12, dtls.VersionDTLS12
 	}
+	if err := o.iotOpts.clientConfig(cfg); err != nil {
+		uc.Close()
+		return nil, err
+	}
 	c, err := dtls.Client(pc, raddr, cfg)
 	if err != nil {
 		uc.Close()
@@ -351,6 +366,10 @@ func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x50
 		default:
 		}
 		return nil, handshakeError("DTLS", o, err)
+	}
+	if err := o.sessionWritten(); err != nil {
+		c.Close()
+		return nil, err
 	}
 	cs := c.ConnectionState()
 	sess := &session{
@@ -375,6 +394,11 @@ func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x50
 	if len(cs.PeerCertificates) > 0 {
 		sess.peer = cs.PeerCertificates[0]
 	}
+	if cs.PSKIdentity != "" {
+		sess.psk = &cs
+	}
+	sess.alpn = cs.NegotiatedProtocol
+	sess.resumed = cs.DidResume
 	return sess, nil
 }
 

@@ -46,6 +46,7 @@ type serverOpts struct {
 	// requireDepth is -Verify N: a client certificate is required; -1
 	// when not given.
 	requireDepth int
+	iotOpts
 }
 
 type clientOpts struct {
@@ -55,6 +56,7 @@ type clientOpts struct {
 	insecure   bool
 	wait       time.Duration
 	stateless  bool // refused: the server decides
+	iotOpts
 }
 
 const serverUsage = `Usage: ossl-stateless server [flags]
@@ -121,6 +123,24 @@ Flags:
                       issued, so it is refused between the lifetime and a
                       second later
   -quiet              log failures only
+  -psk hex            DTLS: also serve the PSK cipher suites with this key
+                      (hex, as openssl s_server -psk)
+  -psk_identity id    the PSK identity expected; a client sending another is
+                      warned about and served with the key all the same, as
+                      by openssl s_server (default "Client_identity")
+  -psk_hint hint      the PSK identity hint sent to clients
+  -nocert             no certificate: PSK cipher suites only (needs -psk)
+  -servername name    DTLS: serve -cert2 to clients asking for name (SNI), the
+                      main certificate to the others, as openssl s_server
+  -cert2 file         the certificate (and chain, PEM) for -servername
+  -key2 file          its private key (default: read from the -cert2 file)
+  -alpn list          DTLS: the application protocols served (ALPN), comma
+                      separated, in order of preference: the first of them
+                      the client offered is chosen; a client offering others
+                      gets the no_application_protocol alert
+  -keylogfile file    DTLS: append every handshake's secrets to file in the
+                      NSS key log format, for Wireshark (default: the file
+                      $SSLKEYLOGFILE names, if set)
   -help               print this help
 
 Exit status: 0 on success (including after SIGINT or SIGTERM), 1 on a runtime
@@ -172,6 +192,19 @@ Flags:
   -wait duration      at the end of stdin, how long to wait for another reply
                       (default 1s)
   -quiet              print only the replies: no information on stderr
+  -psk hex            DTLS: offer the PSK cipher suites only, with this key
+                      (hex, as openssl s_client -psk); the server's
+                      certificate is then neither needed nor checked
+  -psk_identity id    the PSK identity sent (default "Client_identity")
+  -alpn list          DTLS: the application protocols offered (ALPN), comma
+                      separated; the one agreed is reported on stderr
+  -keylogfile file    DTLS: append the handshake's secrets to file in the NSS
+                      key log format, for Wireshark (default: the file
+                      $SSLKEYLOGFILE names, if set)
+  -sess_out file      DTLS: write the session to file after the handshake, in
+                      openssl s_client -sess_out's format
+  -sess_in file       DTLS: offer the session in file (from -sess_out, ours or
+                      s_client's) to resume it
   -help               print this help
 
 -stateless is a server flag: the server decides whether to ask for a cookie,
@@ -214,6 +247,7 @@ func serverFlags(o *serverOpts) *flag.FlagSet {
 	fs.DurationVar(&o.idle, "idle", 5*time.Minute, "")
 	fs.DurationVar(&o.cookieAge, "cookie-lifetime", 60*time.Second, "")
 	fs.IntVar(&o.requireDepth, "Verify", -1, "")
+	o.registerPSK(fs, true)
 	return fs
 }
 
@@ -225,6 +259,7 @@ func clientFlags(o *clientOpts) *flag.FlagSet {
 	fs.BoolVar(&o.insecure, "insecure", false, "")
 	fs.DurationVar(&o.wait, "wait", time.Second, "")
 	fs.BoolVar(&o.stateless, "stateless", false, "")
+	o.registerPSK(fs, false)
 	return fs
 }
 
@@ -328,6 +363,9 @@ func parseServer(args []string, stdout io.Writer) (*serverOpts, error) {
 	if o.cookieAge < time.Second || o.cookieAge%time.Second != 0 {
 		return nil, usagef(cmd, "-cookie-lifetime must be whole seconds, at least 1s, not %v", o.cookieAge)
 	}
+	if err := o.checkPSK(cmd, &o.common); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
@@ -351,6 +389,9 @@ func parseClient(args []string, stdout io.Writer) (*clientOpts, error) {
 	}
 	if o.wait <= 0 {
 		return nil, usagef(cmd, "-wait must be positive, not %v", o.wait)
+	}
+	if err := o.checkPSK(cmd, &o.common); err != nil {
+		return nil, err
 	}
 	return o, nil
 }

@@ -75,7 +75,7 @@ func runServer(o *serverOpts, stdout, stderr io.Writer, sig <-chan os.Signal) er
 			return fmt.Errorf("-backend %s: %w", o.backend, err)
 		}
 	}
-	if creds == nil {
+	if creds == nil && !o.nocert {
 		host, _, _ := net.SplitHostPort(o.accept)
 		if creds, err = selfSigned(host); err != nil {
 			return fmt.Errorf("making a self-signed certificate: %w", err)
@@ -135,11 +135,15 @@ func listenError(addr, network string, err error) error {
 func (s *server) runDTLS(creds *credentials, sig <-chan os.Signal) error {
 	o := s.o
 	cfg := &dtls.Config{
-		CertificatePEM:   creds.certPEM,
-		KeyPEM:           creds.keyPEM,
 		MTU:              o.mtu,
 		HandshakeTimeout: o.timeout,
 		Logger:           s.log,
+	}
+	if creds != nil {
+		cfg.CertificatePEM, cfg.KeyPEM = creds.certPEM, creds.keyPEM
+	}
+	if err := o.iotOpts.serverConfig(cfg, s.log); err != nil {
+		return err
 	}
 	if o.dtls12 {
 		cfg.MinVersion, cfg.MaxVersion = dtls.VersionDTLS12, dtls.VersionDTLS12

@@ -1,0 +1,163 @@
+package dtls
+
+import (
+	"container/list"
+	"crypto/sha512"
+	"errors"
+	"net"
+	"sync"
+
+	"github.com/openssl-stateless/openssl"
+)
+
+// Session resumption (issue 12): a client session cache in crypto/tls's
+// shape, and session ticket keys several Listeners can share.
+
+// ClientSessionState is a session a client may resume: opaque, and as
+// secret as a key (it holds the session's master secret).
+type ClientSessionState struct {
+	session []byte
+}
+
+// NewClientSessionState returns the session whose OpenSSL encoding (DER,
+// i2d_SSL_SESSION(3): what `openssl s_client -sess_out` writes inside its
+// PEM block) is der.
+func NewClientSessionState(der []byte) *ClientSessionState {
+	return &ClientSessionState{session: append([]byte(nil), der...)}
+}
+
+// Bytes returns the session's OpenSSL encoding (DER), for
+// NewClientSessionState or `openssl s_client -sess_in` (PEM type "SSL
+// SESSION PARAMETERS").
+func (cs *ClientSessionState) Bytes() []byte {
+	if cs == nil {
+		return nil
+	}
+	return append([]byte(nil), cs.session...)
+}
+
+// ClientSessionCache keeps sessions for clients to resume, keyed by server,
+// as crypto/tls's interface of the same name. Implementations must be safe
+// for concurrent use.
+type ClientSessionCache interface {
+	// Get returns the session for sessionKey, if any.
+	Get(sessionKey string) (session *ClientSessionState, ok bool)
+	// Put stores cs under sessionKey; a nil cs removes the entry.
+	Put(sessionKey string, cs *ClientSessionState)
+}
+
+// NewLRUClientSessionCache returns a ClientSessionCache of at most capacity
+// sessions (64 when capacity < 1), the least recently used evicted first.
+func NewLRUClientSessionCache(capacity int) ClientSessionCache {
+	if capacity < 1 {
+		capacity = 64
+	}
+	return &lruSessionCache{m: make(map[string]*list.Element), q: list.New(), capacity: capacity}
+}
+
+type lruSessionCache struct {
+	mu       sync.Mutex
+	m        map[string]*list.Element
+	q        *list.List
+	capacity int
+}
+
+type lruEntry struct {
+	key string
+	cs  *ClientSessionState
+}
+
+func (c *lruSessionCache) Get(key string) (*ClientSessionState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok {
+		c.q.MoveToFront(e)
+		return e.Value.(*lruEntry).cs, true
+	}
+	return nil, false
+}
+
+func (c *lruSessionCache) Put(key string, cs *ClientSessionState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok {
+		if cs == nil {
+			c.q.Remove(e)
+			delete(c.m, key)
+			return
+		}
+		e.Value.(*lruEntry).cs = cs
+		c.q.MoveToFront(e)
+		return
+	}
+	if cs == nil {
+		return
+	}
+	if c.q.Len() >= c.capacity {
+		old := c.q.Back()
+		c.q.Remove(old)
+		delete(c.m, old.Value.(*lruEntry).key)
+	}
+	c.m[key] = c.q.PushFront(&lruEntry{key, cs})
+}
+
+// sessionKey names the server a client session belongs to: the name it
+// was verified for and its address.
+func sessionKey(serverName string, raddr net.Addr) string {
+	return serverName + " " + raddr.String()
+}
+
+// offerSession offers the cached session for key on a new client SSL. A
+// session OpenSSL does not take is dropped from the cache.
+func (c *Config) offerSession(ssl *openssl.SSL, key string) {
+	if c.ClientSessionCache == nil {
+		return
+	}
+	cs, ok := c.ClientSessionCache.Get(key)
+	if !ok || cs == nil || len(cs.session) == 0 {
+		return
+	}
+	if ssl.SetSession(cs.session) != nil {
+		c.ClientSessionCache.Put(key, nil)
+	}
+}
+
+// saveSession keeps a client's session after its handshake. Called under
+// c.mu.
+func (c *Conn) saveSession() {
+	if c.srv != nil || c.cfg.ClientSessionCache == nil || c.sessionKey == "" {
+		return
+	}
+	if der := c.ssl.Session(); der != nil {
+		c.cfg.ClientSessionCache.Put(c.sessionKey, &ClientSessionState{session: der})
+	}
+}
+
+// ticketKey derives OpenSSL's 80-byte ticket key (name, HMAC key, AES key)
+// from a 32-byte key, as crypto/tls derives its own from the same input.
+func ticketKey(k [32]byte) []byte {
+	a := sha512.Sum512(append([]byte("dtls ticket key 1 "), k[:]...))
+	b := sha512.Sum512(append([]byte("dtls ticket key 2 "), k[:]...))
+	return append(a[:48:48], b[:32]...)
+}
+
+// setupTickets installs SessionTicketKeys on a server Ctx.
+func (c *Config) setupTickets(sslCtx *openssl.Ctx, server bool) error {
+	if !server || len(c.SessionTicketKeys) == 0 {
+		return nil
+	}
+	return sslCtx.SetTicketKey(ticketKey(c.SessionTicketKeys[0]))
+}
+
+// SetSessionTicketKeys replaces the key that encrypts the Listener's
+// session tickets, as crypto/tls's Config.SetSessionTicketKeys does,
+// while it runs: keys[0] encrypts and decrypts from now on. Tickets made
+// under an earlier key are no longer accepted: those clients get a full
+// handshake (OpenSSL's key list holds one key). Give Listeners that share
+// clients the same keys.
+func (l *Listener) SetSessionTicketKeys(keys [][32]byte) error {
+	if len(keys) == 0 {
+		return errors.New("dtls: SetSessionTicketKeys: no key")
+	}
+	return l.sslCtx.SetTicketKey(ticketKey(keys[0]))
+}

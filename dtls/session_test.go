@@ -1,0 +1,115 @@
+package dtls_test
+
+import (
+	"crypto/x509"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openssl-stateless/openssl/dtls"
+)
+
+// dialResume dials l with ccfg, round-trips a record and reports the
+// client's ConnectionState.
+func dialResume(t *testing.T, l *dtls.Listener, ccfg *dtls.Config) dtls.ConnectionState {
+	t.Helper()
+	c, err := dtls.Dial("udp", l.Addr().String(), ccfg)
+	require.NoError(t, err)
+	defer c.Close()
+	roundTrip(t, c, []byte("resume?"))
+	return c.ConnectionState()
+}
+
+func TestSessionResumption(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	serveEcho(t, l)
+	ccfg := p.clientConfig()
+	ccfg.ClientSessionCache = dtls.NewLRUClientSessionCache(4)
+	first := dialResume(t, l, ccfg)
+	assert.False(t, first.DidResume)
+	second := dialResume(t, l, ccfg)
+	assert.True(t, second.DidResume, "the second Dial resumes")
+	assert.True(t, second.CookieExchanged, "after the cookie exchange")
+	assert.Empty(t, second.PeerCertificates, "a resumed handshake sends no certificate")
+	st := l.Stats()
+	assert.GreaterOrEqual(t, st.CookiesVerified, uint64(2))
+
+	// As crypto/tls: VerifyConnection runs on a resumed session too,
+	// VerifyPeerCertificate does not (nothing is verified again).
+	var peerCalls, connCalls, resumedConns int
+	ccfg.VerifyPeerCertificate = func([][]byte, [][]*x509.Certificate) error { peerCalls++; return nil }
+	ccfg.VerifyConnection = func(cs dtls.ConnectionState) error {
+		connCalls++
+		if cs.DidResume {
+			resumedConns++
+		}
+		return nil
+	}
+	assert.True(t, dialResume(t, l, ccfg).DidResume)
+	assert.Equal(t, 0, peerCalls)
+	assert.Equal(t, 1, connCalls)
+	assert.Equal(t, 1, resumedConns)
+	ccfg.VerifyConnection = func(dtls.ConnectionState) error { return errors.New("no resumption today") }
+	_, err := dtls.Dial("udp", l.Addr().String(), ccfg)
+	assert.ErrorContains(t, err, "no resumption today")
+}
+
+func TestSessionResumptionAcrossListeners(t *testing.T) {
+	p := newPKI(t)
+	scfg := p.serverConfig()
+	scfg.SessionTicketKeys = [][32]byte{{1, 2, 3}}
+	l1, l2 := listen(t, scfg), listen(t, scfg)
+	serveEcho(t, l1)
+	serveEcho(t, l2)
+	// The cache keys sessions by address; this one hands l1's session to
+	// a Dial of l2, as a load balancer in front of both would.
+	ccfg := p.clientConfig()
+	ccfg.ClientSessionCache = &anyKeyCache{}
+	assert.False(t, dialResume(t, l1, ccfg).DidResume)
+	assert.True(t, dialResume(t, l2, ccfg).DidResume, "a Listener with the same ticket keys resumes l1's session")
+
+	// Rotation on l2: l1's ticket is refused, a full handshake follows.
+	require.NoError(t, l2.SetSessionTicketKeys([][32]byte{{9}}))
+	ccfg.ClientSessionCache = &anyKeyCache{}
+	assert.False(t, dialResume(t, l1, ccfg).DidResume)
+	assert.False(t, dialResume(t, l2, ccfg).DidResume)
+}
+
+// anyKeyCache answers every Get with the last session Put.
+type anyKeyCache struct {
+	mu sync.Mutex
+	cs *dtls.ClientSessionState
+}
+
+func (c *anyKeyCache) Get(string) (*dtls.ClientSessionState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cs, c.cs != nil
+}
+
+func (c *anyKeyCache) Put(_ string, cs *dtls.ClientSessionState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cs = cs
+}
+
+func TestLRUClientSessionCache(t *testing.T) {
+	c := dtls.NewLRUClientSessionCache(2)
+	a, b, d := &dtls.ClientSessionState{}, &dtls.ClientSessionState{}, &dtls.ClientSessionState{}
+	c.Put("a", a)
+	c.Put("b", b)
+	_, _ = c.Get("a")
+	c.Put("d", d) // evicts b, the least recently used
+	_, ok := c.Get("b")
+	assert.False(t, ok)
+	got, ok := c.Get("a")
+	assert.True(t, ok)
+	assert.Same(t, a, got)
+	c.Put("a", nil)
+	_, ok = c.Get("a")
+	assert.False(t, ok)
+}

@@ -1,0 +1,132 @@
+package tests
+
+// ALPN (issue 12) against the openssl and GnuTLS command-line peers:
+//
+//	go test -run 'ALPN' ./tests/
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openssl-stateless/openssl"
+	"github.com/openssl-stateless/openssl/dtls"
+	"github.com/openssl-stateless/openssl/internal/testpeer"
+)
+
+// alpnListener is a dtls.Listener with p's certificate and NextProtos that
+// reports each accepted connection's protocol.
+func alpnListener(t *testing.T, p *pki, protos ...string) (*dtls.Listener, <-chan string) {
+	t.Helper()
+	cfg := p.serverConfig()
+	cfg.NextProtos = protos
+	l, err := dtls.Listen("udp", "127.0.0.1:0", cfg)
+	require.NoError(t, err)
+	got := make(chan string, 4)
+	done := make(chan struct{})
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			got <- c.(*dtls.Conn).ConnectionState().NegotiatedProtocol
+			go func() {
+				defer c.Close()
+				_ = c.SetReadDeadline(time.Now().Add(testpeer.Timeout))
+				buf := make([]byte, 1500)
+				if n, err := c.Read(buf); err == nil {
+					_, _ = c.Write(buf[:n])
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l, got
+}
+
+func TestALPNListenerWithOpenSSLClient(t *testing.T) {
+	p := newPKI(t)
+	l, got := alpnListener(t, p, "coap", "h2")
+	cl := startPeer(t, "s_client", "-dtls1_2", "-connect", l.Addr().String(), "-CAfile", p.CAFile,
+		"-alpn", "h2,coap", "-nocommands")
+	cl.WaitFor("ALPN protocol: coap")
+	assert.Equal(t, "coap", <-got, "the server's preference wins, as in crypto/tls")
+	cl.Send("ping\n")
+	cl.WaitFor("ping\n")
+}
+
+func TestALPNListenerWithOpenSSLClientNoOverlap(t *testing.T) {
+	p := newPKI(t)
+	l, _ := alpnListener(t, p, "coap")
+	cl := startPeer(t, "s_client", "-dtls1_2", "-connect", l.Addr().String(), "-CAfile", p.CAFile,
+		"-alpn", "mqtt", "-nocommands")
+	cl.WaitFor("no application protocol")
+	assert.Eventually(t, func() bool { return l.Stats().HandshakesFailed == 1 }, testpeer.Timeout, 10*time.Millisecond)
+}
+
+func TestALPNListenerWithGnuTLSClient(t *testing.T) {
+	bin := testpeer.LookPath(t, "gnutls-cli")
+	p := newPKI(t)
+	l, got := alpnListener(t, p, "coap")
+	port := strconv.Itoa(l.Addr().(*net.UDPAddr).Port)
+	cl := testpeer.Start(t, "gnutls-cli", bin, "--udp", "--port", port, "--x509cafile", p.CAFile,
+		"--alpn", "mqtt", "--alpn", "coap", "127.0.0.1")
+	cl.WaitFor("- Application protocol: coap")
+	assert.Equal(t, "coap", <-got)
+}
+
+func TestALPNDialWithOpenSSLServer(t *testing.T) {
+	opensslBin(t)
+	p := newPKI(t)
+	for _, tc := range []struct {
+		name, serverALPN string
+		client           []string
+		want             string
+		alert            bool
+	}{
+		{name: "agreed", serverALPN: "coap,h2", client: []string{"h2", "coap"}, want: "coap"},
+		{name: "no overlap", serverALPN: "coap", client: []string{"mqtt"}, alert: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			port := testpeer.FreePort(t, "udp4", net.IPv4(127, 0, 0, 1))
+			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+			srv := startPeer(t, "s_server", "-dtls1_2", "-listen", "-accept", addr,
+				"-cert", p.Server.CertFile, "-key", p.Server.KeyFile, "-alpn", tc.serverALPN, "-naccept", "1")
+			srv.WaitFor("ACCEPT")
+			cfg := p.clientConfig("")
+			cfg.NextProtos = tc.client
+			c, err := dtls.Dial("udp", addr, cfg)
+			if tc.alert {
+				require.Error(t, err)
+				var alert openssl.AlertError
+				require.True(t, errors.As(err, &alert), "%v", err)
+				assert.Equal(t, openssl.AlertNoApplicationProtocol, alert)
+				return
+			}
+			require.NoError(t, err)
+			defer c.Close()
+			assert.Equal(t, tc.want, c.ConnectionState().NegotiatedProtocol)
+		})
+	}
+}
