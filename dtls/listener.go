@@ -55,6 +55,7 @@ type Listener struct {
 	lbio   *openssl.BIO
 	lreply [512]byte // lssl's answer to a datagram: a HelloVerifyRequest (at most 255 bytes of cookie)
 	down   bool      // shutdown has freed lssl: no more listening
+	strays []stray   // what a new own socket took before it was connected (admit), for relisten to route
 
 	mu       sync.Mutex
 	conns    map[netip.AddrPort]*Conn // by peer; a reconnect's successor hangs off its predecessor
@@ -433,12 +434,27 @@ func (l *Listener) route(d []byte, from netip.AddrPort) {
 // reader of a connection with its own socket).
 func (l *Listener) relisten(d []byte, from netip.AddrPort) {
 	l.lmu.Lock()
-	defer l.lmu.Unlock()
 	if !l.listening() {
+		l.lmu.Unlock()
 		l.datagramsDropped.Add(1)
 		return
 	}
 	l.listen(d, from)
+	strays := l.strays
+	l.strays = nil
+	l.lmu.Unlock()
+	// Routed as if the Listener's socket had read them; route takes the
+	// locks, so not before they are released.
+	for _, st := range strays {
+		l.route(st.d, st.from)
+	}
+}
+
+// stray is a datagram a connection's own socket received before it was
+// connected, and its source (socket_linux.go, takeStrays).
+type stray struct {
+	d    []byte
+	from netip.AddrPort
 }
 
 func (l *Listener) deliver(c *Conn, d []byte) {

@@ -1,6 +1,7 @@
 package dtls
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -176,7 +177,7 @@ func (l *Listener) forgetHost(s *serverConn) {
 // handshake, unless a bound refuses it: the accept backlog, MaxConns, or
 // the peer's host's share of either. A peer that already has a
 // connection gets a successor, which replaces it only once its own
-// handshake completes.
+// handshake completes. Called with l.lmu held.
 func (l *Listener) admit(peer netip.AddrPort) {
 	hostAddr := hostOf(peer)
 	l.mu.Lock()
@@ -220,6 +221,11 @@ func (l *Listener) admit(peer netip.AddrPort) {
 		// own socket, connected to the same 4-tuple, would take its
 		// datagrams (it is retired below instead).
 		own = l.dialOwn(peer)
+	}
+	if own != nil {
+		takeStrays(own, func(d []byte, from netip.AddrPort) {
+			l.strays = append(l.strays, stray{bytes.Clone(d), from})
+		})
 	}
 	c := newConn(l.pc, own, peer, l.cfg, l.lssl, l.lbio)
 	c.srv = newServerConn(l, hostAddr, h)

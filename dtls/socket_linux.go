@@ -137,3 +137,43 @@ func dialOwn(laddr *net.UDPAddr, v6only int, peer netip.AddrPort) (*net.UDPConn,
 	}
 	return udp, nil
 }
+
+// takeStrays hands f what udp received between its bind and its connect,
+// each datagram with its source. In that window the socket was an
+// unconnected member of the reuseport group, and the kernel's hash could
+// give it anyone's datagram (a flood's ClientHello, another peer's
+// record): read as the peer's, it would reach the wrong connection and be
+// lost to its own. Call it once the socket is connected, before anyone
+// reads it.
+func takeStrays(udp *net.UDPConn, f func(d []byte, from netip.AddrPort)) {
+	rc, err := udp.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		var probe [1]byte
+		if _, _, err := syscall.Recvfrom(int(fd), probe[:], syscall.MSG_DONTWAIT|syscall.MSG_PEEK); err == syscall.EAGAIN {
+			return // the common case: nothing came, nothing allocated
+		}
+		buf := make([]byte, 1<<16)
+		for {
+			n, sa, err := syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
+			if err == syscall.ECONNREFUSED {
+				continue
+			}
+			if err != nil || n < 0 {
+				return
+			}
+			var from netip.AddrPort
+			switch a := sa.(type) {
+			case *syscall.SockaddrInet4:
+				from = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+			case *syscall.SockaddrInet6:
+				from = netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port))
+			default:
+				continue
+			}
+			f(buf[:n], from)
+		}
+	})
+}

@@ -21,6 +21,8 @@ func ownSocketOrigin(*net.UDPConn) (*net.UDPAddr, int, bool) { return nil, 0, fa
 
 func drainSocket(*net.UDPConn, func([]byte)) {}
 
+func takeStrays(*net.UDPConn, func([]byte, netip.AddrPort)) {}
+
 func dialOwn(*net.UDPAddr, int, netip.AddrPort) (*net.UDPConn, error) {
 	return nil, errors.New("dtls: sockets per connection are Linux-only")
 }

@@ -29,8 +29,9 @@ type driver struct {
 	self, cbin, pki string
 	taskset         bool
 	data            data
-	round           int      // the round being measured
-	failures        []string // steps that failed, by round
+	round           int             // the round being measured
+	failures        []string        // steps that failed, by round
+	steps           map[string]bool // the row groups -steps asks for
 	raw             io.Writer
 	log             io.Writer
 }
@@ -41,6 +42,7 @@ func drive(args []string) error {
 	quick := fs.Bool("quick", false, "a short run: 2 rounds, short measurements, 1000 connections")
 	out := fs.String("out", "out", "directory for the PKI, raw.txt and table.md")
 	cbin := fs.String("cbin", "", "directory of the C programs (listen, stateless, handshake)")
+	steps := fs.String("steps", "listen,handshake,echo,cores", "the groups of rows to measure, comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,7 +57,10 @@ func drive(args []string) error {
 	if err != nil {
 		return err
 	}
-	d := &driver{settings: s, self: self, cbin: *cbin, data: data{}, log: os.Stderr}
+	d := &driver{settings: s, self: self, cbin: *cbin, data: data{}, log: os.Stderr, steps: map[string]bool{}}
+	for _, st := range strings.Split(*steps, ",") {
+		d.steps[strings.TrimSpace(st)] = true
+	}
 	d.pki, err = filepath.Abs(filepath.Join(*out, "pki"))
 	if err != nil {
 		return err
@@ -124,6 +129,9 @@ func (d *driver) runRound(r int) {
 		f    func(int) error
 	}{{"listen", d.listenRows}, {"handshake", d.handshakeRows}, {"echo", d.echoRows}, {"cores", d.scalingRows}}
 	for _, step := range steps {
+		if !d.steps[step.name] {
+			continue
+		}
 		if err := step.f(r); err != nil {
 			msg := fmt.Sprintf("round %d, %s rows: %v", r+1, step.name, err)
 			fmt.Fprintln(d.log, msg)
