@@ -96,6 +96,21 @@ const (
 	OpIgnoreUnexpectedEOF Options = C.GOSSL_OP_IGNORE_UNEXPECTED_EOF
 )
 
+// Mode is SSL_MODE_* bits for SetMode (SSL_CTX_set_mode(3)).
+type Mode int64
+
+// The modes users of this package reach for. Any other SSL_MODE_* value can
+// be passed as Mode(value).
+const (
+	// ModeReleaseBuffers frees a connection's read and write buffers
+	// while it has nothing pending, and takes them again for the next
+	// record: the memory of an idle connection, for an allocation per
+	// busy record.
+	ModeReleaseBuffers Mode = C.SSL_MODE_RELEASE_BUFFERS
+	// ModeAutoRetry is on by default since OpenSSL 1.1.1.
+	ModeAutoRetry Mode = C.SSL_MODE_AUTO_RETRY
+)
+
 // VerifyMode is the mode of SSL_CTX_set_verify(3).
 type VerifyMode int
 
@@ -498,6 +513,21 @@ func (c *Ctx) ClearOptions(o Options) Options {
 // Options wraps SSL_CTX_get_options(3).
 func (c *Ctx) Options() Options {
 	return c.SetOptions(0)
+}
+
+// SetMode wraps SSL_CTX_set_mode(3) and returns the modes now set. SSLs
+// made from the Ctx afterwards take its modes.
+func (c *Ctx) SetMode(m Mode) Mode {
+	var out Mode
+	_ = c.with(func() error { out = Mode(C.gossl_SSL_CTX_set_mode(c.ptr, C.long(m), 0)); return nil })
+	return out
+}
+
+// ClearMode wraps SSL_CTX_clear_mode(3) and returns the modes now set.
+func (c *Ctx) ClearMode(m Mode) Mode {
+	var out Mode
+	_ = c.with(func() error { out = Mode(C.gossl_SSL_CTX_set_mode(c.ptr, 0, C.long(m))); return nil })
+	return out
 }
 
 // SetQuietShutdown wraps SSL_CTX_set_quiet_shutdown(3).

@@ -127,6 +127,11 @@ func TestCtxGoodConfiguration(t *testing.T) {
 	opts := c.SetOptions(openssl.OpNoQueryMTU | openssl.OpCookieExchange)
 	assert.NotZero(t, opts&openssl.OpNoQueryMTU)
 	assert.Zero(t, c.ClearOptions(openssl.OpCookieExchange)&openssl.OpCookieExchange)
+	assert.NotZero(t, c.SetMode(0)&openssl.ModeAutoRetry, "on by default since 1.1.1")
+	assert.NotZero(t, c.SetMode(openssl.ModeReleaseBuffers)&openssl.ModeReleaseBuffers)
+	m := c.ClearMode(openssl.ModeReleaseBuffers)
+	assert.Zero(t, m&openssl.ModeReleaseBuffers)
+	assert.NotZero(t, m&openssl.ModeAutoRetry, "ClearMode leaves the other modes")
 	assert.Equal(t, openssl.DTLSServerMethod, c.Method())
 }
 

@@ -324,6 +324,13 @@ uint64_t gossl_SSL_CTX_set_options(SSL_CTX *ctx, uint64_t set, uint64_t clear)
     return (uint64_t)SSL_CTX_set_options(ctx, set);
 }
 
+long gossl_SSL_CTX_set_mode(SSL_CTX *ctx, long set, long clear)
+{
+    if (clear)
+        SSL_CTX_clear_mode(ctx, clear);
+    return SSL_CTX_set_mode(ctx, set);
+}
+
 /* ---- SSL -------------------------------------------------------------------- */
 
 SSL *gossl_SSL_new(SSL_CTX *ctx, uintptr_t handle, gossl_result *r)

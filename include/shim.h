@@ -184,6 +184,8 @@ int gossl_SSL_CTX_set_cipher_list(SSL_CTX *ctx, const char *list, gossl_result *
 int gossl_SSL_CTX_set_ciphersuites(SSL_CTX *ctx, const char *list, gossl_result *r);
 /* unsigned long on 1.1.1, uint64_t on 3.x: widened here either way. */
 uint64_t gossl_SSL_CTX_set_options(SSL_CTX *ctx, uint64_t set, uint64_t clear);
+/* SSL_CTX_set_mode/clear_mode (macros): the mode now set. */
+long gossl_SSL_CTX_set_mode(SSL_CTX *ctx, long set, long clear);
 
 /* ---- ssl_ops.c: SSL ------------------------------------------------------ */
 
