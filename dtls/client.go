@@ -12,6 +12,12 @@ import (
 
 // Dial connects to a DTLS server at address ("udp", "udp4" or "udp6") and
 // completes the handshake.
+//
+// Dials with the same *Config share what the Config makes once: its
+// SSL_CTX, and the server chains it verified, which are not verified again
+// for the same name while every certificate in them is valid. Reuse one
+// Config for every Dial, and do not modify it after its first use (as
+// with crypto/tls); a Config per Dial builds a new SSL_CTX each time.
 func Dial(network, address string, cfg *Config) (*Conn, error) {
 	return DialContext(context.Background(), network, address, cfg)
 }
@@ -73,7 +79,7 @@ func Client(pc net.PacketConn, raddr net.Addr, cfg *Config) (*Conn, error) {
 // empty, is the host dialled: the certificate is always checked against a
 // name or address, never accepted for any.
 func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, host string, connected bool) (*Conn, error) {
-	sslCtx, err := cfg.clientCtx()
+	cc, err := cfg.clientCtx()
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +87,7 @@ func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, host string, 
 	if cfg.ServerName == "" {
 		cfg.ServerName = host
 	}
-	ssl, bio, err := newSSL(sslCtx, cfg)
+	ssl, bio, err := newSSL(cc.sslCtx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +109,7 @@ func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, host string, 
 		own = udp // Dial's socket, connected to the server: read directly
 	}
 	c := newConn(pc, own, peer, cfg, ssl, bio)
+	c.verified = cc.verified
 	c.sessionKey = key
 	c.connected = own != nil
 	if own == nil {

@@ -483,30 +483,37 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 	return sslCtx, nil
 }
 
-// clientCtxs holds one client Ctx per Config: building an SSL_CTX (loading
+// clientCtxs holds one client Ctx per Config, with the Config's verified
+// server chains (verifycache.go): building an SSL_CTX (loading
 // certificates, parsing the cipher list) costs about a tenth of a client
 // handshake, and every Dial with the same Config would repeat it. Keys are
 // weak, so a Config's Ctx is freed once the Config is unreachable.
-var clientCtxs sync.Map // weak.Pointer[Config] -> *openssl.Ctx
+var clientCtxs sync.Map // weak.Pointer[Config] -> *clientCtx
 
-func (c *Config) clientCtx() (*openssl.Ctx, error) {
+type clientCtx struct {
+	sslCtx   *openssl.Ctx
+	verified *verifyCache
+}
+
+func (c *Config) clientCtx() (*clientCtx, error) {
 	key := weak.Make(c)
 	if v, ok := clientCtxs.Load(key); ok {
-		return v.(*openssl.Ctx), nil
+		return v.(*clientCtx), nil
 	}
 	sslCtx, err := c.newCtx(false)
 	if err != nil {
 		return nil, err
 	}
-	if v, loaded := clientCtxs.LoadOrStore(key, sslCtx); loaded {
+	cc := &clientCtx{sslCtx: sslCtx, verified: newVerifyCache()}
+	if v, loaded := clientCtxs.LoadOrStore(key, cc); loaded {
 		sslCtx.Close()
-		return v.(*openssl.Ctx), nil
+		return v.(*clientCtx), nil
 	}
 	runtime.AddCleanup(c, func(key weak.Pointer[Config]) {
 		if v, ok := clientCtxs.LoadAndDelete(key); ok {
 			// SSL objects still alive hold their own reference to it.
-			v.(*openssl.Ctx).Close()
+			v.(*clientCtx).sslCtx.Close()
 		}
 	}, key)
-	return sslCtx, nil
+	return cc, nil
 }

@@ -70,6 +70,7 @@ type Conn struct {
 	peerCerts      []*x509.Certificate
 	verifiedChains [][]*x509.Certificate
 	verifiersRun   bool
+	verified       *verifyCache // the Ctx's chains verified before (verifycache.go)
 	// The wrong-key check of a PSK server (psk.go), guarded by mu.
 	pskFlight      pskFlight
 	pskBadFinished int

@@ -9,3 +9,11 @@ func ClientCtxCount() int {
 
 // OwnSocket reports whether c reads a socket of its own (own.go).
 func OwnSocket(c *Conn) bool { return c.direct() }
+
+// VerifyCacheHits is how many verifications c's Ctx answered from its
+// cache (verifycache.go) so far.
+func VerifyCacheHits(c *Conn) int {
+	c.verified.mu.Lock()
+	defer c.verified.mu.Unlock()
+	return c.verified.hits
+}

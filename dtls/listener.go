@@ -48,6 +48,8 @@ type Listener struct {
 	ownV6only int
 	ownFailed atomic.Bool // a connection's own socket could not be made (logged once)
 
+	verified *verifyCache // client chains verified before (verifycache.go)
+
 	// The listening SSL, used by the read loop and by a connection's
 	// reader that sees its peer reconnect (relisten).
 	lmu    sync.Mutex
@@ -147,6 +149,7 @@ func NewListener(pc net.PacketConn, cfg *Config) (*Listener, error) {
 		acceptCh: make(chan *Conn, cfg.backlog()),
 		closed:   make(chan struct{}),
 		loopDone: make(chan struct{}),
+		verified: newVerifyCache(),
 	}
 	l.udp, _ = pc.(*net.UDPConn)
 	if !cfg.SharedSocket && l.udp != nil {

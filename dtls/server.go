@@ -229,6 +229,7 @@ func (l *Listener) admit(peer netip.AddrPort) {
 	}
 	c := newConn(l.pc, own, peer, l.cfg, l.lssl, l.lbio)
 	c.srv = newServerConn(l, hostAddr, h)
+	c.verified = l.verified
 	l.lssl, l.lbio = ssl, bio
 	l.hosts[hostAddr] = h
 	h.conns++

@@ -32,9 +32,9 @@ func (c *Conn) verifyPeer(s *openssl.SSL, chain []*x509.Certificate) error {
 	var err error
 	switch {
 	case c.srv != nil && (cfg.ClientAuth == tls.VerifyClientCertIfGiven || cfg.ClientAuth == tls.RequireAndVerifyClientCert):
-		chains, err = verifyChain(chain, cfg.ClientCAs, "", x509.ExtKeyUsageClientAuth)
+		chains, err = c.verified.verify(chain, cfg.ClientCAs, "", x509.ExtKeyUsageClientAuth)
 	case c.srv == nil && !cfg.InsecureSkipVerify:
-		chains, err = verifyChain(chain, cfg.RootCAs, cfg.ServerName, x509.ExtKeyUsageServerAuth)
+		chains, err = c.verified.verify(chain, cfg.RootCAs, cfg.ServerName, x509.ExtKeyUsageServerAuth)
 	}
 	if err != nil {
 		return err

@@ -71,6 +71,8 @@ type Options struct {
 	// Padding adds a non-critical extension of this many bytes, to make the
 	// certificate large (for fragmentation tests).
 	Padding int
+	// NotAfter ends the certificate's validity (a day from now if zero).
+	NotAfter time.Time
 }
 
 // leafTemplate is the template of a leaf certificate named cn, valid from
@@ -103,6 +105,9 @@ func (ca *CA) Issue(t testing.TB, cn string, o Options) *Pair {
 		usage = x509.ExtKeyUsageClientAuth
 	}
 	tmpl := leafTemplate(cn, usage, names)
+	if !o.NotAfter.IsZero() {
+		tmpl.NotAfter = o.NotAfter
+	}
 	tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 	if o.Padding > 0 {
 		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{
