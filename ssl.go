@@ -55,6 +55,10 @@ type SSL struct {
 	attachedAP netip.AddrPort
 	userData   any
 
+	// buffersFreed: FreeBuffers freed the record buffers; enter takes
+	// them again.
+	buffersFreed bool
+
 	// What the cookie callbacks reported during the current operation.
 	cbErr    error
 	cbPanic  any
@@ -188,8 +192,21 @@ func (s *SSL) free() {
 // back. From one of the SSL's own callbacks an operation is refused
 // (ErrInCallback): it would reuse memory the outer operation still uses.
 func (s *SSL) enter() error {
-	_, err := s.claim(false)
-	return err
+	if _, err := s.claim(false); err != nil {
+		return err
+	}
+	if s.buffersFreed {
+		// DTLS writes (a Write, a retransmission, an alert from a read)
+		// assume the write buffer is there: FreeBuffers' buffers come
+		// back before any operation.
+		if C.SSL_alloc_buffers(s.ptr) != 1 {
+			C.ERR_clear_error()
+			s.release()
+			return errors.New("openssl: SSL_alloc_buffers: out of memory")
+		}
+		s.buffersFreed = false
+	}
+	return nil
 }
 
 // access claims the SSL for an accessor: a method that runs no callback.
@@ -810,6 +827,28 @@ func (s *SSL) Pending() int {
 	defer s.leave(nested)
 	defer runtime.KeepAlive(s)
 	return int(C.SSL_pending(s.ptr))
+}
+
+// FreeBuffers wraps SSL_free_buffers(3): it frees the SSL's record read
+// and write buffers (about 33 KiB for DTLS, half of what an idle DTLS
+// connection holds in OpenSSL 3.0) and reports whether it did. It does not
+// while a record is pending in either, nor while part of a record is left
+// unread (SSL_pending), which OpenSSL before 3.0.14 did not check
+// (CVE-2024-4741). The next operation (Read, Write, a handshake step, a
+// timeout, Shutdown) takes them again with SSL_alloc_buffers(3) first:
+// OpenSSL's DTLS write path, unlike TLS's, does not, and would write
+// through a null buffer.
+func (s *SSL) FreeBuffers() bool {
+	if err := s.enter(); err != nil {
+		return false
+	}
+	defer s.release()
+	defer runtime.KeepAlive(s)
+	if C.SSL_pending(s.ptr) != 0 || C.SSL_free_buffers(s.ptr) != 1 {
+		return false
+	}
+	s.buffersFreed = true
+	return true
 }
 
 // ShutdownState is SSL_get_shutdown(3)'s value.

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openssl-stateless/openssl"
+	"github.com/openssl-stateless/openssl/internal/record"
 )
 
 func newDTLSClient(t *testing.T) (*openssl.SSL, *openssl.BIO) {
@@ -170,4 +171,34 @@ func TestPeekLeavesData(t *testing.T) {
 	_, err = io.ReadFull(client, rest)
 	require.NoError(t, err)
 	assert.Equal(t, "ello world", string(rest), "Peek consumed nothing")
+}
+
+// FreeBuffers gives back the record buffers; the next operation takes them
+// again. A retransmission writes through the write buffer, which OpenSSL's
+// DTLS path does not allocate for itself: it crashed before enter did.
+func TestFreeBuffersThenRetransmit(t *testing.T) {
+	s, b := newDTLSClient(t)
+	require.NoError(t, s.SetDTLSInitialTimeout(20*time.Millisecond))
+	require.ErrorIs(t, s.Connect(), openssl.ErrWantRead)
+	var first []byte
+	require.NoError(t, b.DrainDatagrams(func(p []byte) error { first = append([]byte(nil), p...); return nil }))
+	require.True(t, s.FreeBuffers())
+	left, running := s.DTLSTimeout()
+	require.True(t, running)
+	time.Sleep(left + 5*time.Millisecond)
+	again, err := s.DTLSHandleTimeout()
+	require.NoError(t, err)
+	require.True(t, again)
+	var second []byte
+	require.NoError(t, b.DrainDatagrams(func(p []byte) error { second = append([]byte(nil), p...); return nil }))
+	rec, _, err := record.ParseDTLSRecord(second)
+	require.NoError(t, err)
+	assert.Equal(t, record.Handshake, rec.Type, "the ClientHello again")
+	assert.Len(t, second, len(first))
+	require.True(t, s.FreeBuffers(), "and again")
+
+	var nilSSL *openssl.SSL
+	assert.False(t, nilSSL.FreeBuffers())
+	s.Close()
+	assert.False(t, s.FreeBuffers())
 }
