@@ -2,7 +2,8 @@
 // openssl command-line tool) over real loopback sockets. Peers are started
 // per test, awaited by their readiness line, and killed and waited for in
 // t.Cleanup. The tests skip only when the openssl tool is not installed,
-// and the namespace test when namespaces are refused (not root).
+// the namespace tests when namespaces are refused (not root), and the
+// balancer test when ip or nft is not installed.
 //
 // The tests that check the records a peer sent and received read its
 // protocol log: `-trace` where the tool has it, `-msg` where it does not
