@@ -184,6 +184,9 @@ func lbClients(t *testing.T, n *netns, perSlot int) []lbClient {
 			pc.Close()
 			continue
 		}
+		// The client's Conn closes pc; this is for a test that stops
+		// before, so that the namespace can go.
+		t.Cleanup(func() { pc.Close() })
 		count[slot]++
 		got = append(got, lbClient{pc: pc, slot: slot})
 	}
