@@ -2,7 +2,8 @@
 // openssl command-line tool) over real loopback sockets. Peers are started
 // per test, awaited by their readiness line, and killed and waited for in
 // t.Cleanup. The tests skip only when the openssl tool is not installed,
-// and the namespace test when namespaces are refused (not root).
+// the namespace tests when namespaces are refused (not root), and the
+// balancer test when ip or nft is not installed.
 //
 // The tests that check the records a peer sent and received read its
 // protocol log: `-trace` where the tool has it, `-msg` where it does not
@@ -18,7 +19,12 @@
 //     GnuTLS's gnutls-cli and gnutls-serv;
 //   - spoof_linux_test.go: ClientHellos from forged sources, sent over a
 //     raw socket from one network namespace to a dtls.Listener in another
-//     (root only; netns_linux_test.go makes the namespaces).
+//     (root only; netns_linux_test.go makes the namespaces);
+//   - scale_linux_test.go: ossl-stateless server processes sharing one
+//     -cookie-secret, behind an nftables balancer in network namespaces
+//     (root, ip and nft only) and on one SO_REUSEPORT port with the
+//     client's ClientHellos steered between them (tool_test.go builds the
+//     tool).
 //
 // They share one set of helpers, a file for each job:
 //   - main_test.go: TestMain and checkGoroutines, the leak checks;
@@ -34,6 +40,7 @@
 package tests
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -43,8 +50,13 @@ import (
 
 // TestMain fails the run if an OS thread is left with entries on OpenSSL's
 // error queue: every operation of the binding must drain it (see
-// testmain).
-func TestMain(m *testing.M) { testmain.Main(m) }
+// testmain). It removes the ossl-stateless binary the scale-out tests
+// built.
+func TestMain(m *testing.M) {
+	code := testmain.Run(m)
+	removeTool()
+	os.Exit(code)
+}
 
 // checkGoroutines fails the test if it leaves goroutines behind. Call it
 // first, so that its cleanup runs after every other one (peers killed and

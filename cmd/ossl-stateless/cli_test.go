@@ -95,6 +95,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"server", "-accept", "127.0.0.1:99999"}, `"99999" is not a port number`},
 		{[]string{"server", "-accept", "a:b:c"}, "want host:port"},
 		{[]string{"server", "-idle", "-1s"}, "-idle must not be negative"},
+		{[]string{"server", "-tls1_3", "-stateless", "-cookie-secret", "s.key"}, "-cookie-secret applies to DTLS only"},
 		{[]string{"server", "extra"}, `unexpected argument "extra"`},
 		{[]string{"client", "-stateless"}, "-stateless is a server flag"},
 		{[]string{"client", "-accept", "127.0.0.1:1"}, "flag provided but not defined: -accept"},
@@ -122,6 +123,10 @@ func TestRuntimeErrors(t *testing.T) {
 	missing := filepath.Join(dir, "missing.pem")
 	garbage := filepath.Join(dir, "garbage.pem")
 	require.NoError(t, os.WriteFile(garbage, []byte("not PEM at all\n"), 0o600))
+	shortSecret := filepath.Join(dir, "short.key")
+	require.NoError(t, os.WriteFile(shortSecret, make([]byte, 31), 0o600))
+	hugeSecret := filepath.Join(dir, "huge.key")
+	require.NoError(t, os.WriteFile(hugeSecret, make([]byte, 4097), 0o600))
 
 	udpBusy, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	require.NoError(t, err)
@@ -148,6 +153,12 @@ func TestRuntimeErrors(t *testing.T) {
 		{"server cert not PEM", []string{"server", "-cert", garbage, "-key", p.Server.KeyFile}, "failed to find any PEM data in certificate input", 0},
 		{"server CAfile missing", []string{"server", "-CAfile", missing, "-Verify", "1"}, "-CAfile " + missing + ": no such file or directory", 0},
 		{"server CAfile without certificates", []string{"server", "-CAfile", garbage}, "-CAfile " + garbage + ": no PEM certificate in it", 0},
+		{"server cookie secret missing", []string{"server", "-cookie-secret", missing}, "-cookie-secret " + missing + ": no such file or directory", 0},
+		{"server cookie secret short", []string{"server", "-cookie-secret", shortSecret}, "-cookie-secret " + shortSecret + ": 31 bytes, too short: a secret needs at least 32", 0},
+		{"server cookie secret too long", []string{"server", "-cookie-secret", hugeSecret}, "-cookie-secret " + hugeSecret + ": more than 4096 bytes: not a secret file", 0},
+		// A directory: unreadable as a file even for root, whom permission
+		// bits do not stop.
+		{"server cookie secret unreadable", []string{"server", "-cookie-secret", dir}, "-cookie-secret " + dir + ": is a directory", 0},
 		{"server TLS CAfile missing", []string{"server", "-tls1_3", "-CAfile", missing}, "-CAfile " + missing + ": no such file or directory", 0},
 		{"UDP port in use", []string{"server", "-accept", udpBusy.LocalAddr().String()}, "cannot listen on " + udpBusy.LocalAddr().String() + " (udp): address already in use", 0},
 		{"TCP port in use", []string{"server", "-tls1_3", "-stateless", "-accept", tcpBusy.Addr().String()}, "cannot listen on " + tcpBusy.Addr().String() + " (tcp): address already in use", 0},

@@ -43,6 +43,9 @@ type serverOpts struct {
 	backend   string
 	idle      time.Duration
 	cookieAge time.Duration // -cookie-lifetime
+	// cookieSecret is -cookie-secret, the file the cookie key is read
+	// from; "" for a random key of this process's own.
+	cookieSecret string
 	// requireDepth is -Verify N: a client certificate is required; -1
 	// when not given.
 	requireDepth int
@@ -122,6 +125,15 @@ Flags:
                       1s (default 60s). A cookie carries the second it was
                       issued, so it is refused between the lifetime and a
                       second later
+  -cookie-secret file DTLS: key cookies with the bytes of file (32 to 4096
+                      bytes, used as they are: raw bytes, or text such as
+                      the output of openssl rand -hex 32, newline included),
+                      so that servers given the same file accept each
+                      other's cookies: several processes or machines behind
+                      one UDP load balancer, or on one port (on Linux the
+                      socket has SO_REUSEPORT, so servers of the same user
+                      can bind the same -accept address). Clocks must agree
+                      within 2s. Default: a random key per process
   -quiet              log failures only
   -psk hex            DTLS: also serve the PSK cipher suites with this key
                       (hex, as openssl s_server -psk)
@@ -246,6 +258,7 @@ func serverFlags(o *serverOpts) *flag.FlagSet {
 	fs.StringVar(&o.backend, "backend", "", "")
 	fs.DurationVar(&o.idle, "idle", 5*time.Minute, "")
 	fs.DurationVar(&o.cookieAge, "cookie-lifetime", 60*time.Second, "")
+	fs.StringVar(&o.cookieSecret, "cookie-secret", "", "")
 	fs.IntVar(&o.requireDepth, "Verify", -1, "")
 	o.registerPSK(fs, true)
 	return fs
@@ -362,6 +375,12 @@ func parseServer(args []string, stdout io.Writer) (*serverOpts, error) {
 	}
 	if o.cookieAge < time.Second || o.cookieAge%time.Second != 0 {
 		return nil, usagef(cmd, "-cookie-lifetime must be whole seconds, at least 1s, not %v", o.cookieAge)
+	}
+	if o.cookieSecret != "" && o.tls13 {
+		// OpenSSL wraps a TLS 1.3 application cookie in one of its own,
+		// keyed per SSL_CTX with no API to set the key: a shared secret
+		// would not make those cookies verify on another process.
+		return nil, usagef(cmd, "-cookie-secret applies to DTLS only: OpenSSL seals TLS 1.3 cookies with a key of its own per process, so they cannot verify on another server")
 	}
 	if err := o.checkPSK(cmd, &o.common); err != nil {
 		return nil, err

@@ -51,6 +51,12 @@ func runServer(o *serverOpts, stdout, stderr io.Writer, sig <-chan os.Signal) er
 	if err != nil {
 		return err
 	}
+	var secret []byte // nil: NewCookieSigner picks a random one
+	if o.cookieSecret != "" {
+		if secret, err = loadCookieSecret(o.cookieSecret); err != nil {
+			return err
+		}
+	}
 	level := slog.LevelInfo
 	if o.quiet {
 		level = slog.LevelWarn
@@ -87,7 +93,7 @@ func runServer(o *serverOpts, stdout, stderr io.Writer, sig <-chan os.Signal) er
 	if o.tls13 {
 		return s.runTLS(creds, sig)
 	}
-	return s.runDTLS(creds, sig)
+	return s.runDTLS(creds, secret, sig)
 }
 
 // ready announces that the server listens: the self-signed certificate's
@@ -132,7 +138,7 @@ func listenError(addr, network string, err error) error {
 	return fmt.Errorf("cannot listen on %s (%s): %w", addr, network, err)
 }
 
-func (s *server) runDTLS(creds *credentials, sig <-chan os.Signal) error {
+func (s *server) runDTLS(creds *credentials, secret []byte, sig <-chan os.Signal) error {
 	o := s.o
 	cfg := &dtls.Config{
 		MTU:              o.mtu,
@@ -148,7 +154,7 @@ func (s *server) runDTLS(creds *credentials, sig <-chan os.Signal) error {
 	if o.dtls12 {
 		cfg.MinVersion, cfg.MaxVersion = dtls.VersionDTLS12, dtls.VersionDTLS12
 	}
-	signer, err := openssl.NewCookieSigner(nil, o.cookieAge)
+	signer, err := openssl.NewCookieSigner(secret, o.cookieAge)
 	if err != nil {
 		return err
 	}
