@@ -172,12 +172,13 @@ func (l *Listener) forgetHost(s *serverConn) {
 	}
 }
 
-// admit turns the listening SSL into a connection for peer and starts its
+// admit turns r's listening SSL into a connection for peer and starts its
 // handshake, unless a bound refuses it: the accept backlog, MaxConns, or
 // the peer's host's share of either. A peer that already has a
 // connection gets a successor, which replaces it only once its own
 // handshake completes.
-func (l *Listener) admit(peer netip.AddrPort) {
+// Called with r.lmu held.
+func (l *Listener) admit(r *reader, peer netip.AddrPort) {
 	hostAddr := hostOf(peer)
 	l.mu.Lock()
 	old := l.conns[peer]
@@ -221,9 +222,12 @@ func (l *Listener) admit(peer netip.AddrPort) {
 		// datagrams (it is retired below instead).
 		own = l.dialOwn(peer)
 	}
-	c := newConn(l.pc, own, peer, l.cfg, l.lssl, l.lbio)
+	// A connection that shares a socket writes through the one its
+	// cookie came through: any socket of the group sends from the
+	// Listener's address, and the writes spread as the reads do.
+	c := newConn(r.pc, own, peer, l.cfg, r.lssl, r.lbio)
 	c.srv = newServerConn(l, hostAddr, h)
-	l.lssl, l.lbio = ssl, bio
+	r.lssl, r.lbio = ssl, bio
 	l.hosts[hostAddr] = h
 	h.conns++
 	h.handshakes++
@@ -242,7 +246,7 @@ func (l *Listener) admit(peer netip.AddrPort) {
 	if old != nil && old.own != nil {
 		// The peer's datagrams go back to the shared socket, where route
 		// gives each of the two connections what may be its. Not on this
-		// goroutine: it holds l.lmu, which route may take.
+		// goroutine: it holds r.lmu, which route may take.
 		go old.retireOwn(l.route)
 	}
 	go l.handshake(c)
