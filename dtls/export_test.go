@@ -40,3 +40,17 @@ func FeedReader(l *Listener, i int, d []byte, from netip.AddrPort) {
 	r.datagrams.Add(1)
 	r.route(d, from)
 }
+
+// ListeningSSLs returns how many listening SSLs l's readers hold (one each
+// until shutdown frees them).
+func ListeningSSLs(l *Listener) int {
+	n := 0
+	for _, r := range l.readers {
+		r.lmu.Lock()
+		if r.lssl != nil {
+			n++
+		}
+		r.lmu.Unlock()
+	}
+	return n
+}
