@@ -204,7 +204,9 @@ func (d *driver) table(notes []string, took time.Duration) string {
 	for _, k := range []string{"Flood", "Handshake"} {
 		c1, c2 := d.data.values(k+"ReadersServerCores", "1"), d.data.values(k+"ReadersServerCores", "2")
 		if len(c1) > 0 && len(c2) > 0 {
-			fmt.Fprintf(&b, "- Server CPU in the %s readers rows: %.2f cores used with 1 reader, %.2f with 2 (medians; given 2 cores, which the load generator shares).\n", strings.ToLower(k), median(c1), median(c2))
+			fmt.Fprintf(&b, "- Server CPU in the %s readers rows: %.2f cores used with 1 reader, %.2f with 2 (medians; given 2 cores, which the load generator shares); per %s, %s with 1 reader, %s with 2.\n",
+				strings.ToLower(k), median(c1), median(c2), map[string]string{"Flood": "answer", "Handshake": "handshake"}[k],
+				micros(d.cpuPer(k+"Readers", "1")), micros(d.cpuPer(k+"Readers", "2")))
 		}
 	}
 	for _, f := range d.failures {
@@ -212,6 +214,23 @@ func (d *driver) table(notes []string, took time.Duration) string {
 	}
 	b.WriteString("- ratio: ours over the reference, except the first three rows (ours' rate over C's), the core rows (2 cores over 1) and the readers rows (2 readers over 1). spread: the lowest and highest per-round ratio. Values are medians over the rounds.\n")
 	return b.String()
+}
+
+// cpuPer is the median over rounds of the server's CPU time per operation
+// (ns) in key's rows for impl: the cores it used over the rate it served.
+// Unlike the rate, it does not depend on how much CPU the load generator
+// and the machine's other users left the server.
+func (d *driver) cpuPer(key, impl string) float64 {
+	var v []float64
+	for round, cores := range d.data[key+"ServerCores"][impl] {
+		if r, ok := d.data[key][impl][round]; ok && r > 0 {
+			v = append(v, cores/r*1e9)
+		}
+	}
+	if len(v) == 0 {
+		return 0
+	}
+	return median(v)
 }
 
 func minOf(v []float64) float64 {
