@@ -187,10 +187,9 @@ type Config struct {
 	// its connection. Zero or one means one socket; a few, up to the
 	// cores the server may use, is what helps. Linux only: Listen refuses
 	// it elsewhere, and NewListener, which reads the one socket it is
-	// given, always. A connection's own socket (see SharedSocket) joins
-	// the same group, and Linux then picks among the group's unconnected
-	// sockets less evenly: new peers lean towards the first reader as
-	// connections accumulate.
+	// given, always. The connections' own sockets (see SharedSocket) join
+	// the same group and take only their peers' datagrams; as there, other
+	// sockets of the same user may join the group too.
 	Readers int
 
 	// RetransmitTimeout is the first handshake retransmission timeout;

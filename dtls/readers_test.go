@@ -34,11 +34,12 @@ func listenReaders(t testing.TB, cfg *dtls.Config, readers int) *dtls.Listener {
 // Many clients from different source ports connect and round-trip, and
 // the counters add up across the readers. With every connection on the
 // shared sockets, the kernel's hash spreads the clients over both (all on
-// one would take 2^-63 odds); with sockets per connection only the
-// ClientHellos reach the readers, and the sockets per connection join the
-// group, which may tilt the kernel's choice (Config.Readers): only the
-// total is checked there. TestReadersCookieVerifiedOnAnotherSocket puts a
-// peer on each reader deterministically.
+// one would take 2^-63 odds). With sockets per connection only a few
+// ClientHellos per client reach the readers, and the connections' sockets
+// join the group, which the kernel's choice depends on (how, varies with
+// its version): only the total is checked there.
+// TestReadersCookieVerifiedOnAnotherSocket puts a peer on each reader
+// deterministically.
 func TestReadersManyClients(t *testing.T) {
 	forEachSocketMode(t, func(t *testing.T, shared bool) {
 		p := newPKI(t)
