@@ -8,7 +8,8 @@
 #   BENCH_QUICK=1   a short run (2 rounds, short measurements, 1000 connections)
 #   ROUNDS=n        rounds (default 5, or 2 with BENCH_QUICK)
 #   BENCH_OUT=dir   output directory
-#   STEPS=a,b       only these groups of rows (listen, handshake, echo, cores)
+#   STEPS=a,b       only these groups of rows (listen, handshake, echo, cores,
+#                   readers), e.g. STEPS=readers for Config.Readers' rows
 set -euo pipefail
 cd "$(dirname "$0")"
 out=$(realpath -m "${BENCH_OUT:-out}")

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -295,12 +296,22 @@ func TestStalledHandshakesFromOneHost(t *testing.T) {
 }
 
 // Connections from one host stop at MaxConnsPerHost, and all of them at
-// MaxConns; other hosts still connect up to MaxConns.
+// MaxConns; other hosts still connect up to MaxConns. With two readers
+// the bounds are the Listener's, whichever socket a client's cookie
+// arrives on.
 func TestConnectionLimits(t *testing.T) {
+	t.Run("readers=1", func(t *testing.T) { testConnectionLimits(t, 1) })
+	if runtime.GOOS == "linux" { // Readers needs SO_REUSEPORT's spreading
+		t.Run("readers=2", func(t *testing.T) { testConnectionLimits(t, 2) })
+	}
+}
+
+func testConnectionLimits(t *testing.T, readers int) {
 	p := newPKI(t)
 	scfg := p.serverConfig()
 	scfg.MaxConnsPerHost = 2
 	scfg.MaxConns = 3
+	scfg.Readers = readers
 	l := listen(t, scfg)
 	serveEcho(t, l)
 

@@ -175,6 +175,22 @@ type Config struct {
 	// have SO_REUSEPORT set: Listen sets it; a socket given to NewListener
 	// without it is shared. Other systems always share.
 	SharedSocket bool
+	// Readers is how many sockets Listen opens on its address, each read
+	// by a goroutine of its own with a listening SSL of its own, so that
+	// answering new peers (a flood of forged ClientHellos among them) and
+	// routing shared-socket datagrams use that many cores. The sockets
+	// are bound with SO_REUSEPORT, and the kernel spreads datagrams over
+	// them by a hash of their source and destination. They share one
+	// CookieSigner, so a cookie sent through one verifies on any other,
+	// and one connection table, so a peer whose datagrams the kernel
+	// moves to another socket of the group (when the group changes) keeps
+	// its connection. Zero or one means one socket; a few, up to the
+	// cores the server may use, is what helps. Linux only: Listen refuses
+	// it elsewhere, and NewListener, which reads the one socket it is
+	// given, always. The connections' own sockets (see SharedSocket) join
+	// the same group and take only their peers' datagrams; as there, other
+	// sockets of the same user may join the group too.
+	Readers int
 
 	// RetransmitTimeout is the first handshake retransmission timeout;
 	// later ones double up to 60s. Zero keeps OpenSSL's one second.
@@ -273,6 +289,8 @@ func (c *Config) handshakeTimeout() time.Duration {
 	return c.HandshakeTimeout
 }
 
+func (c *Config) readers() int { return max(1, c.Readers) }
+
 func (c *Config) backlog() int {
 	if c.AcceptBacklog <= 0 {
 		return DefaultAcceptBacklog
@@ -318,6 +336,9 @@ func (c *Config) validate(server bool) error {
 	}
 	if c.RetransmitTimeout != 0 && (c.RetransmitTimeout < time.Millisecond || c.RetransmitTimeout > time.Minute) {
 		return fmt.Errorf("dtls: RetransmitTimeout %v outside [1ms, 1m]", c.RetransmitTimeout)
+	}
+	if c.Readers < 0 {
+		return fmt.Errorf("dtls: negative Readers %d", c.Readers)
 	}
 	if c.IdleTimeout < 0 {
 		return fmt.Errorf("dtls: negative IdleTimeout %v", c.IdleTimeout)

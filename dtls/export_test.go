@@ -1,5 +1,7 @@
 package dtls
 
+import "net/netip"
+
 // ClientCtxCount is the number of client Ctxs cached for live Configs.
 func ClientCtxCount() int {
 	n := 0
@@ -16,4 +18,47 @@ func VerifyCacheHits(c *Conn) int {
 	c.verified.mu.Lock()
 	defer c.verified.mu.Unlock()
 	return c.verified.hits
+}
+
+// ReaderDatagrams returns how many datagrams each socket of l has read, in
+// the order Listen opened them (Config.Readers).
+func ReaderDatagrams(l *Listener) []uint64 {
+	n := make([]uint64, len(l.readers))
+	for i, r := range l.readers {
+		n[i] = r.datagrams.Load()
+	}
+	return n
+}
+
+// AwaitShutdown waits until l has closed its sockets and freed its
+// listening SSLs and SSL_CTX: after Close, once its last connection has
+// closed.
+func AwaitShutdown(l *Listener) {
+	for _, r := range l.readers {
+		<-r.done
+	}
+	l.downOnce.Do(func() {}) // returns once a shutdown in progress has finished
+}
+
+// FeedReader hands d, from from, to l's i-th reader as if its socket had
+// read it: a test's way to make a peer's datagram arrive on a socket of
+// its choosing, where the kernel's choice depends on a hash it keeps.
+func FeedReader(l *Listener, i int, d []byte, from netip.AddrPort) {
+	r := l.readers[i]
+	r.datagrams.Add(1)
+	r.route(d, from)
+}
+
+// ListeningSSLs returns how many listening SSLs l's readers hold (one each
+// until shutdown frees them).
+func ListeningSSLs(l *Listener) int {
+	n := 0
+	for _, r := range l.readers {
+		r.lmu.Lock()
+		if r.lssl != nil {
+			n++
+		}
+		r.lmu.Unlock()
+	}
+	return n
 }

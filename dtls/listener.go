@@ -28,18 +28,22 @@ type Stats struct {
 	ReadErrors          uint64 // socket read errors, retried with a backoff
 }
 
-// Listener is a DTLS server on one UDP socket shared by every peer. A
-// datagram from an unknown source goes through DTLSv1_listen on the one
-// listening SSL; nothing is kept for that source until its cookie
-// verifies. Handshakes then run concurrently, each bounded by
-// Config.HandshakeTimeout.
+// Listener is a DTLS server on one UDP socket shared by every peer (or on
+// Config.Readers sockets bound to one address, each read by a goroutine of
+// its own). A datagram from an unknown source goes through DTLSv1_listen on
+// the listening SSL of the socket it arrived on; nothing is kept for that
+// source until its cookie verifies. Handshakes then run concurrently, each
+// bounded by Config.HandshakeTimeout. A Listener is safe for concurrent
+// use.
 type Listener struct {
-	pc     net.PacketConn
-	udp    *net.UDPConn
-	cfg    *Config
-	sslCtx *openssl.Ctx
-	log    *slog.Logger
-	signer *openssl.CookieSigner
+	// pc is the first reader's socket: the Listener's address, and where
+	// the own sockets' settings come from.
+	pc      net.PacketConn
+	readers []*reader
+	cfg     *Config
+	sslCtx  *openssl.Ctx
+	log     *slog.Logger
+	signer  *openssl.CookieSigner
 
 	// ownLocal is where connections' own sockets bind (socket_linux.go);
 	// nil when every connection shares pc. ownV6only is pc's IPV6_V6ONLY
@@ -49,15 +53,6 @@ type Listener struct {
 	ownFailed atomic.Bool // a connection's own socket could not be made (logged once)
 
 	verified *verifyCache // client chains verified before (verifycache.go)
-
-	// The listening SSL, used by the read loop and by a connection's
-	// reader that sees its peer reconnect (relisten).
-	lmu    sync.Mutex
-	lssl   *openssl.SSL
-	lbio   *openssl.BIO
-	lreply [512]byte // lssl's answer to a datagram: a HelloVerifyRequest (at most 255 bytes of cookie)
-	down   bool      // shutdown has freed lssl: no more listening
-	strays []stray   // what a new own socket took before it was connected (admit), for relisten to route
 
 	mu       sync.Mutex
 	conns    map[netip.AddrPort]*Conn // by peer; a reconnect's successor hangs off its predecessor
@@ -69,7 +64,6 @@ type Listener struct {
 	failed   chan struct{} // closed when err is set
 	acceptCh chan *Conn
 	closed   chan struct{}
-	loopDone chan struct{}
 	hsWG     sync.WaitGroup
 	once     sync.Once
 	downOnce sync.Once
@@ -80,24 +74,58 @@ type Listener struct {
 	hsCompleted, hsFailed, hsRefused, datagramsDropped atomic.Uint64
 	readErrors                                         atomic.Uint64
 	live                                               atomic.Int64
+}
 
+// reader is one socket of a Listener, the goroutine that reads it (loop),
+// and the listening SSL that goroutine answers new sources with. Readers
+// share everything else: the CookieSigner (installed on the one SSL_CTX),
+// so a cookie minted through one socket verifies on any other, and the
+// connection table, so a peer whose datagrams the kernel moves to another
+// socket of the group is still found.
+type reader struct {
+	ln  *Listener
+	pc  net.PacketConn
+	udp *net.UDPConn
+
+	// The listening SSL, used by the read loop and by a connection's
+	// reader that sees its peer reconnect (relisten).
+	lmu    sync.Mutex
+	lssl   *openssl.SSL
+	lbio   *openssl.BIO
+	lreply [512]byte // lssl's answer to a datagram: a HelloVerifyRequest (at most 255 bytes of cookie)
+	down   bool      // shutdown has freed lssl: no more listening
+	strays []stray   // what a new own socket took before it was connected (admit), for relisten to route
 	// Guarded by lmu: since when the listening SSL could not be remade,
 	// and when to try next.
 	lsslDownSince, lsslRetry time.Time
+
+	datagrams atomic.Uint64 // read from pc: how the kernel spreads the load
+	done      chan struct{} // closed when loop has returned
+}
+
+func (l *Listener) newReader(pc net.PacketConn) *reader {
+	r := &reader{ln: l, pc: pc, done: make(chan struct{})}
+	r.udp, _ = pc.(*net.UDPConn)
+	return r
 }
 
 // Listen opens a UDP socket on address ("udp", "udp4" or "udp6") and
-// returns a Listener on it.
+// returns a Listener on it; with Config.Readers above one, that many
+// sockets on the same address (see Readers).
 func Listen(network, address string, cfg *Config) (*Listener, error) {
 	if err := cfg.validate(true); err != nil {
 		return nil, err
+	}
+	n := cfg.readers()
+	if n > 1 && !ownSocketsSupported {
+		return nil, errors.New("dtls: Config.Readers above 1 needs Linux's SO_REUSEPORT, which spreads a port's datagrams over its sockets")
 	}
 	laddr, err := net.ResolveUDPAddr(network, address)
 	if err != nil {
 		return nil, fmt.Errorf("dtls: %w", err)
 	}
 	var pc *net.UDPConn
-	if cfg.SharedSocket || !ownSocketsSupported {
+	if n == 1 && (cfg.SharedSocket || !ownSocketsSupported) {
 		pc, err = net.ListenUDP(network, laddr)
 	} else {
 		pc, err = listenReusePort(network, laddr)
@@ -105,15 +133,33 @@ func Listen(network, address string, cfg *Config) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dtls: %w", err)
 	}
-	l, err := NewListener(pc, cfg)
+	pcs := []net.PacketConn{pc}
+	closeAll := func() {
+		for _, pc := range pcs {
+			pc.Close()
+		}
+	}
+	// The others bind where the first did: its port, when address asked
+	// for any.
+	for len(pcs) < n {
+		more, err := listenReusePort(network, pc.LocalAddr().(*net.UDPAddr))
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("dtls: socket %d of Config.Readers: %w", len(pcs)+1, err)
+		}
+		pcs = append(pcs, more)
+	}
+	l, err := newListener(pcs, cfg)
 	if err != nil {
-		pc.Close()
+		closeAll()
 		return nil, err
 	}
 	return l, nil
 }
 
 // NewListener returns a Listener on pc. The Listener owns pc from here on.
+// It reads pc alone: Config.Readers above one is refused, since only
+// Listen opens the sockets that takes.
 func NewListener(pc net.PacketConn, cfg *Config) (*Listener, error) {
 	if pc == nil {
 		return nil, errors.New("dtls: nil PacketConn")
@@ -121,6 +167,15 @@ func NewListener(pc net.PacketConn, cfg *Config) (*Listener, error) {
 	if err := cfg.validate(true); err != nil {
 		return nil, err
 	}
+	if cfg.readers() > 1 {
+		return nil, errors.New("dtls: NewListener reads the one socket it is given: Config.Readers above 1 needs Listen")
+	}
+	return newListener([]net.PacketConn{pc}, cfg)
+}
+
+// newListener returns a Listener reading pcs, which are bound to one
+// address (cfg is validated).
+func newListener(pcs []net.PacketConn, cfg *Config) (*Listener, error) {
 	cfg = cfg.Clone()
 	sslCtx, err := cfg.newCtx(true)
 	if err != nil {
@@ -138,7 +193,7 @@ func NewListener(pc net.PacketConn, cfg *Config) (*Listener, error) {
 		return nil, err
 	}
 	l := &Listener{
-		pc:       pc,
+		pc:       pcs[0],
 		cfg:      cfg,
 		sslCtx:   sslCtx,
 		log:      cfg.logger(),
@@ -148,18 +203,25 @@ func NewListener(pc net.PacketConn, cfg *Config) (*Listener, error) {
 		failed:   make(chan struct{}),
 		acceptCh: make(chan *Conn, cfg.backlog()),
 		closed:   make(chan struct{}),
-		loopDone: make(chan struct{}),
 		verified: newVerifyCache(),
 	}
-	l.udp, _ = pc.(*net.UDPConn)
-	if !cfg.SharedSocket && l.udp != nil {
-		l.ownLocal, l.ownV6only, _ = ownSocketOrigin(l.udp)
+	for _, pc := range pcs {
+		r := l.newReader(pc)
+		if r.lssl, r.lbio, err = l.newListeningSSL(); err != nil {
+			for _, r := range l.readers {
+				r.lssl.Close()
+			}
+			sslCtx.Close()
+			return nil, err
+		}
+		l.readers = append(l.readers, r)
 	}
-	if l.lssl, l.lbio, err = l.newListeningSSL(); err != nil {
-		sslCtx.Close()
-		return nil, err
+	if udp := l.readers[0].udp; !cfg.SharedSocket && udp != nil {
+		l.ownLocal, l.ownV6only, _ = ownSocketOrigin(udp)
 	}
-	go l.loop()
+	for _, r := range l.readers {
+		go r.loop()
+	}
 	return l, nil
 }
 
@@ -172,7 +234,8 @@ func (l *Listener) newListeningSSL() (*openssl.SSL, *openssl.BIO, error) {
 	return ssl, bio, nil
 }
 
-// Addr returns the socket's local address.
+// Addr returns the socket's local address (the one every socket of
+// Config.Readers is bound to).
 func (l *Listener) Addr() net.Addr { return l.pc.LocalAddr() }
 
 // Stats returns the Listener's counters.
@@ -298,38 +361,42 @@ func (l *Listener) Close() error {
 	return nil
 }
 
-// shutdown closes the socket and frees the listening SSL and the Ctx.
+// shutdown closes the sockets and frees the listening SSLs and the Ctx.
 func (l *Listener) shutdown() {
 	l.downOnce.Do(func() {
-		_ = l.pc.Close()
-		<-l.loopDone
-		l.lmu.Lock()
-		l.down = true
-		if l.lssl != nil {
-			l.lssl.Close()
-			l.lssl, l.lbio = nil, nil
+		for _, r := range l.readers {
+			_ = r.pc.Close()
 		}
-		l.lmu.Unlock()
+		for _, r := range l.readers {
+			<-r.done
+			r.lmu.Lock()
+			r.down = true
+			if r.lssl != nil {
+				r.lssl.Close()
+				r.lssl, r.lbio = nil, nil
+			}
+			r.lmu.Unlock()
+		}
 		l.sslCtx.Close()
 	})
 }
 
-func (l *Listener) writeTo(p []byte, to netip.AddrPort) {
-	if l.udp != nil {
-		_, _ = l.udp.WriteToUDPAddrPort(p, to)
+func (r *reader) writeTo(p []byte, to netip.AddrPort) {
+	if r.udp != nil {
+		_, _ = r.udp.WriteToUDPAddrPort(p, to)
 		return
 	}
-	_, _ = l.pc.WriteTo(p, net.UDPAddrFromAddrPort(to))
+	_, _ = r.pc.WriteTo(p, net.UDPAddrFromAddrPort(to))
 }
 
 // readFrom reads a datagram and its source, from any net.PacketConn: a
 // wrapper whose addresses are not *net.UDPAddr is served through their
 // text.
-func (l *Listener) readFrom(buf []byte) (int, netip.AddrPort, error) {
-	if l.udp != nil {
-		return l.udp.ReadFromUDPAddrPort(buf)
+func (r *reader) readFrom(buf []byte) (int, netip.AddrPort, error) {
+	if r.udp != nil {
+		return r.udp.ReadFromUDPAddrPort(buf)
 	}
-	n, a, err := l.pc.ReadFrom(buf)
+	n, a, err := r.pc.ReadFrom(buf)
 	return n, addrPortOf(a), err
 }
 
@@ -349,15 +416,17 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 	return ap
 }
 
-// loop reads every datagram of the socket. Known peers get theirs through
-// their queue; anything else is answered right here, on this goroutine,
-// with no allocation: that is the path a flood of forged ClientHellos takes.
-func (l *Listener) loop() {
-	defer close(l.loopDone)
+// loop reads every datagram of the reader's socket. Known peers get theirs
+// through their queue; anything else is answered right here, on this
+// goroutine, with no allocation: that is the path a flood of forged
+// ClientHellos takes.
+func (r *reader) loop() {
+	defer close(r.done)
+	l := r.ln
 	buf := make([]byte, 1<<16)
 	backoff := time.Duration(0)
 	for {
-		n, from, err := l.readFrom(buf)
+		n, from, err := r.readFrom(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				if !l.isClosing() {
@@ -381,17 +450,25 @@ func (l *Listener) loop() {
 			continue
 		}
 		backoff = 0
+		r.datagrams.Add(1)
 		if !from.IsValid() {
 			l.datagramsDropped.Add(1) // a PacketConn that gave no usable address
 			continue
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		l.route(buf[:n], from)
+		r.route(buf[:n], from)
 	}
 }
 
-// route hands a datagram to its peer's connection, or to DTLSv1_listen.
-func (l *Listener) route(d []byte, from netip.AddrPort) {
+// route hands a datagram that did not come through a reader's socket (a
+// connection's own socket passing on what is not its own) to its peer's
+// connection, or to the first reader's DTLSv1_listen.
+func (l *Listener) route(d []byte, from netip.AddrPort) { l.readers[0].route(d, from) }
+
+// route hands a datagram to its peer's connection, whichever reader's
+// socket it came through, or to this reader's DTLSv1_listen.
+func (r *reader) route(d []byte, from netip.AddrPort) {
+	l := r.ln
 	l.mu.Lock()
 	c := l.conns[from]
 	var succ *Conn
@@ -429,27 +506,31 @@ func (l *Listener) route(d []byte, from netip.AddrPort) {
 		l.datagramsDropped.Add(1)
 		return
 	}
-	l.relisten(d, from)
+	r.relisten(d, from)
 }
+
+// relisten answers a reconnect's ClientHello that a connection with its own
+// socket received, through the first reader's DTLSv1_listen.
+func (l *Listener) relisten(d []byte, from netip.AddrPort) { l.readers[0].relisten(d, from) }
 
 // relisten answers a datagram through DTLSv1_listen: one from an unknown
 // source, or a reconnect's ClientHello (from the read loop, or from the
 // reader of a connection with its own socket).
-func (l *Listener) relisten(d []byte, from netip.AddrPort) {
-	l.lmu.Lock()
-	if !l.listening() {
-		l.lmu.Unlock()
-		l.datagramsDropped.Add(1)
+func (r *reader) relisten(d []byte, from netip.AddrPort) {
+	r.lmu.Lock()
+	if !r.listening() {
+		r.lmu.Unlock()
+		r.ln.datagramsDropped.Add(1)
 		return
 	}
-	l.listen(d, from)
-	strays := l.strays
-	l.strays = nil
-	l.lmu.Unlock()
+	r.listen(d, from)
+	strays := r.strays
+	r.strays = nil
+	r.lmu.Unlock()
 	// Routed as if the Listener's socket had read them; route takes the
 	// locks, so not before they are released.
 	for _, st := range strays {
-		l.route(st.d, st.from)
+		r.route(st.d, st.from)
 	}
 }
 
@@ -473,30 +554,30 @@ func (l *Listener) deliver(c *Conn, d []byte) {
 // listening reports whether there is a listening SSL, remaking it if a
 // fatal DTLSv1_listen error or a failed remake left none: at most every
 // 10ms, and the Listener fails if it stays impossible for a second.
-// Called with l.lmu held.
-func (l *Listener) listening() bool {
-	if l.lssl != nil {
+// Called with r.lmu held.
+func (r *reader) listening() bool {
+	if r.lssl != nil {
 		return true
 	}
-	if l.down {
+	if r.down {
 		return false
 	}
 	now := time.Now()
-	if now.Before(l.lsslRetry) {
+	if now.Before(r.lsslRetry) {
 		return false
 	}
-	ssl, bio, err := l.newListeningSSL()
+	ssl, bio, err := r.ln.newListeningSSL()
 	if err != nil {
-		if l.lsslDownSince.IsZero() {
-			l.lsslDownSince = now
-		} else if now.Sub(l.lsslDownSince) > time.Second {
-			l.fail("no listening SSL since "+l.lsslDownSince.Format(time.RFC3339), err)
+		if r.lsslDownSince.IsZero() {
+			r.lsslDownSince = now
+		} else if now.Sub(r.lsslDownSince) > time.Second {
+			r.ln.fail("no listening SSL since "+r.lsslDownSince.Format(time.RFC3339), err)
 		}
-		l.lsslRetry = now.Add(10 * time.Millisecond)
+		r.lsslRetry = now.Add(10 * time.Millisecond)
 		return false
 	}
-	l.lssl, l.lbio = ssl, bio
-	l.lsslDownSince = time.Time{}
+	r.lssl, r.lbio = ssl, bio
+	r.lsslDownSince = time.Time{}
 	return true
 }
 
@@ -508,29 +589,30 @@ func (l *Listener) isClosing() bool {
 
 // listen runs DTLSv1_listen on d, in one cgo call that takes d in and
 // hands the answer back (DTLSv1ListenDatagram), allocating nothing. Called
-// with l.lmu held.
-func (l *Listener) listen(d []byte, from netip.AddrPort) {
+// with r.lmu held.
+func (r *reader) listen(d []byte, from netip.AddrPort) {
+	l := r.ln
 	if len(d) > bioBuffer { // more than the listening BIO takes in (no ClientHello is so long)
 		l.datagramsDropped.Add(1)
 		return
 	}
-	peer, n, err := l.lssl.DTLSv1ListenDatagram(d, from, l.lreply[:])
+	peer, n, err := r.lssl.DTLSv1ListenDatagram(d, from, r.lreply[:])
 	sent := n > 0
 	if sent {
-		l.writeTo(l.lreply[:n], from)
-	} else if l.lbio.HasOutput() {
+		r.writeTo(r.lreply[:n], from)
+	} else if r.lbio.HasOutput() {
 		// More than one datagram, or a longer one: never seen from
 		// DTLSv1_listen, but sent as it came.
-		_ = l.lbio.DrainDatagrams(func(p []byte) error {
+		_ = r.lbio.DrainDatagrams(func(p []byte) error {
 			sent = true
-			l.writeTo(p, from)
+			r.writeTo(p, from)
 			return nil
 		})
 	}
 	switch {
 	case err == nil:
 		l.cookiesVerified.Add(1)
-		l.admit(peer)
+		l.admit(r, peer)
 	case errors.Is(err, openssl.ErrRetry):
 		if !sent {
 			l.datagramsDropped.Add(1)
@@ -545,8 +627,8 @@ func (l *Listener) listen(d []byte, from netip.AddrPort) {
 		// state: replace it.
 		l.log.Error("dtls: DTLSv1_listen failed", "peer", from, "err", err)
 		l.datagramsDropped.Add(1)
-		l.lssl.Close()
-		l.lssl, l.lbio = nil, nil
-		l.listening()
+		r.lssl.Close()
+		r.lssl, r.lbio = nil, nil
+		r.listening()
 	}
 }

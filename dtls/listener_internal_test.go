@@ -22,7 +22,8 @@ import (
 // refused) retries no more than every 10ms, and after a second of failing
 // makes Accept report it, instead of dropping every new peer in silence.
 
-func bareListener(t *testing.T) *Listener {
+// bareReader is the one reader of a Listener with no socket and no loop.
+func bareReader(t *testing.T) *reader {
 	t.Helper()
 	certPEM, keyPEM, err := testcert.SelfSigned("localhost")
 	require.NoError(t, err)
@@ -30,31 +31,35 @@ func bareListener(t *testing.T) *Listener {
 	sslCtx, err := cfg.newCtx(true)
 	require.NoError(t, err)
 	t.Cleanup(func() { sslCtx.Close() })
-	return &Listener{cfg: cfg, sslCtx: sslCtx, log: slog.New(slog.DiscardHandler), failed: make(chan struct{}),
+	l := &Listener{cfg: cfg, sslCtx: sslCtx, log: slog.New(slog.DiscardHandler), failed: make(chan struct{}),
 		acceptCh: make(chan *Conn, 1), closed: make(chan struct{})}
+	r := l.newReader(nil)
+	l.readers = []*reader{r}
+	return r
 }
 
 func TestListeningSSLRemade(t *testing.T) {
-	l := bareListener(t)
-	require.True(t, l.listening(), "a missing listening SSL is made on the next datagram")
-	require.NotNil(t, l.lssl)
-	t.Cleanup(func() { l.lssl.Close() })
+	r := bareReader(t)
+	require.True(t, r.listening(), "a missing listening SSL is made on the next datagram")
+	require.NotNil(t, r.lssl)
+	t.Cleanup(func() { r.lssl.Close() })
 }
 
 func TestListeningSSLFailureReported(t *testing.T) {
-	l := bareListener(t)
+	r := bareReader(t)
+	l := r.ln
 	require.NoError(t, l.sslCtx.Close()) // from here on NewSSL fails
-	require.False(t, l.listening())
-	require.False(t, l.listening(), "within 10ms of a failure, no new attempt")
+	require.False(t, r.listening())
+	require.False(t, r.listening(), "within 10ms of a failure, no new attempt")
 	select {
 	case <-l.failed:
 		t.Fatal("one failure is not yet fatal")
 	default:
 	}
 	// A second later, still failing: Accept reports it.
-	l.lsslDownSince = l.lsslDownSince.Add(-2 * time.Second)
-	l.lsslRetry = time.Time{}
-	require.False(t, l.listening())
+	r.lsslDownSince = r.lsslDownSince.Add(-2 * time.Second)
+	r.lsslRetry = time.Time{}
+	require.False(t, r.listening())
 	_, err := l.Accept()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no listening SSL")
@@ -65,22 +70,23 @@ func TestListeningSSLFailureReported(t *testing.T) {
 // allocation: one cgo call in, the HelloVerifyRequest out through a buffer
 // of the Listener's, then to the socket.
 func TestListenPathAllocatesNothing(t *testing.T) {
-	l := bareListener(t)
+	r := bareReader(t)
+	l := r.ln
 	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	require.NoError(t, err)
 	t.Cleanup(func() { udp.Close() })
-	l.udp, l.pc = udp, udp
+	r.udp, r.pc, l.pc = udp, udp, udp
 	signer, err := openssl.NewCookieSigner(nil, 0)
 	require.NoError(t, err)
 	require.NoError(t, signer.Install(l.sslCtx)) // as NewListener does
-	require.True(t, l.listening())
-	t.Cleanup(func() { l.lssl.Close() })
+	require.True(t, r.listening())
+	t.Cleanup(func() { r.lssl.Close() })
 	hello := record.ClientHelloDatagram{}.Bytes()
 	from := udp.LocalAddr().(*net.UDPAddr).AddrPort() // the answers go to the socket itself, unread
 	allocs := testing.AllocsPerRun(100, func() {
-		l.lmu.Lock()
-		l.listen(hello, from)
-		l.lmu.Unlock()
+		r.lmu.Lock()
+		r.listen(hello, from)
+		r.lmu.Unlock()
 	})
 	assert.Zero(t, allocs)
 	assert.EqualValues(t, 101, l.cookiesSent.Load(), "every one answered")

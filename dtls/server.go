@@ -173,12 +173,12 @@ func (l *Listener) forgetHost(s *serverConn) {
 	}
 }
 
-// admit turns the listening SSL into a connection for peer and starts its
+// admit turns r's listening SSL into a connection for peer and starts its
 // handshake, unless a bound refuses it: the accept backlog, MaxConns, or
 // the peer's host's share of either. A peer that already has a
 // connection gets a successor, which replaces it only once its own
-// handshake completes. Called with l.lmu held.
-func (l *Listener) admit(peer netip.AddrPort) {
+// handshake completes. Called with r.lmu held.
+func (l *Listener) admit(r *reader, peer netip.AddrPort) {
 	hostAddr := hostOf(peer)
 	l.mu.Lock()
 	old := l.conns[peer]
@@ -224,13 +224,16 @@ func (l *Listener) admit(peer netip.AddrPort) {
 	}
 	if own != nil {
 		takeStrays(own, func(d []byte, from netip.AddrPort) {
-			l.strays = append(l.strays, stray{bytes.Clone(d), from})
+			r.strays = append(r.strays, stray{bytes.Clone(d), from})
 		})
 	}
-	c := newConn(l.pc, own, peer, l.cfg, l.lssl, l.lbio)
+	// A connection that shares a socket writes through the one its
+	// cookie came through: any socket of the group sends from the
+	// Listener's address, and the writes spread as the reads do.
+	c := newConn(r.pc, own, peer, l.cfg, r.lssl, r.lbio)
 	c.srv = newServerConn(l, hostAddr, h)
 	c.verified = l.verified
-	l.lssl, l.lbio = ssl, bio
+	r.lssl, r.lbio = ssl, bio
 	l.hosts[hostAddr] = h
 	h.conns++
 	h.handshakes++
@@ -249,7 +252,7 @@ func (l *Listener) admit(peer netip.AddrPort) {
 	if old != nil && old.own != nil {
 		// The peer's datagrams go back to the shared socket, where route
 		// gives each of the two connections what may be its. Not on this
-		// goroutine: it holds l.lmu, which route may take.
+		// goroutine: it holds r.lmu, which route may take.
 		go old.retireOwn(l.route)
 	}
 	go l.handshake(c)

@@ -3,10 +3,13 @@
  * machine, for the 1-core versus 2-core rows (the Go load generators spend
  * more CPU per datagram and per handshake than the server they load).
  *
- *   load flood HOST PORT SECONDS
- *     One socket keeps WINDOW cookieless ClientHellos outstanding: each
- *     answer received (recvmmsg) is replaced by a new ClientHello
- *     (sendmmsg); a quiet 50 ms refills the window.
+ *   load flood HOST PORT SECONDS [SOCKETS]
+ *     SOCKETS sockets (1 by default) keep WINDOW cookieless ClientHellos
+ *     outstanding between them: each answer received (recvmmsg) is replaced
+ *     by a new ClientHello from the same socket (sendmmsg); a quiet 50 ms
+ *     refills every window. Several source ports let a server's
+ *     SO_REUSEPORT group spread the flood over its sockets, which hash the
+ *     4-tuple: from one port it all lands on one.
  *   load handshake HOST PORT SECONDS PROCS CA
  *     PROCS processes, each doing full DTLS 1.2 handshakes (cookie
  *     exchange, verification of "localhost", close_notify) one after
@@ -18,6 +21,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +36,7 @@
 #include "common.h"
 
 #define WINDOW 64
+#define MAX_SOCKETS 64
 
 static struct sockaddr_in server;
 
@@ -72,16 +77,25 @@ static size_t client_hello(unsigned char *p)
     return sizeof head + 32 + sizeof tail;
 }
 
-static int flood(double seconds)
+static int flood(double seconds, int nsock)
 {
-    unsigned char hello[128], in[WINDOW][2048];
+    static unsigned char in[WINDOW][2048];
+    unsigned char hello[128];
     struct mmsghdr out[WINDOW], msgs[WINDOW];
     struct iovec oiov[WINDOW], iiov[WINDOW];
+    struct pollfd fds[MAX_SOCKETS];
     size_t hlen = client_hello(hello);
-    int fd = udp_socket(1, 50);
+    unsigned int per;
     long n = 0;
     int64_t t0, end;
 
+    if (nsock < 1 || nsock > MAX_SOCKETS || nsock > WINDOW)
+        die("SOCKETS");
+    per = WINDOW / (unsigned int)nsock;
+    for (int s = 0; s < nsock; s++) {
+        fds[s].fd = udp_socket(1, 50);
+        fds[s].events = POLLIN;
+    }
     memset(out, 0, sizeof out);
     memset(msgs, 0, sizeof msgs);
     for (int i = 0; i < WINDOW; i++) {
@@ -97,19 +111,40 @@ static int flood(double seconds)
     wait_go();
     t0 = wall_ns();
     end = t0 + (int64_t)(seconds * 1e9);
-    (void)sendmmsg(fd, out, WINDOW, 0);
+    for (int s = 0; s < nsock; s++)
+        (void)sendmmsg(fds[s].fd, out, per, 0);
     while (wall_ns() < end) {
-        int k = recvmmsg(fd, msgs, WINDOW, MSG_WAITFORONE, NULL);
+        if (nsock == 1) { /* as before this took SOCKETS: no poll in the way */
+            int k = recvmmsg(fds[0].fd, msgs, per, MSG_WAITFORONE, NULL);
 
-        if (k <= 0) { /* quiet: answers or hellos were lost; refill */
-            (void)sendmmsg(fd, out, WINDOW, 0);
+            if (k <= 0) { /* quiet: answers or hellos were lost; refill */
+                (void)sendmmsg(fds[0].fd, out, per, 0);
+                continue;
+            }
+            n += k;
+            (void)sendmmsg(fds[0].fd, out, (unsigned int)k, 0);
             continue;
         }
-        n += k;
-        (void)sendmmsg(fd, out, (unsigned int)k, 0);
+        if (poll(fds, (nfds_t)nsock, 50) <= 0) { /* quiet: refill every window */
+            for (int s = 0; s < nsock; s++)
+                (void)sendmmsg(fds[s].fd, out, per, 0);
+            continue;
+        }
+        for (int s = 0; s < nsock; s++) {
+            int k;
+
+            if (!(fds[s].revents & POLLIN))
+                continue;
+            k = recvmmsg(fds[s].fd, msgs, per, MSG_DONTWAIT, NULL);
+            if (k <= 0)
+                continue;
+            n += k;
+            (void)sendmmsg(fds[s].fd, out, (unsigned int)k, 0);
+        }
     }
     printf("RESULT n=%ld wall_ns=%lld\n", n, (long long)(wall_ns() - t0));
-    close(fd);
+    for (int s = 0; s < nsock; s++)
+        close(fds[s].fd);
     return 0;
 }
 
@@ -187,7 +222,7 @@ static int handshakes(double seconds, int procs, const char *ca)
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: load flood HOST PORT SECONDS | load handshake HOST PORT SECONDS PROCS CA\n");
+        fprintf(stderr, "usage: load flood HOST PORT SECONDS [SOCKETS] | load handshake HOST PORT SECONDS PROCS CA\n");
         return 2;
     }
     server.sin_family = AF_INET;
@@ -195,7 +230,7 @@ int main(int argc, char **argv)
     if (inet_pton(AF_INET, argv[2], &server.sin_addr) != 1)
         die("address");
     if (strcmp(argv[1], "flood") == 0)
-        return flood(atof(argv[4]));
+        return flood(atof(argv[4]), argc > 5 ? atoi(argv[5]) : 1);
     if (strcmp(argv[1], "handshake") == 0 && argc == 7)
         return handshakes(atof(argv[4]), atoi(argv[5]), argv[6]);
     fprintf(stderr, "load: unknown mode\n");

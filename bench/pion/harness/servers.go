@@ -47,7 +47,7 @@ type Server interface {
 func StartServer(impl string, p *PKI) (Server, error) {
 	switch impl {
 	case "ours":
-		return startOurs(p)
+		return StartOurs(p, 0)
 	case "pion":
 		return startPion(p)
 	case "udp":
@@ -144,11 +144,13 @@ func (s *dtlsServer) serve(handshake func(net.Conn) error) {
 	}
 }
 
-func startOurs(p *PKI) (Server, error) {
+// StartOurs is StartServer("ours") with Config.Readers set to readers.
+func StartOurs(p *PKI, readers int) (Server, error) {
 	l, err := dtls.Listen("udp", "127.0.0.1:0", &dtls.Config{
 		CertificatePEM: p.CertPEM, KeyPEM: p.KeyPEM, CipherList: Cipher, MTU: MTU,
 		HandshakeTimeout: handshakeTimeout,
 		MaxConns:         -1, MaxConnsPerHost: -1, MaxHandshakesPerHost: -1, AcceptBacklog: 1024,
+		Readers: readers,
 	})
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,10 +29,10 @@ type driver struct {
 	settings
 	self, cbin, pki string
 	taskset         bool
+	steps           map[string]bool // the rows to measure (-steps)
 	data            data
-	round           int             // the round being measured
-	failures        []string        // steps that failed, by round
-	steps           map[string]bool // the row groups -steps asks for
+	round           int      // the round being measured
+	failures        []string // steps that failed, by round
 	raw             io.Writer
 	log             io.Writer
 }
@@ -42,7 +43,7 @@ func drive(args []string) error {
 	quick := fs.Bool("quick", false, "a short run: 2 rounds, short measurements, 1000 connections")
 	out := fs.String("out", "out", "directory for the PKI, raw.txt and table.md")
 	cbin := fs.String("cbin", "", "directory of the C programs (listen, stateless, handshake)")
-	steps := fs.String("steps", "listen,handshake,echo,cores", "the groups of rows to measure, comma-separated")
+	steps := fs.String("steps", strings.Join(stepNames, ","), "the rows to measure, comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -58,8 +59,11 @@ func drive(args []string) error {
 		return err
 	}
 	d := &driver{settings: s, self: self, cbin: *cbin, data: data{}, log: os.Stderr, steps: map[string]bool{}}
-	for _, st := range strings.Split(*steps, ",") {
-		d.steps[strings.TrimSpace(st)] = true
+	for _, name := range strings.Split(*steps, ",") {
+		if !slices.Contains(stepNames, name) {
+			return errorf("no step %q (steps: %s)", name, strings.Join(stepNames, ","))
+		}
+		d.steps[name] = true
 	}
 	d.pki, err = filepath.Abs(filepath.Join(*out, "pki"))
 	if err != nil {
@@ -120,14 +124,18 @@ func order(r int, impls ...string) []string {
 	return out
 }
 
-// runRound measures every row once. A step that fails is noted and the
-// run goes on, so that one broken row (say, after a change to dtls) still
-// leaves a table of the others; its pairs in that round stay unmatched.
+// stepNames are the groups of rows, in the order a round measures them.
+var stepNames = []string{"listen", "handshake", "echo", "cores", "readers"}
+
+// runRound measures every row of the steps asked for once. A step that
+// fails is noted and the run goes on, so that one broken row (say, after a
+// change to dtls) still leaves a table of the others; its pairs in that
+// round stay unmatched.
 func (d *driver) runRound(r int) {
 	steps := []struct {
 		name string
 		f    func(int) error
-	}{{"listen", d.listenRows}, {"handshake", d.handshakeRows}, {"echo", d.echoRows}, {"cores", d.scalingRows}}
+	}{{"listen", d.listenRows}, {"handshake", d.handshakeRows}, {"echo", d.echoRows}, {"cores", d.scalingRows}, {"readers", d.readersRows}}
 	for _, step := range steps {
 		if !d.steps[step.name] {
 			continue
@@ -196,8 +204,8 @@ func (d *driver) listenRows(r int) error {
 	return nil
 }
 
-func (d *driver) server(impl string, env []string, prefix []string) (*child, string, error) {
-	s, err := startChild("server "+impl, env, prefix, d.self, "server", "-impl", impl, "-pki", d.pki)
+func (d *driver) server(impl string, env []string, prefix []string, extra ...string) (*child, string, error) {
+	s, err := startChild("server "+impl, env, prefix, append([]string{d.self, "server", "-impl", impl, "-pki", d.pki}, extra...)...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -396,13 +404,13 @@ func (d *driver) scalingRows(r int) error {
 	for _, procs := range order(r, "1", "2") {
 		p, _ := strconv.Atoi(procs)
 		env, prefix := d.pin(p)
-		rate, cores, err := d.load(env, prefix, "flood")
+		rate, cores, err := d.load(env, prefix, "0", "flood")
 		if err != nil {
 			return err
 		}
 		d.record("FloodCores", procs, rate, "answers/s")
 		d.data.add("FloodServerCores", procs, r, cores)
-		if rate, cores, err = d.load(env, prefix, "handshake", "8", d.file(harness.CAFile)); err != nil {
+		if rate, cores, err = d.load(env, prefix, "0", "handshake", "8", d.file(harness.CAFile)); err != nil {
 			return err
 		}
 		d.record("HandshakeCores", procs, rate, "handshakes/s")
@@ -411,10 +419,37 @@ func (d *driver) scalingRows(r int) error {
 	return nil
 }
 
-// load runs bench/c/load against our server started with env and prefix,
-// and returns the load's rate and the cores the server used meanwhile.
-func (d *driver) load(env, prefix []string, mode string, extra ...string) (rate, serverCores float64, err error) {
-	s, addr, err := d.server("ours", env, prefix)
+// floodSockets is how many source ports the flood of the readers rows
+// comes from: the kernel hashes each 4-tuple to one socket of the group.
+const floodSockets = "16"
+
+// readersRows: our server given both cores (GOMAXPROCS=2, taskset 0-1),
+// with one reader against two (Config.Readers), under a flood of
+// cookieless ClientHellos from floodSockets source ports and under
+// handshakes from 8 client processes, the load sharing the cores.
+func (d *driver) readersRows(r int) error {
+	env, prefix := d.pin(2)
+	for _, readers := range order(r, "1", "2") {
+		rate, cores, err := d.load(env, prefix, readers, "flood", floodSockets)
+		if err != nil {
+			return err
+		}
+		d.record("FloodReaders", readers, rate, "answers/s")
+		d.data.add("FloodReadersServerCores", readers, r, cores)
+		if rate, cores, err = d.load(env, prefix, readers, "handshake", "8", d.file(harness.CAFile)); err != nil {
+			return err
+		}
+		d.record("HandshakeReaders", readers, rate, "handshakes/s")
+		d.data.add("HandshakeReadersServerCores", readers, r, cores)
+	}
+	return nil
+}
+
+// load runs bench/c/load against our server started with env and prefix
+// and Config.Readers readers ("0": the default), and returns the load's
+// rate and the cores the server used meanwhile.
+func (d *driver) load(env, prefix []string, readers, mode string, extra ...string) (rate, serverCores float64, err error) {
+	s, addr, err := d.server("ours", env, prefix, "-readers", readers)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -74,6 +74,7 @@ func serve(args []string) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	impl := fs.String("impl", "ours", "ours, pion or udp")
 	pkiDir := fs.String("pki", "", "PKI directory")
+	readers := fs.Int("readers", 0, "ours: Config.Readers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,7 +82,12 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := harness.StartServer(*impl, p)
+	var s harness.Server
+	if *impl == "ours" {
+		s, err = harness.StartOurs(p, *readers)
+	} else {
+		s, err = harness.StartServer(*impl, p)
+	}
 	if err != nil {
 		return err
 	}

@@ -105,6 +105,8 @@ var rows = []row{
 	{"RSS per idle established connection, CONNS connections (vs pion)", "RSSPerConn", "ours", "pion", "pion", kib, over, "<= 0.5x", atMost(0.5)},
 	{"forged-ClientHello flood, answers/s, server on 2 cores vs 1", "FloodCores", "2", "1", "1 core", rate, over, ">= 1.7x", atLeast(1.7)},
 	{"handshakes/s (8 client processes), server on 2 cores vs 1", "HandshakeCores", "2", "1", "1 core", rate, over, ">= 1.7x", atLeast(1.7)},
+	{"forged-ClientHello flood from 16 ports, answers/s, 2 readers vs 1 (`Config.Readers`, server on 2 cores)", "FloodReaders", "2", "1", "1 reader", rate, over, ">= 1.7x", atLeast(1.7)},
+	{"handshakes/s (8 client processes), 2 readers vs 1 (server on 2 cores)", "HandshakeReaders", "2", "1", "1 reader", rate, over, ">= 1.7x", atLeast(1.7)},
 }
 
 // allocRows are ours alone: allocations per operation, goal 0.
@@ -155,6 +157,9 @@ func (d *driver) table(notes []string, took time.Duration) string {
 			}
 		}
 		metric := strings.ReplaceAll(r.metric, "CONNS", conns)
+		if len(ratios) == 0 && len(d.steps) < len(stepNames) {
+			continue // a step not asked for (-steps)
+		}
 		if len(ratios) == 0 {
 			fmt.Fprintf(&b, "| %s | - | - | - | - | %s | not measured |\n", metric, r.goal)
 			continue
@@ -176,6 +181,9 @@ func (d *driver) table(notes []string, took time.Duration) string {
 	}
 	for _, r := range allocRows {
 		v := d.data.values(r.key, "ours")
+		if len(v) == 0 && len(d.steps) < len(stepNames) {
+			continue
+		}
 		if len(v) == 0 {
 			fmt.Fprintf(&b, "| %s | - | | | | 0 | not measured |\n", r.metric)
 			continue
@@ -193,11 +201,36 @@ func (d *driver) table(notes []string, took time.Duration) string {
 			fmt.Fprintf(&b, "- Server CPU in the %s core rows: %.2f cores used when given 1, %.2f when given 2 (medians; the load generator, bench/c/load, shares the machine).\n", strings.ToLower(k), median(c1), median(c2))
 		}
 	}
+	for _, k := range []string{"Flood", "Handshake"} {
+		c1, c2 := d.data.values(k+"ReadersServerCores", "1"), d.data.values(k+"ReadersServerCores", "2")
+		if len(c1) > 0 && len(c2) > 0 {
+			fmt.Fprintf(&b, "- Server CPU in the %s readers rows: %.2f cores used with 1 reader, %.2f with 2 (medians; given 2 cores, which the load generator shares); per %s, %s with 1 reader, %s with 2.\n",
+				strings.ToLower(k), median(c1), median(c2), map[string]string{"Flood": "answer", "Handshake": "handshake"}[k],
+				micros(d.cpuPer(k+"Readers", "1")), micros(d.cpuPer(k+"Readers", "2")))
+		}
+	}
 	for _, f := range d.failures {
 		fmt.Fprintf(&b, "- FAILED: %s\n", f)
 	}
-	b.WriteString("- ratio: ours over the reference, except the first three rows (ours' rate over C's) and the core rows (2 cores over 1). spread: the lowest and highest per-round ratio. Values are medians over the rounds.\n")
+	b.WriteString("- ratio: ours over the reference, except the first three rows (ours' rate over C's), the core rows (2 cores over 1) and the readers rows (2 readers over 1). spread: the lowest and highest per-round ratio. Values are medians over the rounds.\n")
 	return b.String()
+}
+
+// cpuPer is the median over rounds of the server's CPU time per operation
+// (ns) in key's rows for impl: the cores it used over the rate it served.
+// Unlike the rate, it does not depend on how much CPU the load generator
+// and the machine's other users left the server.
+func (d *driver) cpuPer(key, impl string) float64 {
+	var v []float64
+	for round, cores := range d.data[key+"ServerCores"][impl] {
+		if r, ok := d.data[key][impl][round]; ok && r > 0 {
+			v = append(v, cores/r*1e9)
+		}
+	}
+	if len(v) == 0 {
+		return 0
+	}
+	return median(v)
 }
 
 func minOf(v []float64) float64 {
