@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -33,11 +34,12 @@ type Pair struct {
 	KeyFile  string
 }
 
-var serial int64 = 1
+// serial keeps serial numbers apart when tests make certificates in
+// parallel within the same nanosecond.
+var serial atomic.Int64
 
 func nextSerial() *big.Int {
-	serial++
-	return big.NewInt(time.Now().UnixNano() + serial)
+	return big.NewInt(time.Now().UnixNano() + serial.Add(1))
 }
 
 // NewCA makes a CA named name.
