@@ -85,6 +85,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"server", "-mode", "forward", "-backend", "nohost"}, `-backend "nohost": want host:port`},
 		{[]string{"server", "-dtls1_2", "-tls1_3"}, "-dtls1_2 and -tls1_3 exclude each other"},
 		{[]string{"server", "-tls1_3", "-mtu", "1400"}, "-mtu applies to DTLS only"},
+		{[]string{"server", "-readers", "0"}, "-readers must be 1 to 64, not 0"},
+		{[]string{"server", "-tls1_3", "-readers", "2"}, "-readers applies to DTLS only"},
 		{[]string{"server", "-verify"}, "flag needs an argument: -verify"},
 		{[]string{"server", "-tls1_3", "-Verify", "1"}, "with -tls1_3, -verify and -Verify need -CAfile"},
 		{[]string{"server", "-Verify", "-2"}, "-Verify takes a depth of 0 or more"},

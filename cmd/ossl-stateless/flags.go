@@ -43,6 +43,7 @@ type serverOpts struct {
 	backend   string
 	idle      time.Duration
 	cookieAge time.Duration // -cookie-lifetime
+	readers   int           // -readers: dtls.Config.Readers
 	// cookieSecret is -cookie-secret, the file the cookie key is read
 	// from; "" for a random key of this process's own.
 	cookieSecret string
@@ -134,6 +135,10 @@ Flags:
                       socket has SO_REUSEPORT, so servers of the same user
                       can bind the same -accept address). Clocks must agree
                       within 2s. Default: a random key per process
+  -readers n          DTLS: serve -accept from n sockets (SO_REUSEPORT), each
+                      read by a goroutine of its own, so that new peers and
+                      floods are answered on up to n cores (default 1;
+                      Linux only)
   -quiet              log failures only
   -psk hex            DTLS: also serve the PSK cipher suites with this key
                       (hex, as openssl s_server -psk)
@@ -258,6 +263,7 @@ func serverFlags(o *serverOpts) *flag.FlagSet {
 	fs.StringVar(&o.backend, "backend", "", "")
 	fs.DurationVar(&o.idle, "idle", 5*time.Minute, "")
 	fs.DurationVar(&o.cookieAge, "cookie-lifetime", 60*time.Second, "")
+	fs.IntVar(&o.readers, "readers", 1, "")
 	fs.StringVar(&o.cookieSecret, "cookie-secret", "", "")
 	fs.IntVar(&o.requireDepth, "Verify", -1, "")
 	o.registerPSK(fs, true)
@@ -375,6 +381,12 @@ func parseServer(args []string, stdout io.Writer) (*serverOpts, error) {
 	}
 	if o.cookieAge < time.Second || o.cookieAge%time.Second != 0 {
 		return nil, usagef(cmd, "-cookie-lifetime must be whole seconds, at least 1s, not %v", o.cookieAge)
+	}
+	if o.readers < 1 || o.readers > 64 {
+		return nil, usagef(cmd, "-readers must be 1 to 64, not %d", o.readers)
+	}
+	if o.readers > 1 && o.tls13 {
+		return nil, usagef(cmd, "-readers applies to DTLS only, not to -tls1_3")
 	}
 	if o.cookieSecret != "" && o.tls13 {
 		// OpenSSL wraps a TLS 1.3 application cookie in one of its own,

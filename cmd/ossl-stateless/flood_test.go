@@ -59,6 +59,28 @@ func TestFloodOurServer(t *testing.T) {
 	assert.Zero(t, stats["live_conns"])
 }
 
+// TestFloodReaders: with -readers 2 the server answers a flood from 16
+// ports through both of its sockets while a real client connects; its
+// counts are the same as with one.
+func TestFloodReaders(t *testing.T) {
+	t.Parallel()
+	srv, addr := startServer(t, "-readers", "2")
+	const count = 1000
+	flood := tool(t, "flood", "flood", "-connect", addr, "-count", strconv.Itoa(count), "-rate", "2000", "-ports", "16")
+	res := runTool(t, "hello beside two readers\n", "client", "-connect", addr, "-insecure")
+	assert.Equal(t, 0, res.code, res.stderr)
+	assert.Equal(t, "hello beside two readers\n", res.stdout)
+	require.Equal(t, 0, flood.WaitStatus(), flood.Stderr.String())
+	f := floodCountsOf(t, flood.Stdout.String())
+	assert.Equal(t, f["answered"], f["hello_verify_requests"])
+	assert.GreaterOrEqual(t, f["answered"], count/2)
+	stats := parseStats(t, stopServer(t, srv))
+	assert.Contains(t, srv.Stderr.String(), "readers=2", "the Listener was asked for two sockets")
+	assert.GreaterOrEqual(t, stats["cookies_sent"], f["answered"])
+	assert.Equal(t, 1, stats["handshakes_completed"])
+	assert.Zero(t, stats["live_conns"])
+}
+
 // TestFloodProgressAndLimits: -progress on prints the progress line on
 // stderr; -duration bounds a flood without a count.
 func TestFloodProgressAndLimits(t *testing.T) {

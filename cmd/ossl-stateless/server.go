@@ -163,6 +163,7 @@ func (s *server) runDTLS(creds *credentials, secret []byte, sig <-chan os.Signal
 	cfg.ClientAuth = o.clientAuth(s.clientCAs != nil)
 	cfg.CipherList = o.cipher
 	cfg.SRTPProtectionProfiles = o.srtp
+	cfg.Readers = o.readers
 	l, err := dtls.Listen("udp", o.accept, cfg)
 	if err != nil {
 		var oe *net.OpError
@@ -172,7 +173,7 @@ func (s *server) runDTLS(creds *credentials, secret []byte, sig <-chan os.Signal
 		return err
 	}
 	s.ready(l.Addr())
-	s.log.Info("listening", "addr", l.Addr().String(), "protocol", "DTLS", "mode", o.mode, "backend", o.backend)
+	s.log.Info("listening", "addr", l.Addr().String(), "protocol", "DTLS", "mode", o.mode, "backend", o.backend, "readers", cfg.Readers)
 
 	acceptDone := make(chan struct{})
 	go func() {
