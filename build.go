@@ -11,6 +11,10 @@ package openssl
 #cgo CFLAGS: -I${SRCDIR}/include -Wall -Wno-deprecated-declarations
 #cgo noescape gossl_DTLSv1_get_timeout
 #cgo nocallback gossl_DTLSv1_get_timeout
+#cgo noescape gossl_SSL_free_buffers
+#cgo nocallback gossl_SSL_free_buffers
+#cgo noescape gossl_DTLSv1_get_timeout_idle
+#cgo nocallback gossl_DTLSv1_get_timeout_idle
 #cgo noescape gossl_i2d_X509
 #cgo nocallback gossl_i2d_X509
 #cgo noescape gossl_BIO_read

@@ -55,10 +55,6 @@ type SSL struct {
 	attachedAP netip.AddrPort
 	userData   any
 
-	// buffersFreed: FreeBuffers freed the record buffers; enter takes
-	// them again.
-	buffersFreed bool
-
 	// What the cookie callbacks reported during the current operation.
 	cbErr    error
 	cbPanic  any
@@ -192,21 +188,8 @@ func (s *SSL) free() {
 // back. From one of the SSL's own callbacks an operation is refused
 // (ErrInCallback): it would reuse memory the outer operation still uses.
 func (s *SSL) enter() error {
-	if _, err := s.claim(false); err != nil {
-		return err
-	}
-	if s.buffersFreed {
-		// DTLS writes (a Write, a retransmission, an alert from a read)
-		// assume the write buffer is there: FreeBuffers' buffers come
-		// back before any operation.
-		if C.SSL_alloc_buffers(s.ptr) != 1 {
-			C.ERR_clear_error()
-			s.release()
-			return errors.New("openssl: SSL_alloc_buffers: out of memory")
-		}
-		s.buffersFreed = false
-	}
-	return nil
+	_, err := s.claim(false)
+	return err
 }
 
 // access claims the SSL for an accessor: a method that runs no callback.
@@ -507,6 +490,22 @@ func (s *SSL) DTLSTimeout() (time.Duration, bool) {
 	defer runtime.KeepAlive(s)
 	var us C.longlong
 	if C.gossl_DTLSv1_get_timeout(s.ptr, &us) != 1 {
+		return 0, false
+	}
+	return time.Duration(us) * time.Microsecond, true
+}
+
+// IdleDTLSTimeout is FreeBuffers then DTLSTimeout, in one call into C: for
+// a caller about to wait for the next datagram, which lets an idle
+// connection hold half the memory.
+func (s *SSL) IdleDTLSTimeout() (time.Duration, bool) {
+	if err := s.enter(); err != nil {
+		return 0, false
+	}
+	defer s.release()
+	defer runtime.KeepAlive(s)
+	var us C.longlong
+	if C.gossl_DTLSv1_get_timeout_idle(s.ptr, s.res, &us) != 1 {
 		return 0, false
 	}
 	return time.Duration(us) * time.Microsecond, true
@@ -835,7 +834,7 @@ func (s *SSL) Pending() int {
 // while a record is pending in either, nor while part of a record is left
 // unread (SSL_pending), which OpenSSL before 3.0.14 did not check
 // (CVE-2024-4741). The next operation (Read, Write, a handshake step, a
-// timeout, Shutdown) takes them again with SSL_alloc_buffers(3) first:
+// timeout, Shutdown) takes them back with SSL_alloc_buffers(3) first:
 // OpenSSL's DTLS write path, unlike TLS's, does not, and would write
 // through a null buffer.
 func (s *SSL) FreeBuffers() bool {
@@ -844,11 +843,7 @@ func (s *SSL) FreeBuffers() bool {
 	}
 	defer s.release()
 	defer runtime.KeepAlive(s)
-	if C.SSL_pending(s.ptr) != 0 || C.SSL_free_buffers(s.ptr) != 1 {
-		return false
-	}
-	s.buffersFreed = true
-	return true
+	return C.gossl_SSL_free_buffers(s.ptr, s.res) == 1
 }
 
 // ShutdownState is SSL_get_shutdown(3)'s value.

@@ -354,12 +354,47 @@ void gossl_SSL_free(SSL *ssl)
     SSL_free(ssl);
 }
 
+/*
+ * Every operation starts here: a clear error queue and errno, and the record
+ * buffers back if gossl_SSL_free_buffers gave them up (OpenSSL's DTLS write
+ * path, unlike TLS's, writes through the write buffer without allocating it:
+ * a retransmission or an alert would write through NULL). 0: out of memory,
+ * with the error queued.
+ */
+static int begin_op(SSL *ssl, gossl_result *r)
+{
+    ERR_clear_error();
+    errno = 0;
+    if (r->buffers_freed) {
+        if (SSL_alloc_buffers(ssl) != 1)
+            return 0;
+        r->buffers_freed = 0;
+    }
+    return 1;
+}
+
+int gossl_SSL_free_buffers(SSL *ssl, gossl_result *r)
+{
+    if (SSL_pending(ssl) != 0 || SSL_free_buffers(ssl) != 1)
+        return 0;
+    r->buffers_freed = 1;
+    return 1;
+}
+
+int gossl_DTLSv1_get_timeout_idle(SSL *ssl, gossl_result *r, long long *usec)
+{
+    gossl_SSL_free_buffers(ssl, r);
+    return gossl_DTLSv1_get_timeout(ssl, usec);
+}
+
 long gossl_SSL_op(SSL *ssl, int op, gossl_result *r)
 {
     long ret = -1;
 
-    ERR_clear_error();
-    errno = 0;
+    if (!begin_op(ssl, r)) {
+        gossl_capture(r, ssl, -1);
+        return -1;
+    }
     switch (op) {
     case GOSSL_OP_ACCEPT:
         ret = SSL_accept(ssl);
@@ -386,33 +421,30 @@ long gossl_SSL_op(SSL *ssl, int op, gossl_result *r)
 
 long gossl_SSL_read(SSL *ssl, void *buf, int len, gossl_result *r)
 {
-    long ret;
+    long ret = -1;
 
-    ERR_clear_error();
-    errno = 0;
-    ret = SSL_read(ssl, buf, len);
+    if (begin_op(ssl, r))
+        ret = SSL_read(ssl, buf, len);
     gossl_capture(r, ssl, ret);
     return ret;
 }
 
 long gossl_SSL_peek(SSL *ssl, void *buf, int len, gossl_result *r)
 {
-    long ret;
+    long ret = -1;
 
-    ERR_clear_error();
-    errno = 0;
-    ret = SSL_peek(ssl, buf, len);
+    if (begin_op(ssl, r))
+        ret = SSL_peek(ssl, buf, len);
     gossl_capture(r, ssl, ret);
     return ret;
 }
 
 long gossl_SSL_write(SSL *ssl, const void *buf, int len, gossl_result *r)
 {
-    long ret;
+    long ret = -1;
 
-    ERR_clear_error();
-    errno = 0;
-    ret = SSL_write(ssl, buf, len);
+    if (begin_op(ssl, r))
+        ret = SSL_write(ssl, buf, len);
     gossl_capture(r, ssl, ret);
     return ret;
 }

@@ -213,14 +213,17 @@ func (c *Conn) pump(step func(*openssl.SSL) (int, error), done <-chan struct{}, 
 			c.mu.Unlock()
 			return n, err
 		}
+		var wait time.Duration
+		var running bool
 		if c.hsDone.Load() {
 			// About to wait for a datagram, with no record pending:
 			// OpenSSL's record buffers, half of what an idle DTLS
 			// connection holds (33 of 70 KiB in 3.0), go until the
-			// next record takes them again.
-			c.ssl.FreeBuffers()
+			// next operation takes them back.
+			wait, running = c.ssl.IdleDTLSTimeout()
+		} else {
+			wait, running = c.ssl.DTLSTimeout()
 		}
-		wait, running := c.ssl.DTLSTimeout()
 		c.mu.Unlock()
 		if c.direct() {
 			var fireAt time.Time

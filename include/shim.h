@@ -138,6 +138,7 @@ typedef struct {
     gossl_err errs[GOSSL_MAX_ERRS];
     gossl_addr peer;          /* DTLSv1_listen's peer */
     gossl_addr aux;           /* scratch for PeerAddr inside a callback */
+    int buffers_freed;        /* gossl_SSL_free_buffers gave the record buffers up */
 } gossl_result;
 
 /*
@@ -197,6 +198,11 @@ long gossl_SSL_peek(SSL *ssl, void *buf, int len, gossl_result *r);
 long gossl_SSL_write(SSL *ssl, const void *buf, int len, gossl_result *r);
 long gossl_DTLSv1_listen(SSL *ssl, BIO_ADDR *peer, gossl_result *r);
 int gossl_DTLSv1_get_timeout(SSL *ssl, long long *usec); /* go: noescape nocallback */
+/* SSL_free_buffers unless part of a record is unread (SSL_pending), noted in
+ * r: the next operation on ssl takes them back first. */
+int gossl_SSL_free_buffers(SSL *ssl, gossl_result *r); /* go: noescape nocallback */
+/* gossl_SSL_free_buffers, then gossl_DTLSv1_get_timeout: one call before a wait. */
+int gossl_DTLSv1_get_timeout_idle(SSL *ssl, gossl_result *r, long long *usec); /* go: noescape nocallback */
 int gossl_SSL_set_mtu(SSL *ssl, long mtu);
 int gossl_DTLS_set_link_mtu(SSL *ssl, long mtu);
 long gossl_DTLS_get_link_min_mtu(SSL *ssl);
