@@ -18,6 +18,13 @@ import (
 const pskCipherList = "ECDHE-PSK-CHACHA20-POLY1305:ECDHE-PSK-AES128-CBC-SHA256:" +
 	"PSK-AES128-GCM-SHA256:PSK-AES256-GCM-SHA384:PSK-CHACHA20-POLY1305:PSK-AES128-CCM:PSK-AES128-CCM8"
 
+// ccm8Level keeps the CCM8 suites in a PSK-only side's list: OpenSSL 3.4
+// and later allow them (a 64-bit tag) only at security level 0, where a
+// CoAP device that has nothing else must still be served. A side with no
+// certificate has little else the level judges; one with a certificate
+// keeps OpenSSL's level, and with it loses CCM8 on those versions.
+const ccm8Level = ":@SECLEVEL=0"
+
 // pskServer reports whether c gives a server pre-shared keys.
 func (c *Config) pskServer() bool { return c.GetPSK != nil }
 
@@ -51,7 +58,7 @@ func (c *Config) pskCiphers(server, hasCert bool) string {
 	case server && c.pskServer() && hasCert:
 		return "DEFAULT:" + pskCipherList
 	case server && c.pskServer(), !server && c.pskClient():
-		return pskCipherList
+		return pskCipherList + ccm8Level
 	}
 	return ""
 }

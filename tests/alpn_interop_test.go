@@ -81,7 +81,8 @@ func TestALPNListenerWithOpenSSLClientNoOverlap(t *testing.T) {
 	l, _ := alpnListener(t, p, "coap")
 	cl := startPeer(t, "s_client", "-dtls1_2", "-connect", l.Addr().String(), "-CAfile", p.CAFile,
 		"-alpn", "mqtt", "-nocommands")
-	cl.WaitFor("no application protocol")
+	// 1.1.1's s_client names the alert by number only.
+	cl.WaitFor("SSL alert number 120") // no_application_protocol
 	assert.Eventually(t, func() bool { return l.Stats().HandshakesFailed == 1 }, testpeer.Timeout, 10*time.Millisecond)
 }
 
@@ -117,6 +118,15 @@ func TestALPNDialWithOpenSSLServer(t *testing.T) {
 			cfg := p.clientConfig("")
 			cfg.NextProtos = tc.client
 			c, err := dtls.Dial("udp", addr, cfg)
+			if tc.alert && opensslCLISeries(t) == "1.1" {
+				// 1.1.1's s_server goes on without ALPN where 3.x
+				// answers no_application_protocol; the client, as
+				// crypto/tls's, takes a server that chose nothing.
+				require.NoError(t, err)
+				defer c.Close()
+				assert.Empty(t, c.ConnectionState().NegotiatedProtocol)
+				return
+			}
 			if tc.alert {
 				require.Error(t, err)
 				var alert openssl.AlertError

@@ -22,7 +22,7 @@ const cliPSK = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 func TestPSKServerWithOpenSSLSClient(t *testing.T) {
 	srv, addr := startServer(t, "-nocert", "-psk", cliPSK, "-psk_identity", "node-1", "-psk_hint", "gw", "-dtls1_2")
 	cl := opensslPeer(t, "s_client", "s_client", "-dtls1_2", "-connect", addr, "-psk", cliPSK,
-		"-psk_identity", "node-1", "-cipher", "PSK-AES128-CCM8", "-nocommands")
+		"-psk_identity", "node-1", "-cipher", "PSK-AES128-CCM8:@SECLEVEL=0", "-nocommands")
 	out := cl.WaitFor("Cipher is PSK-AES128-CCM8")
 	msg := fmt.Sprintf("hello %d over PSK\n", time.Now().UnixNano())
 	cl.Send(msg)
@@ -85,7 +85,8 @@ func TestALPNServerWithOpenSSLSClient(t *testing.T) {
 	_ = cl.CloseStdin()
 	cl2 := opensslPeer(t, "s_client2", "s_client", "-dtls1_2", "-connect", addr, "-CAfile", p.CAFile,
 		"-alpn", "mqtt", "-nocommands")
-	cl2.WaitFor("no application protocol")
+	// 1.1.1's s_client names the alert by number only.
+	cl2.WaitFor("SSL alert number 120") // no_application_protocol
 	stopServer(t, srv)
 }
 
@@ -157,8 +158,9 @@ func TestServerNameCert2(t *testing.T) {
 		"-servername", "b.example", "-cert2", second.CertFile, "-key2", second.KeyFile)
 	cl := opensslPeer(t, "s_client", "s_client", "-dtls1_2", "-connect", addr, "-servername", "b.example",
 		"-CAfile", p.CAFile, "-verify_hostname", "b.example", "-verify_return_error", "-brief", "-nocommands")
-	cl.WaitFor("Peer certificate: CN = b.example")
 	cl.WaitFor("Verification: OK")
+	// "CN = b.example" before OpenSSL 3.5, "CN=b.example" since.
+	assert.Regexp(t, `Peer certificate: CN ?= ?b\.example\n`, cl.WaitFor("Verified peername: b.example"))
 	_ = cl.CloseStdin()
 	r := runTool(t, "ping\n", "client", "-connect", addr, "-CAfile", p.CAFile, "-servername", "localhost")
 	assert.Equal(t, 0, r.code, r.stderr)
