@@ -490,7 +490,8 @@ Flags:
   -tls1_3             probe a TLS 1.3 server over TCP instead
   -json               print the report as JSON
   -window duration    how long answers to one ClientHello are collected
-                      (default 300ms)
+                      (default 300ms); a ClientHello that got nothing is
+                      sent once more, as a DTLS client retransmits
   -large bytes        size of the padded ClientHello datagram, 256 to 1400
                       (default 1200)
   -replay-max d       longest delay after which a cookie is replayed; the

@@ -252,6 +252,18 @@ func (s *probeSock) exchange(d []byte, window time.Duration, first bool) ([][]by
 	}
 }
 
+// exchangeHello is exchange for a ClientHello: when nothing came in the
+// window (a datagram lost either way, or a server slow under load), it
+// sends the ClientHello once more, as a DTLS client retransmits its flight
+// (RFC 6347, 4.2.4), before the probe takes silence for an answer.
+func (s *probeSock) exchangeHello(d []byte, window time.Duration, first bool) ([][]byte, error) {
+	got, err := s.exchange(d, window, first)
+	if err == nil && len(got) == 0 {
+		got, err = s.exchange(d, window, first)
+	}
+	return got, err
+}
+
 // laterEpochOnly reports whether every record of d is encrypted (epoch
 // above 0). No answer to a ClientHello is: such a datagram belongs to a
 // connection this port had before, most often the server's close_notify
@@ -412,7 +424,7 @@ func (p *prober) start(ctx *openssl.Ctx, pad int) (*started, error) {
 			return nil, fmt.Errorf("padding the ClientHello: %w", err)
 		}
 	}
-	if st.got, err = s.exchange(st.hello, p.o.window, false); err != nil {
+	if st.got, err = s.exchangeHello(st.hello, p.o.window, false); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("probing %s: %w", p.o.connect, err)
 	}
@@ -442,7 +454,7 @@ func (p *prober) finish(h *dtlsHello, s *probeSock, hello []byte, got [][]byte) 
 // sendFinish sends a second ClientHello from s, names the first answer,
 // and finishes the handshake if the server goes on with it.
 func (p *prober) sendFinish(h *dtlsHello, s *probeSock, hello []byte) (string, error) {
-	got, err := s.exchange(hello, p.o.window, true)
+	got, err := s.exchangeHello(hello, p.o.window, true)
 	if err != nil {
 		return "", fmt.Errorf("probing %s: %w", p.o.connect, err)
 	}
@@ -556,7 +568,7 @@ func (p *prober) exchangeCookie(s *probeSock) (h *dtlsHello, second []byte, issu
 	if err != nil {
 		return nil, nil, time.Time{}, "", err
 	}
-	got, err := s.exchange(ch, p.o.window, true)
+	got, err := s.exchangeHello(ch, p.o.window, true)
 	issued = time.Now()
 	if err != nil {
 		h.Close()

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -251,4 +252,85 @@ func TestProbeTable(t *testing.T) {
 	res = runTool(t, "", "probe", "-connect", closed)
 	assert.Equal(t, exitRuntime, res.code)
 	assert.Equal(t, "ossl-stateless: probing "+closed+": connection refused (ICMP port unreachable): no server on that port\n", res.stderr)
+}
+
+// TestProbeThroughLoss: the probe retransmits a ClientHello that got no
+// answer, as a DTLS client does, so one lost datagram does not turn a
+// check into "got none". Through a relay that drops the first datagram of
+// every client port (each first ClientHello, once), the report is the same
+// as without it.
+func TestProbeThroughLoss(t *testing.T) {
+	t.Parallel()
+	srv, addr := startServer(t, "-cookie-lifetime", "1s")
+	relay, dropped := lossyRelay(t, addr)
+	r := runProbeJSON(t, "-connect", relay, "-replay-max", "2s")
+	assertStatelessDTLS(t, r, 21)
+	assert.GreaterOrEqual(t, dropped(), 5, "the relay dropped a first datagram for every port the probe used")
+	require.NotNil(t, r.Cookie.Replay)
+	assert.True(t, r.Cookie.Replay.Expires)
+	stopServer(t, srv)
+}
+
+// lossyRelay relays UDP between clients and upstream, each client port
+// through a socket of its own, and drops the first datagram of each
+// client port. It returns its address and a count of what it dropped.
+func lossyRelay(t *testing.T, upstream string) (string, func() int) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	up, err := net.ResolveUDPAddr("udp", upstream)
+	require.NoError(t, err)
+	var mu sync.Mutex
+	ports := map[string]*net.UDPConn{}
+	dropped := 0
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		buf := make([]byte, 1<<16)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			c := ports[from.String()]
+			if c == nil {
+				if c, err = net.DialUDP("udp", nil, up); err == nil {
+					ports[from.String()] = c
+					dropped++
+					wg.Add(1)
+					go func() { // the server's answers, back to the client
+						defer wg.Done()
+						b := make([]byte, 1<<16)
+						for {
+							n, err := c.Read(b)
+							if err != nil {
+								return
+							}
+							_, _ = pc.WriteTo(b[:n], from)
+						}
+					}()
+				}
+				mu.Unlock()
+				continue // this port's first datagram: lost
+			}
+			mu.Unlock()
+			_, _ = c.Write(buf[:n])
+		}
+	}()
+	t.Cleanup(func() {
+		pc.Close()
+		mu.Lock()
+		for _, c := range ports {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return pc.LocalAddr().String(), func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return dropped
+	}
 }
