@@ -1,10 +1,10 @@
 package dtls
 
 import (
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -24,17 +24,26 @@ type ClientHelloInfo struct {
 	ServerName string
 }
 
-// tlsCertPEM encodes a tls.Certificate's chain and key as PEM.
-func tlsCertPEM(tc *tls.Certificate) (certPEM, keyPEM []byte, err error) {
+// tlsCertPEM encodes a tls.Certificate's chain and key as PEM, the one way
+// every certificate a Config holds or GetCertificate returns reaches
+// OpenSSL; what names it in errors.
+func tlsCertPEM(tc *tls.Certificate, what string) (certPEM, keyPEM []byte, err error) {
 	if len(tc.Certificate) == 0 || tc.PrivateKey == nil {
-		return nil, nil, errors.New("dtls: certificate without a chain or a private key")
+		return nil, nil, fmt.Errorf("dtls: %s has no certificate or no private key", what)
 	}
 	for _, der := range tc.Certificate {
 		certPEM = append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
 	}
 	kder, err := x509.MarshalPKCS8PrivateKey(tc.PrivateKey)
 	if err != nil {
-		return nil, nil, fmt.Errorf("dtls: private key: %w", err)
+		if _, ok := tc.PrivateKey.(crypto.Signer); ok {
+			// OpenSSL signs with the key itself. Signing through Go
+			// would take an ENGINE (gone in 4.0) or a provider (none
+			// before 3.0), and a callback into Go on every handshake:
+			// no one mechanism covers 1.1.1 to 4.0.
+			return nil, nil, fmt.Errorf("dtls: %s: the private key is a %T: a crypto.Signer whose key cannot be exported (an HSM, a KMS, a TPM) is not supported, OpenSSL needs the key itself (an *rsa.PrivateKey, *ecdsa.PrivateKey or ed25519.PrivateKey): %w", what, tc.PrivateKey, err)
+		}
+		return nil, nil, fmt.Errorf("dtls: %s private key: %w", what, err)
 	}
 	return certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), nil
 }
@@ -49,7 +58,7 @@ func parsedCert(tc *tls.Certificate) (*openssl.Certificate, error) {
 	if v, ok := parsedCerts.Load(key); ok {
 		return v.(*openssl.Certificate), nil
 	}
-	certPEM, keyPEM, err := tlsCertPEM(tc)
+	certPEM, keyPEM, err := tlsCertPEM(tc, "the certificate from GetCertificate")
 	if err != nil {
 		return nil, err
 	}
@@ -116,9 +125,9 @@ func (c *Config) setupCertificates(sslCtx *openssl.Ctx, server bool) error {
 	if len(c.Certificates) > 1 {
 		for i := range c.Certificates {
 			tc := &c.Certificates[i]
-			certPEM, keyPEM, err := tlsCertPEM(tc)
+			certPEM, keyPEM, err := tlsCertPEM(tc, fmt.Sprintf("Certificates[%d]", i))
 			if err != nil {
-				return fmt.Errorf("dtls: Certificates[%d]: %w", i, err)
+				return err
 			}
 			oc, err := openssl.NewCertificate(certPEM, keyPEM)
 			if err != nil {

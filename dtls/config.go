@@ -1,10 +1,8 @@
 package dtls
 
 import (
-	"crypto"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -370,25 +368,7 @@ func (c *Config) validate(server bool) error {
 func (c *Config) certificatePEM() (certPEM, keyPEM []byte, err error) {
 	switch {
 	case len(c.Certificates) > 0:
-		tc := c.Certificates[0]
-		if len(tc.Certificate) == 0 || tc.PrivateKey == nil {
-			return nil, nil, errors.New("dtls: Certificates[0] has no certificate or no private key")
-		}
-		for _, der := range tc.Certificate {
-			certPEM = append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
-		}
-		kder, err := x509.MarshalPKCS8PrivateKey(tc.PrivateKey)
-		if err != nil {
-			if _, ok := tc.PrivateKey.(crypto.Signer); ok {
-				// OpenSSL signs with the key itself. Signing through Go
-				// would take an ENGINE (gone in 4.0) or a provider (none
-				// before 3.0), and a callback into Go on every handshake:
-				// no one mechanism covers 1.1.1 to 4.0.
-				return nil, nil, fmt.Errorf("dtls: Certificates[0].PrivateKey is a %T: a crypto.Signer whose key cannot be exported (an HSM, a KMS, a TPM) is not supported, OpenSSL needs the key itself (an *rsa.PrivateKey, *ecdsa.PrivateKey or ed25519.PrivateKey): %w", tc.PrivateKey, err)
-			}
-			return nil, nil, fmt.Errorf("dtls: Certificates[0] private key: %w", err)
-		}
-		return certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), nil
+		return tlsCertPEM(&c.Certificates[0], "Certificates[0]")
 	case len(c.CertificatePEM) > 0:
 		return c.CertificatePEM, c.KeyPEM, nil
 	case c.CertFile != "":

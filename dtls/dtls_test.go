@@ -1,8 +1,6 @@
 package dtls_test
 
 import (
-	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -40,42 +38,7 @@ func TestManyClientsEcho(t *testing.T) {
 	l := listen(t, p.serverConfig())
 	wait := serveEcho(t, l)
 	const clients = 32
-	var wg sync.WaitGroup
-	errs := make(chan error, clients)
-	for i := 0; i < clients; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			c, err := dtls.Dial("udp", l.Addr().String(), p.clientConfig())
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer c.Close()
-			buf := make([]byte, 2048)
-			for j := 0; j < 20; j++ {
-				msg := []byte(fmt.Sprintf("client %d message %d", i, j))
-				if _, err := c.Write(msg); err != nil {
-					errs <- err
-					return
-				}
-				n, err := c.Read(buf)
-				if err != nil {
-					errs <- err
-					return
-				}
-				if string(buf[:n]) != string(msg) {
-					errs <- fmt.Errorf("client %d got %q, want %q", i, buf[:n], msg)
-					return
-				}
-			}
-		}(i)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	echoClients(t, l, p.clientConfig, clients, 20)
 	require.NoError(t, l.Close())
 	wait()
 	st := l.Stats()

@@ -2,6 +2,7 @@ package dtls_test
 
 import (
 	"crypto/x509"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -152,4 +153,46 @@ func realDataArrives(t *testing.T, client, server net.Conn) {
 	n, err := server.Read(buf)
 	require.NoError(t, err)
 	assert.Equal(t, "real", string(buf[:n]))
+}
+
+// echoClients dials l from clients goroutines at once, each with a Config
+// from cfg, and has each round-trip msgs messages through the echo server.
+func echoClients(t *testing.T, l *dtls.Listener, cfg func() *dtls.Config, clients, msgs int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, err := dtls.Dial("udp", l.Addr().String(), cfg())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, 2048)
+			for j := 0; j < msgs; j++ {
+				msg := []byte(fmt.Sprintf("client %d message %d", i, j))
+				if _, err := c.Write(msg); err != nil {
+					errs <- err
+					return
+				}
+				n, err := c.Read(buf)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if string(buf[:n]) != string(msg) {
+					errs <- fmt.Errorf("client %d got %q, want %q", i, buf[:n], msg)
+					return
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
 }

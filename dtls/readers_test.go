@@ -5,9 +5,7 @@ package dtls_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -48,42 +46,7 @@ func TestReadersManyClients(t *testing.T) {
 		l := listenReaders(t, scfg, 2)
 		wait := serveEcho(t, l)
 		const clients = 64
-		var wg sync.WaitGroup
-		errs := make(chan error, clients)
-		for i := 0; i < clients; i++ {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				c, err := dtls.Dial("udp", l.Addr().String(), p.clientConfig())
-				if err != nil {
-					errs <- err
-					return
-				}
-				defer c.Close()
-				buf := make([]byte, 2048)
-				for j := 0; j < 10; j++ {
-					msg := []byte(fmt.Sprintf("client %d message %d", i, j))
-					if _, err := c.Write(msg); err != nil {
-						errs <- err
-						return
-					}
-					n, err := c.Read(buf)
-					if err != nil {
-						errs <- err
-						return
-					}
-					if string(buf[:n]) != string(msg) {
-						errs <- fmt.Errorf("client %d got %q, want %q", i, buf[:n], msg)
-						return
-					}
-				}
-			}(i)
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			require.NoError(t, err)
-		}
+		echoClients(t, l, p.clientConfig, clients, 10)
 		require.NoError(t, l.Close())
 		wait()
 		st := l.Stats()

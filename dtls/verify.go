@@ -55,9 +55,10 @@ func (c *Conn) runVerifiers(s *openssl.SSL, peerCert bool) (err error) {
 		}
 	}()
 	// As crypto/tls: not on a resumed session, whose certificates are not
-	// verified again; nor on a pre-shared key, which has none.
-	again := s.SessionReused() || c.usedPSK()
-	if cfg.VerifyPeerCertificate != nil && !again && (peerCert || c.srv == nil || cfg.ClientAuth != tls.NoClientCert) {
+	// verified again; nor on a pre-shared key, which has none. (Asked of
+	// OpenSSL last: three cgo calls.)
+	if cfg.VerifyPeerCertificate != nil && (peerCert || c.srv == nil || cfg.ClientAuth != tls.NoClientCert) &&
+		!s.SessionReused() && !c.usedPSK() {
 		raw := make([][]byte, len(c.peerCerts))
 		for i, pc := range c.peerCerts {
 			raw[i] = pc.Raw
