@@ -8,7 +8,6 @@ import (
 	"errors"
 	"net"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,48 +20,14 @@ import (
 )
 
 // alpnListener is a dtls.Listener with p's certificate and NextProtos that
-// reports each accepted connection's protocol.
-func alpnListener(t *testing.T, p *pki, protos ...string) (*dtls.Listener, <-chan string) {
+// echoes, and reports each accepted connection's state.
+func alpnListener(t *testing.T, p *pki, protos ...string) (*dtls.Listener, <-chan dtls.ConnectionState) {
 	t.Helper()
 	cfg := p.serverConfig()
 	cfg.NextProtos = protos
 	l, err := dtls.Listen("udp", "127.0.0.1:0", cfg)
 	require.NoError(t, err)
-	got := make(chan string, 4)
-	done := make(chan struct{})
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			got <- c.(*dtls.Conn).ConnectionState().NegotiatedProtocol
-			go func() {
-				defer c.Close()
-				_ = c.SetReadDeadline(time.Now().Add(testpeer.Timeout))
-				buf := make([]byte, 1500)
-				if n, err := c.Read(buf); err == nil {
-					_, _ = c.Write(buf[:n])
-				}
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l, got
+	return l, acceptStates(t, l)
 }
 
 func TestALPNListenerWithOpenSSLClient(t *testing.T) {
@@ -71,7 +36,7 @@ func TestALPNListenerWithOpenSSLClient(t *testing.T) {
 	cl := startPeer(t, "s_client", "-dtls1_2", "-connect", l.Addr().String(), "-CAfile", p.CAFile,
 		"-alpn", "h2,coap", "-nocommands")
 	cl.WaitFor("ALPN protocol: coap")
-	assert.Equal(t, "coap", <-got, "the server's preference wins, as in crypto/tls")
+	assert.Equal(t, "coap", (<-got).NegotiatedProtocol, "the server's preference wins, as in crypto/tls")
 	cl.Send("ping\n")
 	cl.WaitFor("ping\n")
 }
@@ -94,7 +59,7 @@ func TestALPNListenerWithGnuTLSClient(t *testing.T) {
 	cl := testpeer.Start(t, "gnutls-cli", bin, "--udp", "--port", port, "--x509cafile", p.CAFile,
 		"--alpn", "mqtt", "--alpn", "coap", "127.0.0.1")
 	cl.WaitFor("- Application protocol: coap")
-	assert.Equal(t, "coap", <-got)
+	assert.Equal(t, "coap", (<-got).NegotiatedProtocol)
 }
 
 func TestALPNDialWithOpenSSLServer(t *testing.T) {

@@ -156,3 +156,55 @@ func (s *echoServer) endAll(t *testing.T, procs []*testpeer.Proc) (ended []*echo
 	}
 	return ended, received
 }
+
+// acceptStates accepts l's connections until the test ends, sends the
+// ConnectionState of each on the channel, and echoes every record it
+// reads; the test's cleanup closes l and every connection.
+func acceptStates(t *testing.T, l *dtls.Listener) <-chan dtls.ConnectionState {
+	t.Helper()
+	states := make(chan dtls.ConnectionState, 8)
+	done := make(chan struct{})
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go func() {
+				defer c.Close()
+				dc := c.(*dtls.Conn)
+				if dc.Handshake() != nil {
+					return
+				}
+				states <- dc.ConnectionState()
+				buf := make([]byte, 2048)
+				for {
+					_ = c.SetReadDeadline(time.Now().Add(testpeer.Timeout))
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					if _, err := c.Write(buf[:n]); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return states
+}

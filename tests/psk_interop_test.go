@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,51 +48,7 @@ func pskListener(t *testing.T, cipherList string) (*dtls.Listener, <-chan dtls.C
 		CipherList:      cipherList,
 	})
 	require.NoError(t, err)
-	states := make(chan dtls.ConnectionState, 8)
-	done := make(chan struct{})
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go func() {
-				defer c.Close()
-				dc := c.(*dtls.Conn)
-				if dc.Handshake() != nil {
-					return
-				}
-				states <- dc.ConnectionState()
-				buf := make([]byte, 2048)
-				for {
-					_ = c.SetReadDeadline(time.Now().Add(testpeer.Timeout))
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					if _, err := c.Write(buf[:n]); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l, states
+	return l, acceptStates(t, l)
 }
 
 func TestPSKListenerWithOpenSSLClient(t *testing.T) {
