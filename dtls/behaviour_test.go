@@ -584,3 +584,58 @@ func TestLostFinalFlightAnsweredBeforeAccept(t *testing.T) {
 	go echo(sc)
 	roundTrip(t, c, []byte("after the lost flight"))
 }
+
+// A server connection's Close hands its teardown to a goroutine of its
+// own. What the caller may count on all the same: a Read blocked on the
+// connection returns net.ErrClosed, every peer gets close_notify, and
+// Listener.Close, before or after the connections' Close, has waited for
+// all of it (nothing left in the table, nothing live).
+func TestServerCloseTeardown(t *testing.T) {
+	forEachSocketMode(t, func(t *testing.T, shared bool) {
+		for _, order := range []string{"conns-first", "listener-first"} {
+			t.Run(order, func(t *testing.T) {
+				p := newPKI(t)
+				scfg := p.serverConfig()
+				scfg.SharedSocket = shared
+				l := listen(t, scfg)
+				const n = 16
+				clients := make([]*dtls.Conn, n)
+				servers := make([]net.Conn, n)
+				for i := range n {
+					c, err := dtls.Dial("udp", l.Addr().String(), p.clientConfig())
+					require.NoError(t, err)
+					t.Cleanup(func() { c.Close() })
+					clients[i] = c
+					servers[i], err = l.Accept()
+					require.NoError(t, err)
+				}
+				blocked := make(chan error, 1)
+				go func() { _, err := servers[0].Read(make([]byte, 64)); blocked <- err }()
+				time.Sleep(20 * time.Millisecond) // let it block
+				if order == "listener-first" {
+					require.NoError(t, l.Close())
+				}
+				for _, s := range servers {
+					require.NoError(t, s.Close())
+				}
+				if order == "conns-first" {
+					require.NoError(t, l.Close())
+				}
+				assert.Equal(t, 0, l.PeerCount(), "Close has returned: nothing left in the table")
+				assert.Zero(t, l.Stats().LiveConns)
+				select {
+				case err := <-blocked:
+					assert.ErrorIs(t, err, net.ErrClosed)
+				case <-time.After(5 * time.Second):
+					t.Fatal("a Read blocked on the connection did not return after Close")
+				}
+				buf := make([]byte, 64)
+				for i, c := range clients {
+					require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+					_, err := c.Read(buf)
+					assert.ErrorIs(t, err, io.EOF, "client %d: close_notify", i)
+				}
+			})
+		}
+	})
+}

@@ -93,3 +93,35 @@ func forEachSocketModeB(b *testing.B, bench func(b *testing.B, shared bool)) {
 	b.Run("socket=own", func(b *testing.B) { bench(b, false) })
 	b.Run("socket=shared", func(b *testing.B) { bench(b, true) })
 }
+
+// BenchmarkClose is what Close costs its caller on an established
+// connection, the server's (accepted) and the client's (Dial).
+func BenchmarkClose(b *testing.B) {
+	for _, side := range []string{"server", "client"} {
+		b.Run("side="+side, func(b *testing.B) {
+			p := newPKI(b)
+			l := listen(b, p.serverConfig())
+			cfg := p.clientConfig()
+			b.ReportAllocs()
+			b.StopTimer()
+			for i := 0; i < b.N; i++ {
+				c, err := dtls.Dial("udp", l.Addr().String(), cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s, err := l.Accept()
+				if err != nil {
+					b.Fatal(err)
+				}
+				closing, other := net.Conn(s), net.Conn(c)
+				if side == "client" {
+					closing, other = c, s
+				}
+				b.StartTimer()
+				closing.Close()
+				b.StopTimer()
+				other.Close()
+			}
+		})
+	}
+}

@@ -384,7 +384,7 @@ func (c *Conn) checkIdle() {
 	default:
 	}
 	c.idleClosed.Store(true)
-	c.Close()
+	c.closeNow()
 }
 
 // closedErr is the error of an operation on a closed connection: it says
@@ -561,65 +561,104 @@ func (c *Conn) MaxPayload() int {
 	return c.maxPayload
 }
 
-// Close sends close_notify if the handshake completed, then frees the
-// connection. Blocked Reads and Writes return net.ErrClosed. Close is
-// idempotent.
+// Close ends the connection: blocked Reads and Writes return
+// net.ErrClosed, and later ones do too. If the handshake completed the
+// peer gets close_notify. Close is idempotent.
+//
+// On a connection a Listener accepted, Close returns at once and the rest
+// (close_notify, freeing the SSL, closing the connection's socket and
+// handing the Listener what it still held) runs on a goroutine of its own:
+// a server closing connections is not held up by OpenSSL's teardown and
+// the syscalls, about 140 µs each. Listener.Close waits for the ones under
+// way, and once it has begun a connection's Close does the work itself, so
+// a server that closes its connections and its Listener, in either order,
+// has sent every close_notify before it exits. A client's Close (Dial,
+// Client) does it all before it returns, since the program may exit next.
 func (c *Conn) Close() error {
+	c.close(true)
+	return nil
+}
+
+// closeNow is Close with the teardown done before it returns, for the
+// Listener's own closes (a handshake failed or refused, a connection
+// replaced by its peer's reconnect, the idle timeout): no application
+// waits on them, and whoever then reads the Listener's counters finds
+// the connection gone.
+func (c *Conn) closeNow() { c.close(false) }
+
+func (c *Conn) close(async bool) {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		if c.idle != nil {
 			c.idle.Stop()
 			c.idle = nil
 		}
-		// IsInitFinished also covers a handshake OpenSSL completed but
-		// whose peer the Go verification refused: the peer then learns at
-		// once (close_notify) instead of at its idle timeout.
-		if c.ssl != nil && (c.hsDone.Load() || c.ssl.IsInitFinished()) {
-			_, _ = c.ssl.Shutdown()
-			_ = c.flushLocked()
-		}
 		c.mu.Unlock()
 		close(c.closed)
-		var left [][]byte
-		if c.own != nil {
-			if c.srv != nil && !c.ownRetired.Swap(true) {
-				// What the peer sent after the last datagram this
-				// connection read (most often a new ClientHello right
-				// behind its close_notify) would go with the socket:
-				// it goes to the Listener once this connection is out
-				// of its table.
-				drainSocket(c.own, func(d []byte) {
-					if len(left) < ownQueue {
-						left = append(left, bytes.Clone(d))
-					}
-				})
-			}
-			// Before the SSL goes: a reader may be receiving into its
-			// BIO's buffer, and Close waits until no read is in progress.
-			_ = c.own.Close()
-		}
-		c.mu.Lock()
-		if c.ssl != nil {
-			c.ssl.Close() // frees the BIO too
-			c.ssl, c.bio = nil, nil
-		}
-		c.mu.Unlock()
-		c.rdl.stop()
-		c.wdl.stop()
-		c.drain()
-		if c.srv != nil {
-			c.srv.ln.remove(c)
-			for _, d := range left {
-				c.srv.ln.route(d, c.rap)
-			}
+		if !async || c.srv == nil || !c.srv.ln.teardownStarted() {
+			c.teardown()
 			return
 		}
-		_ = c.pc.Close()
-		if c.readDone != nil {
-			<-c.readDone
-		}
+		// A Read blocked on the connection's own socket sees c.closed
+		// once kicked; the teardown closes that socket only later.
+		c.kick()
+		ln := c.srv.ln
+		go func() {
+			defer ln.teardownDone()
+			c.teardown()
+		}()
 	})
-	return nil
+}
+
+// teardown is Close's work after c.closed: close_notify, the own socket,
+// the SSL, and on a server connection the Listener's table.
+func (c *Conn) teardown() {
+	c.mu.Lock()
+	// IsInitFinished also covers a handshake OpenSSL completed but whose
+	// peer the Go verification refused: the peer then learns at once
+	// (close_notify) instead of at its idle timeout.
+	if c.ssl != nil && (c.hsDone.Load() || c.ssl.IsInitFinished()) {
+		_, _ = c.ssl.Shutdown()
+		_ = c.flushLocked()
+	}
+	c.mu.Unlock()
+	var left [][]byte
+	if c.own != nil {
+		if c.srv != nil && !c.ownRetired.Swap(true) {
+			// What the peer sent after the last datagram this connection
+			// read (most often a new ClientHello right behind its
+			// close_notify) would go with the socket: it goes to the
+			// Listener once this connection is out of its table.
+			drainSocket(c.own, func(d []byte) {
+				if len(left) < ownQueue {
+					left = append(left, bytes.Clone(d))
+				}
+			})
+		}
+		// Before the SSL goes: a reader may be receiving into its BIO's
+		// buffer, and Close waits until no read is in progress.
+		_ = c.own.Close()
+	}
+	c.mu.Lock()
+	if c.ssl != nil {
+		c.ssl.Close() // frees the BIO too
+		c.ssl, c.bio = nil, nil
+	}
+	c.mu.Unlock()
+	c.rdl.stop()
+	c.wdl.stop()
+	c.drain()
+	if c.srv != nil {
+		c.srv.ln.remove(c)
+		for _, d := range left {
+			c.srv.ln.route(d, c.rap)
+		}
+		return
+	}
+	_ = c.pc.Close()
+	if c.readDone != nil {
+		<-c.readDone
+	}
 }
 
 // LocalAddr returns the local address of the UDP socket.

@@ -65,8 +65,12 @@ type Listener struct {
 	acceptCh chan *Conn
 	closed   chan struct{}
 	hsWG     sync.WaitGroup
-	once     sync.Once
-	downOnce sync.Once
+	// Connections' teardowns under way (Conn.Close), and the signal that
+	// their count fell to zero; both under mu.
+	teardowns     int
+	teardownsIdle sync.Cond
+	once          sync.Once
+	downOnce      sync.Once
 
 	queued, queuedShared atomic.Int64 // bytes in the connections' queues (queue.go)
 
@@ -205,6 +209,7 @@ func newListener(pcs []net.PacketConn, cfg *Config) (*Listener, error) {
 		closed:   make(chan struct{}),
 		verified: newVerifyCache(),
 	}
+	l.teardownsIdle.L = &l.mu
 	for _, pc := range pcs {
 		r := l.newReader(pc)
 		if r.lssl, r.lbio, err = l.newListeningSSL(); err != nil {
@@ -298,7 +303,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		l.mu.Lock()
 		if l.closing { // Close ran meanwhile and did not see this one
 			l.mu.Unlock()
-			c.Close()
+			c.closeNow()
 			return nil, net.ErrClosed
 		}
 		c.srv.accepted = true
@@ -317,7 +322,9 @@ func (l *Listener) failure() error {
 
 // Close stops accepting: Accept returns net.ErrClosed, handshakes in flight
 // and connections not yet accepted are closed. Accepted connections keep
-// working; the socket closes when the last of them does.
+// working; the socket closes when the last of them does. Close returns
+// once every connection closed so far has finished closing (sent its
+// close_notify, freed its SSL).
 func (l *Listener) Close() error {
 	l.once.Do(func() {
 		l.mu.Lock()
@@ -339,19 +346,24 @@ func (l *Listener) Close() error {
 		l.mu.Unlock()
 		close(l.closed)
 		for _, c := range drop {
-			c.Close()
+			c.closeNow()
 		}
 		l.hsWG.Wait()
 		for {
 			select {
 			case c := <-l.acceptCh:
-				c.Close()
+				c.closeNow()
 				continue
 			default:
 			}
 			break
 		}
 		l.mu.Lock()
+		// The connections closed before and above send their
+		// close_notify and leave the table on goroutines of their own.
+		for l.teardowns > 0 {
+			l.teardownsIdle.Wait()
+		}
 		last := l.nconns == 0
 		l.mu.Unlock()
 		if last {

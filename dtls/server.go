@@ -165,6 +165,31 @@ func (l *Listener) remove(c *Conn) {
 	}
 }
 
+// teardownStarted counts a connection's teardown (Conn.Close) that is to
+// run on a goroutine of its own, until teardownDone. Once the Listener is
+// closing it refuses (false) and the teardown runs on the caller's: Close
+// has no later point at which to wait for it, and a server that closes
+// its Listener, then its connections, then exits must still have sent
+// every close_notify.
+func (l *Listener) teardownStarted() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing {
+		return false
+	}
+	l.teardowns++
+	return true
+}
+
+func (l *Listener) teardownDone() {
+	l.mu.Lock()
+	l.teardowns--
+	if l.teardowns == 0 {
+		l.teardownsIdle.Broadcast()
+	}
+	l.mu.Unlock()
+}
+
 // forgetHost drops a host's counts once nothing counts against them.
 // Called with l.mu held.
 func (l *Listener) forgetHost(s *serverConn) {
@@ -320,7 +345,7 @@ func (l *Listener) handshake(c *Conn) {
 	l.mu.Unlock()
 	if old != nil {
 		l.log.Info("dtls: peer reconnected, closing its previous connection", "peer", c.rap)
-		old.Close()
+		old.closeNow()
 	}
 	switch {
 	case accepted:
@@ -337,14 +362,14 @@ func (l *Listener) handshake(c *Conn) {
 		// is full only if Accept's callers fell behind in between; the
 		// client gets close_notify.
 		l.log.Warn("dtls: handshake refused", "peer", c.rap, "reason", "accept queue full")
-		c.Close()
+		c.closeNow()
 		l.hsRefused.Add(1) // after Close: whoever sees the count sees the connection gone
 	default:
 		if err == nil {
 			err = net.ErrClosed
 		}
 		l.log.Warn("dtls: handshake failed", "peer", c.rap, "err", err)
-		c.Close()
+		c.closeNow()
 		l.hsFailed.Add(1)
 	}
 }

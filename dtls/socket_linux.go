@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -80,7 +81,13 @@ func ownSocketOrigin(udp *net.UDPConn) (laddr *net.UDPAddr, v6only int, ok bool)
 	return laddr, v6only, true
 }
 
-// drainSocket hands what udp has received to f, without waiting.
+// drainBufs holds drainSocket's buffers: every server connection's Close
+// drains its socket, most often finding it empty, and a 64 KiB buffer
+// made each time was most of what a Close allocated.
+var drainBufs = sync.Pool{New: func() any { b := make([]byte, 1<<16); return &b }}
+
+// drainSocket hands what udp has received to f, without waiting. f must
+// not keep d.
 func drainSocket(udp *net.UDPConn, f func(d []byte)) {
 	rc, err := udp.SyscallConn()
 	if err != nil {
@@ -89,7 +96,9 @@ func drainSocket(udp *net.UDPConn, f func(d []byte)) {
 	// Control, not Read: Read would queue behind a reader blocked on the
 	// socket (and fail at once on a kick's deadline in the past), where
 	// the kernel lets both receive at the same time.
-	buf := make([]byte, 1<<16)
+	bp := drainBufs.Get().(*[]byte)
+	defer drainBufs.Put(bp)
+	buf := *bp
 	_ = rc.Control(func(fd uintptr) {
 		for {
 			n, _, err := syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
