@@ -112,6 +112,8 @@ const (
 	errZeroSigner     invalidObject = "CookieSigner not made by NewCookieSigner"
 	errNilStreamConn  invalidObject = "nil *StreamConn"
 	errZeroStreamConn invalidObject = "StreamConn not made by NewServerConn or NewClientConn"
+	errNilBatch       invalidObject = "nil *ListenBatch"
+	errZeroBatch      invalidObject = "ListenBatch not made by NewListenBatch, or its Len, From or AnswerLen resized"
 )
 
 // wrongMethod is ErrWrongMethod for op on a Ctx of method m, naming the

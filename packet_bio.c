@@ -432,3 +432,67 @@ int gossl_DTLSv1_listen_datagram(SSL *ssl, BIO_ADDR *peer, int n, gossl_result *
     len = (int)wd->out[0] << 8 | wd->out[1];
     return 2 + len == wd->out_len ? len : 0;
 }
+
+/*
+ * gossl_DTLSv1_listen_datagram over datagrams start..end-1 of a batch, in
+ * one call: datagram k is lens[k] bytes at data + k*slot from from[k], and
+ * its answer (a HelloVerifyRequest) goes to reply + k*slot, its length to
+ * reply_lens[k] (0 for none: a datagram dropped, or an answer that is not
+ * one datagram of at most slot bytes). A datagram longer than the read
+ * BIO's buffer is dropped too (reply_lens[k] = -1), as the socket would
+ * have cut it. A return of 0 from DTLSv1_listen, with or without entries
+ * in the error queue, is the single call's ErrRetry: the batch goes on.
+ * It stops after the first datagram that ends the listen (a verified
+ * cookie, 1, or a fatal error, -1), whose result is in r; returns the
+ * index after the last datagram it took, or -1 if the BIOs are not packet
+ * BIOs or a datagram is pending. When it took them all without such an
+ * end, r->ret is 0.
+ */
+int gossl_DTLSv1_listen_batch(SSL *ssl, BIO_ADDR *peer, const unsigned char *data, int slot, const int32_t *lens,
+                              const gossl_addr *from, unsigned char *reply, int32_t *reply_lens, int start, int end,
+                              gossl_result *r)
+{
+    gossl_dgram *rd = packet_state(SSL_get_rbio(ssl));
+    gossl_dgram *wd = packet_state(SSL_get_wbio(ssl));
+    const gossl_dgram *saved;
+    long ret;
+    int k, len;
+
+    if (rd == NULL || wd == NULL || rd->in_ready || slot <= 0 || start < 0 || end < start)
+        return -1;
+    r->ret = 0;
+    r->nerr = 0;
+    r->dropped = 0;
+    saved = quiet_peer;
+    quiet_peer = rd;
+    for (k = start; k < end; k++) {
+        reply_lens[k] = 0;
+        if (lens[k] < 0 || lens[k] > rd->in_cap || lens[k] > slot) {
+            reply_lens[k] = -1;
+            continue;
+        }
+        memcpy(rd->in, data + (size_t)k * (size_t)slot, (size_t)lens[k]);
+        rd->in_len = lens[k];
+        rd->in_ready = 1;
+        rd->peer = from[k];
+        r->aux = from[k];
+        errno = 0; /* no ERR_clear_error: see gossl_DTLSv1_listen_datagram */
+        ret = DTLSv1_listen(ssl, peer);
+        capture_listen(r, ssl, ret);
+        rd->in_ready = 0;
+        if (wd->out_len >= 2) {
+            len = (int)wd->out[0] << 8 | wd->out[1];
+            if (2 + len == wd->out_len && len <= slot) {
+                memcpy(reply + (size_t)k * (size_t)slot, wd->out + 2, (size_t)len);
+                reply_lens[k] = len;
+            }
+            wd->out_len = 0;
+        }
+        if (r->ret != 0) {
+            quiet_peer = saved;
+            return k + 1;
+        }
+    }
+    quiet_peer = saved;
+    return end;
+}

@@ -93,6 +93,33 @@ func ListenValidCookie(b *testing.B, p *PKI) {
 	}
 }
 
+// ListenBatchSize is how many datagrams ListenBatch answers per call: as
+// many as dtls.Listener's reader takes from one recvmmsg at most.
+const ListenBatchSize = 16
+
+// ListenBatch: ListenHelloVerify's work, ClientHellos without a cookie in
+// and HelloVerifyRequests out on one reused listening SSL, ListenBatchSize
+// datagrams per call into C (DTLSv1ListenBatch). An op is one datagram,
+// as in ListenHelloVerify and C's loop.
+func ListenBatch(b *testing.B, p *PKI) {
+	s, _ := listener(b, p)
+	hello := DTLSClientHello()
+	batch, err := openssl.NewListenBatch(ListenBatchSize, 2048)
+	must(b, err)
+	for k := range batch.Cap() {
+		batch.Len[k] = int32(copy(batch.Datagram(k), hello))
+		batch.From[k] = peer
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += ListenBatchSize {
+		n := min(ListenBatchSize, b.N-i)
+		if next, _, err := s.DTLSv1ListenBatch(batch, 0, n); err != nil || next != n || batch.AnswerLen[n-1] <= 0 {
+			b.Fatalf("DTLSv1ListenBatch: %v after %d of %d datagrams, want every one answered", err, next, n)
+		}
+	}
+}
+
 // StatelessHRR: a TLS 1.3 ClientHello (crypto/tls's) without a cookie
 // answered with a HelloRetryRequest by Stateless, on one reused SSL over
 // memory BIOs, with the CookieSigner.

@@ -24,6 +24,7 @@ func pki(b *testing.B) *harness.PKI {
 
 func BenchmarkListenHelloVerify(b *testing.B) { harness.ListenHelloVerify(b, pki(b)) }
 func BenchmarkListenValidCookie(b *testing.B) { harness.ListenValidCookie(b, pki(b)) }
+func BenchmarkListenBatch(b *testing.B)       { harness.ListenBatch(b, pki(b)) }
 func BenchmarkEchoConn(b *testing.B)          { harness.EchoConn(b, pki(b)) }
 
 func BenchmarkStatelessHRR(b *testing.B) {
