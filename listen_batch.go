@@ -133,7 +133,8 @@ func (s *SSL) listenBatch(b *ListenBatch, start, end int) (int, netip.AddrPort, 
 		C.int(start), C.int(end), s.res))
 	cause := s.end()
 	defer runtime.KeepAlive(s) // s.res
-	if got < 0 {               // checked above; the C side checks again
+	// Checked above; the C side checks again.
+	if got < 0 {
 		return start, netip.AddrPort{}, ErrDatagramPending
 	}
 	switch ret := s.res.ret; {
