@@ -46,7 +46,7 @@ func AwaitShutdown(l *Listener) {
 func FeedReader(l *Listener, i int, d []byte, from netip.AddrPort) {
 	r := l.readers[i]
 	r.datagrams.Add(1)
-	r.route(d, from)
+	r.route(d, from, nil)
 }
 
 // ListeningSSLs returns how many listening SSLs l's readers hold (one each

@@ -431,55 +431,108 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 // loop reads every datagram of the reader's socket. Known peers get theirs
 // through their queue; anything else is answered right here, on this
 // goroutine, with no allocation: that is the path a flood of forged
-// ClientHellos takes.
+// ClientHellos takes. On Linux a UDP socket is read and answered in
+// batches (batch_linux.go).
 func (r *reader) loop() {
 	defer close(r.done)
-	l := r.ln
+	if b := newBatch(r.udp); b != nil {
+		r.batchLoop(b)
+		return
+	}
 	buf := make([]byte, 1<<16)
 	backoff := time.Duration(0)
 	for {
 		n, from, err := r.readFrom(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				if !l.isClosing() {
-					l.fail("socket closed", err) // underneath us: nothing more will arrive
-				}
+			if r.readFailed(err, &backoff) {
 				return
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			// Another error (ENOBUFS, an ICMP error reported on the
-			// socket): retry, backing off so that a persistent one does
-			// not spin a core, and count it.
-			l.readErrors.Add(1)
-			if backoff == 0 {
-				l.log.Warn("dtls: socket read failed; retrying", "err", err)
-			}
-			backoff = min(max(2*backoff, time.Millisecond), time.Second)
-			time.Sleep(backoff) // shutdown closes the socket: ErrClosed ends the loop
 			continue
 		}
 		backoff = 0
 		r.datagrams.Add(1)
 		if !from.IsValid() {
-			l.datagramsDropped.Add(1) // a PacketConn that gave no usable address
+			r.ln.datagramsDropped.Add(1) // a PacketConn that gave no usable address
 			continue
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		r.route(buf[:n], from)
+		r.route(buf[:n], from, nil)
 	}
+}
+
+// batchLoop is loop reading a batch of datagrams at a time.
+func (r *reader) batchLoop(b *batch) {
+	backoff := time.Duration(0)
+	for {
+		if err := r.readBatch(b); err != nil {
+			if r.readFailed(err, &backoff) {
+				return
+			}
+			continue
+		}
+		backoff = 0
+	}
+}
+
+// readBatch waits for datagrams, routes as many as one read takes, and
+// sends the replies routing queued before it returns: none waits on a read
+// that may block.
+func (r *reader) readBatch(b *batch) error {
+	n, err := b.read()
+	if err != nil {
+		return err
+	}
+	r.datagrams.Add(uint64(n))
+	for i := 0; i < n; i++ {
+		d, from, ok := b.datagram(i)
+		if !ok {
+			r.ln.datagramsDropped.Add(1)
+			continue
+		}
+		// Everything route does with d is done when it returns (a
+		// connection's queue and the listening BIO take copies): the
+		// next read reuses the batch's buffers.
+		r.route(d, from, &b.out)
+	}
+	b.out.flush()
+	return nil
+}
+
+// readFailed handles a read error of the loop, and reports whether the loop
+// ends: when the socket is closed.
+func (r *reader) readFailed(err error, backoff *time.Duration) bool {
+	l := r.ln
+	if errors.Is(err, net.ErrClosed) {
+		if !l.isClosing() {
+			l.fail("socket closed", err) // underneath us: nothing more will arrive
+		}
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	// Another error (ENOBUFS, an ICMP error reported on the socket):
+	// retry, backing off so that a persistent one does not spin a core,
+	// and count it.
+	l.readErrors.Add(1)
+	if *backoff == 0 {
+		l.log.Warn("dtls: socket read failed; retrying", "err", err)
+	}
+	*backoff = min(max(2**backoff, time.Millisecond), time.Second)
+	time.Sleep(*backoff) // shutdown closes the socket: ErrClosed ends the loop
+	return false
 }
 
 // route hands a datagram that did not come through a reader's socket (a
 // connection's own socket passing on what is not its own) to its peer's
 // connection, or to the first reader's DTLSv1_listen.
-func (l *Listener) route(d []byte, from netip.AddrPort) { l.readers[0].route(d, from) }
+func (l *Listener) route(d []byte, from netip.AddrPort) { l.readers[0].route(d, from, nil) }
 
 // route hands a datagram to its peer's connection, whichever reader's
-// socket it came through, or to this reader's DTLSv1_listen.
-func (r *reader) route(d []byte, from netip.AddrPort) {
+// socket it came through, or to this reader's DTLSv1_listen. Replies are
+// queued on out, when the caller is the reader's loop, or sent at once.
+func (r *reader) route(d []byte, from netip.AddrPort, out *replies) {
 	l := r.ln
 	l.mu.Lock()
 	c := l.conns[from]
@@ -518,31 +571,31 @@ func (r *reader) route(d []byte, from netip.AddrPort) {
 		l.datagramsDropped.Add(1)
 		return
 	}
-	r.relisten(d, from)
+	r.relisten(d, from, out)
 }
 
 // relisten answers a reconnect's ClientHello that a connection with its own
 // socket received, through the first reader's DTLSv1_listen.
-func (l *Listener) relisten(d []byte, from netip.AddrPort) { l.readers[0].relisten(d, from) }
+func (l *Listener) relisten(d []byte, from netip.AddrPort) { l.readers[0].relisten(d, from, nil) }
 
 // relisten answers a datagram through DTLSv1_listen: one from an unknown
 // source, or a reconnect's ClientHello (from the read loop, or from the
-// reader of a connection with its own socket).
-func (r *reader) relisten(d []byte, from netip.AddrPort) {
+// reader of a connection with its own socket). Replies go as route's do.
+func (r *reader) relisten(d []byte, from netip.AddrPort, out *replies) {
 	r.lmu.Lock()
 	if !r.listening() {
 		r.lmu.Unlock()
 		r.ln.datagramsDropped.Add(1)
 		return
 	}
-	r.listen(d, from)
+	r.listen(d, from, out)
 	strays := r.strays
 	r.strays = nil
 	r.lmu.Unlock()
 	// Routed as if the Listener's socket had read them; route takes the
 	// locks, so not before they are released.
 	for _, st := range strays {
-		r.route(st.d, st.from)
+		r.route(st.d, st.from, out)
 	}
 }
 
@@ -600,18 +653,25 @@ func (l *Listener) isClosing() bool {
 }
 
 // listen runs DTLSv1_listen on d, in one cgo call that takes d in and
-// hands the answer back (DTLSv1ListenDatagram), allocating nothing. Called
-// with r.lmu held.
-func (r *reader) listen(d []byte, from netip.AddrPort) {
+// hands the answer back (DTLSv1ListenDatagram), allocating nothing. The
+// answer is written into out's next buffer and queued there, when out is
+// not nil. Called with r.lmu held.
+func (r *reader) listen(d []byte, from netip.AddrPort, out *replies) {
 	l := r.ln
 	if len(d) > bioBuffer { // more than the listening BIO takes in (no ClientHello is so long)
 		l.datagramsDropped.Add(1)
 		return
 	}
-	peer, n, err := r.lssl.DTLSv1ListenDatagram(d, from, r.lreply[:])
+	reply := r.lreply[:]
+	if out != nil {
+		reply = out.next()
+	}
+	peer, n, err := r.lssl.DTLSv1ListenDatagram(d, from, reply)
 	sent := n > 0
 	if sent {
-		r.writeTo(r.lreply[:n], from)
+		if out == nil || !out.commit(n, from) {
+			r.writeTo(reply[:n], from)
+		}
 	} else if r.lbio.HasOutput() {
 		// More than one datagram, or a longer one: never seen from
 		// DTLSv1_listen, but sent as it came.

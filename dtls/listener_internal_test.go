@@ -85,7 +85,7 @@ func TestListenPathAllocatesNothing(t *testing.T) {
 	from := udp.LocalAddr().(*net.UDPAddr).AddrPort() // the answers go to the socket itself, unread
 	allocs := testing.AllocsPerRun(100, func() {
 		r.lmu.Lock()
-		r.listen(hello, from)
+		r.listen(hello, from, nil)
 		r.lmu.Unlock()
 	})
 	assert.Zero(t, allocs)
