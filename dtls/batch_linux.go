@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/openssl-stateless/openssl"
 )
 
 // A Listener's reader on Linux takes up to batchSize datagrams per
@@ -49,7 +51,9 @@ type batch struct {
 	hdrs  [batchSize]mmsghdr
 	names [batchSize]unix.RawSockaddrInet6 // an IPv4 source takes its prefix
 	iovs  [batchSize][2]unix.Iovec         // the slot, then the shared tail
-	slots []byte                           // batchSize slots of slotSize
+	// The datagrams' slots are the ListenBatch's: the ClientHellos of a
+	// read go to DTLSv1_listen in one call (readBatch).
+	lb *openssl.ListenBatch
 	// long holds a datagram longer than its slot: the kernel writes past
 	// the slot into long[slotSize:], and the slot's part is copied before
 	// it, so that the datagram is contiguous.
@@ -108,17 +112,21 @@ func newBatch(udp *net.UDPConn) *batch {
 	}); err != nil || (family != unix.AF_INET && family != unix.AF_INET6) {
 		return nil
 	}
+	lb, err := openssl.NewListenBatch(batchSize, slotSize)
+	if err != nil {
+		return nil
+	}
 	b := &batch{
 		rc:     rc,
 		family: family,
-		slots:  make([]byte, batchSize*slotSize),
+		lb:     lb,
 		long:   make([]byte, bioBuffer),
 	}
 	b.readFn = b.recv
 	b.out.rc, b.out.family = rc, family
 	b.out.writeFn = b.out.send
 	for i := range b.hdrs {
-		b.iovs[i][0].Base = &b.slots[i*slotSize]
+		b.iovs[i][0].Base = &lb.Datagram(i)[0]
 		b.iovs[i][0].SetLen(slotSize)
 		b.iovs[i][1].Base = &b.long[slotSize]
 		b.iovs[i][1].SetLen(len(b.long) - slotSize)
@@ -187,13 +195,13 @@ func (b *batch) datagram(i int) (d []byte, from netip.AddrPort, ok bool) {
 		if m.Hdr.Flags&unix.MSG_TRUNC != 0 || b.longAfter(i) {
 			return nil, netip.AddrPort{}, false
 		}
-		copy(b.long, b.slots[i*slotSize:(i+1)*slotSize])
+		copy(b.long, b.lb.Datagram(i))
 		d = b.long[:n]
 	} else {
 		if b.single > 0 {
 			b.single--
 		}
-		d = b.slots[i*slotSize : i*slotSize+n]
+		d = b.lb.Datagram(i)[:n]
 	}
 	from, ok = b.source(&b.names[i], m.Hdr.Namelen)
 	return d, from, ok

@@ -476,14 +476,20 @@ func (r *reader) batchLoop(b *batch) {
 
 // readBatch waits for datagrams, routes as many as one read takes, and
 // sends the replies routing queued before it returns: none waits on a read
-// that may block.
+// that may block. The datagrams for DTLSv1_listen (from sources with no
+// connection) stay in their slots, marked by their length in the
+// ListenBatch, and go to it together once the rest are routed
+// (listenBatch): one call into C for all of them, where it was one each.
 func (r *reader) readBatch(b *batch) error {
 	n, err := b.read()
 	if err != nil {
 		return err
 	}
 	r.datagrams.Add(uint64(n))
+	lb := b.lb
+	listen := false
 	for i := 0; i < n; i++ {
+		lb.Len[i] = -1 // DTLSv1ListenBatch skips it
 		d, from, ok := b.datagram(i)
 		if !ok {
 			r.ln.datagramsDropped.Add(1)
@@ -492,10 +498,100 @@ func (r *reader) readBatch(b *batch) error {
 		// Everything route does with d is done when it returns (a
 		// connection's queue and the listening BIO take copies): the
 		// next read reuses the batch's buffers.
-		r.route(d, from, &b.out)
+		if len(d) > slotSize {
+			r.route(d, from, &b.out) // whole in the shared tail, not in its slot: alone
+			continue
+		}
+		if r.routeKnown(d, from) {
+			continue
+		}
+		lb.Len[i], lb.From[i] = int32(len(d)), from
+		listen = true
+	}
+	if listen {
+		r.listenBatch(b, n)
 	}
 	b.out.flush()
 	return nil
+}
+
+// listenBatch runs DTLSv1_listen over the datagrams of b's last read that
+// readBatch left for it, with listen's outcomes and counts for each: one
+// call into C answers them all, unless a cookie verifies, which ends a
+// call; its peer is admitted, and the next call goes on from there with
+// the fresh listening SSL.
+func (r *reader) listenBatch(b *batch, n int) {
+	l, lb := r.ln, b.lb
+	r.lmu.Lock()
+	for start := 0; start < n; {
+		if !r.listening() {
+			for k := start; k < n; k++ {
+				if lb.Len[k] >= 0 {
+					l.datagramsDropped.Add(1)
+				}
+			}
+			break
+		}
+		next, peer, err := r.lssl.DTLSv1ListenBatch(lb, start, n)
+		if next == start && err != nil {
+			// Refused outright (never seen: the listening SSL is
+			// the reader's own): the rest go one at a time.
+			l.log.Error("dtls: DTLSv1ListenBatch failed", "err", err)
+			for k := start; k < n; k++ {
+				if lb.Len[k] >= 0 {
+					r.listen(lb.Datagram(k)[:lb.Len[k]], lb.From[k], &b.out)
+				}
+			}
+			break
+		}
+		for k := start; k < next; k++ {
+			if lb.Len[k] < 0 {
+				continue
+			}
+			ends := k == next-1 && (peer.IsValid() || err != nil)
+			ans := lb.Answer(k)
+			if ans != nil {
+				if buf := b.out.next(); len(ans) > len(buf) || !b.out.commit(copy(buf, ans), lb.From[k]) {
+					r.writeTo(ans, lb.From[k])
+				}
+			}
+			switch {
+			case ends:
+			case ans == nil:
+				l.datagramsDropped.Add(1)
+			default:
+				l.cookiesSent.Add(1)
+				if clientHelloHasCookie(lb.Datagram(k)[:lb.Len[k]]) {
+					l.cookiesRejected.Add(1)
+				}
+			}
+		}
+		switch {
+		case peer.IsValid():
+			l.cookiesVerified.Add(1)
+			l.admit(r, peer)
+			// The peer's later datagrams of this read (a retransmitted
+			// ClientHello, say) are its connection's now, as they
+			// would have been one datagram at a time.
+			for k := next; k < n; k++ {
+				if lb.Len[k] >= 0 && lb.From[k] == peer && r.routeKnown(lb.Datagram(k)[:lb.Len[k]], peer) {
+					lb.Len[k] = -1
+				}
+			}
+		case err != nil:
+			l.log.Error("dtls: DTLSv1_listen failed", "peer", lb.From[next-1], "err", err)
+			l.datagramsDropped.Add(1)
+			r.lssl.Close()
+			r.lssl, r.lbio = nil, nil
+		}
+		start = next
+	}
+	strays := r.strays
+	r.strays = nil
+	r.lmu.Unlock()
+	for _, st := range strays {
+		r.route(st.d, st.from, &b.out)
+	}
 }
 
 // readFailed handles a read error of the loop, and reports whether the loop
@@ -533,6 +629,15 @@ func (l *Listener) route(d []byte, from netip.AddrPort) { l.readers[0].route(d, 
 // socket it came through, or to this reader's DTLSv1_listen. Replies are
 // queued on out, when the caller is the reader's loop, or sent at once.
 func (r *reader) route(d []byte, from netip.AddrPort, out *replies) {
+	if !r.routeKnown(d, from) {
+		r.relisten(d, from, out)
+	}
+}
+
+// routeKnown is route but for DTLSv1_listen: it hands a datagram to its
+// peer's connection, or drops it while the Listener closes, and reports
+// whether it did; if not, the datagram is for DTLSv1_listen.
+func (r *reader) routeKnown(d []byte, from netip.AddrPort) bool {
 	l := r.ln
 	l.mu.Lock()
 	c := l.conns[from]
@@ -551,14 +656,14 @@ func (r *reader) route(d []byte, from netip.AddrPort, out *replies) {
 		// connection fails to decrypt there and OpenSSL drops it.
 		if epoch, ok := firstEpoch(d); ok && epoch == 0 {
 			l.deliver(succ, d)
-			return
+			return true
 		}
 		l.deliver(c, d)
 		l.deliver(succ, d)
-		return
+		return true
 	case c != nil && !(c.hsDone.Load() && isInitialClientHello(d)):
 		l.deliver(c, d)
-		return
+		return true
 	}
 	// An unknown source, or a known one whose handshake is long done
 	// sending an epoch-0 ClientHello: a client that lost its state and
@@ -569,9 +674,9 @@ func (r *reader) route(d []byte, from netip.AddrPort, out *replies) {
 	// and ends nothing.
 	if closing {
 		l.datagramsDropped.Add(1)
-		return
+		return true
 	}
-	r.relisten(d, from, out)
+	return false
 }
 
 // relisten answers a reconnect's ClientHello that a connection with its own
