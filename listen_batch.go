@@ -15,9 +15,9 @@ import (
 // ListenBatch holds datagrams for DTLSv1ListenBatch and the answers it
 // makes, in two buffers of fixed-size slots: datagram k is Datagram(k)
 // (Len[k] bytes of it, from From[k]), and its answer, for From[k], is
-// Answer(k). The layout is the one recvmmsg(2) and sendmmsg(2) take, so a
-// batch read from a socket is answered in one call into C and written back
-// in one more syscall.
+// Answer(k), at most ListenAnswerMax bytes. The layout is the one
+// recvmmsg(2) and sendmmsg(2) take, so a batch read from a socket is
+// answered in one call into C and written back in one more syscall.
 type ListenBatch struct {
 	// Len[k] is the length of datagram k and From[k] its source; the
 	// caller sets both before DTLSv1ListenBatch.
@@ -34,10 +34,13 @@ type ListenBatch struct {
 	from  []C.gossl_addr // From in C's layout, filled for each call
 }
 
-// NewListenBatch returns a ListenBatch of n slots of slot bytes each.
-// slot bounds both what a datagram may be and what an answer may be: a
-// HelloVerifyRequest is at most about 300 bytes, and a ClientHello is
-// what the client's MTU lets it be.
+// ListenAnswerMax bounds an answer of DTLSv1ListenBatch. The answer is a
+// HelloVerifyRequest: a record and handshake header, a version and a
+// cookie of at most 255 bytes, 283 bytes in all.
+const ListenAnswerMax = 512
+
+// NewListenBatch returns a ListenBatch of n slots for datagrams of up to
+// slot bytes each: what the peers' MTU lets a ClientHello be.
 func NewListenBatch(n, slot int) (*ListenBatch, error) {
 	if n <= 0 || slot <= 0 || slot > 1<<16 || n > 1<<10 {
 		return nil, fmt.Errorf("openssl: a ListenBatch of %d slots of %d bytes: want 1 to 1024 slots of 1 to 65536 bytes", n, slot)
@@ -48,7 +51,7 @@ func NewListenBatch(n, slot int) (*ListenBatch, error) {
 		AnswerLen: make([]int32, n),
 		slot:      slot,
 		data:      make([]byte, n*slot),
-		reply:     make([]byte, n*slot),
+		reply:     make([]byte, n*ListenAnswerMax),
 		from:      make([]C.gossl_addr, n),
 	}, nil
 }
@@ -71,7 +74,8 @@ func (b *ListenBatch) Answer(k int) []byte {
 	if n <= 0 {
 		return nil
 	}
-	return b.reply[k*b.slot : k*b.slot+n : k*b.slot+n]
+	at := k * ListenAnswerMax
+	return b.reply[at : at+n : at+n]
 }
 
 // DTLSv1ListenBatch is DTLSv1ListenDatagram over datagrams start to end-1
@@ -85,8 +89,8 @@ func (b *ListenBatch) Answer(k int) []byte {
 // rest of the batch from next). Otherwise next is end, peer the zero
 // AddrPort and err nil: every datagram was answered or dropped. A
 // datagram longer than the SSL's read BIO takes (NewPacketBIO's buffer) or
-// than b's slot is dropped unread, with AnswerLen -1; so is an answer
-// that would not fit a slot, with AnswerLen 0.
+// than b's slot is dropped unread, with AnswerLen -1; an answer longer
+// than ListenAnswerMax is dropped, with AnswerLen 0.
 //
 // The SSL's read and write BIOs must be packet BIOs, with no datagram
 // pending. It allocates nothing, and with a CookieSigner installed on the
@@ -129,7 +133,7 @@ func (s *SSL) listenBatch(b *ListenBatch, start, end int) (int, netip.AddrPort, 
 	// the datagrams and answers are copied between it and the BIOs in C.
 	got := int(C.gossl_DTLSv1_listen_batch(s.ptr, s.addr,
 		(*C.uchar)(unsafe.Pointer(&b.data[0])), C.int(b.slot), (*C.int32_t)(unsafe.Pointer(&b.Len[0])),
-		&b.from[0], (*C.uchar)(unsafe.Pointer(&b.reply[0])), (*C.int32_t)(unsafe.Pointer(&b.AnswerLen[0])),
+		&b.from[0], (*C.uchar)(unsafe.Pointer(&b.reply[0])), C.int(ListenAnswerMax), (*C.int32_t)(unsafe.Pointer(&b.AnswerLen[0])),
 		C.int(start), C.int(end), s.res))
 	cause := s.end()
 	defer runtime.KeepAlive(s) // s.res

@@ -436,9 +436,9 @@ int gossl_DTLSv1_listen_datagram(SSL *ssl, BIO_ADDR *peer, int n, gossl_result *
 /*
  * gossl_DTLSv1_listen_datagram over datagrams start..end-1 of a batch, in
  * one call: datagram k is lens[k] bytes at data + k*slot from from[k], and
- * its answer (a HelloVerifyRequest) goes to reply + k*slot, its length to
- * reply_lens[k] (0 for none: a datagram dropped, or an answer that is not
- * one datagram of at most slot bytes). A datagram longer than the read
+ * its answer (a HelloVerifyRequest) goes to reply + k*reply_slot, its
+ * length to reply_lens[k] (0 for none: a datagram dropped, or an answer
+ * that is not one datagram of at most reply_slot bytes). A datagram longer than the read
  * BIO's buffer is dropped too (reply_lens[k] = -1), as the socket would
  * have cut it. A return of 0 from DTLSv1_listen, with or without entries
  * in the error queue, is the single call's ErrRetry: the batch goes on.
@@ -449,8 +449,8 @@ int gossl_DTLSv1_listen_datagram(SSL *ssl, BIO_ADDR *peer, int n, gossl_result *
  * end, r->ret is 0.
  */
 int gossl_DTLSv1_listen_batch(SSL *ssl, BIO_ADDR *peer, const unsigned char *data, int slot, const int32_t *lens,
-                              const gossl_addr *from, unsigned char *reply, int32_t *reply_lens, int start, int end,
-                              gossl_result *r)
+                              const gossl_addr *from, unsigned char *reply, int reply_slot, int32_t *reply_lens,
+                              int start, int end, gossl_result *r)
 {
     gossl_dgram *rd = packet_state(SSL_get_rbio(ssl));
     gossl_dgram *wd = packet_state(SSL_get_wbio(ssl));
@@ -458,7 +458,7 @@ int gossl_DTLSv1_listen_batch(SSL *ssl, BIO_ADDR *peer, const unsigned char *dat
     long ret;
     int k, len;
 
-    if (rd == NULL || wd == NULL || rd->in_ready || slot <= 0 || start < 0 || end < start)
+    if (rd == NULL || wd == NULL || rd->in_ready || slot <= 0 || reply_slot <= 0 || start < 0 || end < start)
         return -1;
     r->ret = 0;
     r->nerr = 0;
@@ -482,8 +482,8 @@ int gossl_DTLSv1_listen_batch(SSL *ssl, BIO_ADDR *peer, const unsigned char *dat
         rd->in_ready = 0;
         if (wd->out_len >= 2) {
             len = (int)wd->out[0] << 8 | wd->out[1];
-            if (2 + len == wd->out_len && len <= slot) {
-                memcpy(reply + (size_t)k * (size_t)slot, wd->out + 2, (size_t)len);
+            if (2 + len == wd->out_len && len <= reply_slot) {
+                memcpy(reply + (size_t)k * (size_t)reply_slot, wd->out + 2, (size_t)len);
                 reply_lens[k] = len;
             }
             wd->out_len = 0;

@@ -23,8 +23,9 @@ import (
 //
 // Memory. A slot per datagram as big as the largest one a connection
 // takes (bioBuffer) would be 1 MiB per reader, idle. Instead each slot has
-// slotSize bytes, room for any ClientHello that fits an Ethernet MTU, and
-// its iovec goes on into one tail buffer shared by every slot: a datagram
+// room for any datagram of the Config's MTU (at least minSlot bytes, which
+// an Ethernet MTU fits), what a peer with the same MTU sends, and its iovec
+// goes on into one tail buffer shared by every slot: a datagram
 // longer than its slot is whole when no later datagram of the batch was
 // also that long (each overwrites the tail). A longer one that was
 // overwritten is dropped and counted, as UDP may, and the reader then
@@ -37,7 +38,7 @@ import (
 
 const (
 	batchSize = 32
-	slotSize  = smallBuf
+	minSlot   = smallBuf
 	// replySize holds a HelloVerifyRequest: at most 255 bytes of cookie.
 	replySize = 512
 )
@@ -53,9 +54,10 @@ type batch struct {
 	iovs  [batchSize][2]unix.Iovec         // the slot, then the shared tail
 	// The datagrams' slots are the ListenBatch's: the ClientHellos of a
 	// read go to DTLSv1_listen in one call (readBatch).
-	lb *openssl.ListenBatch
+	lb   *openssl.ListenBatch
+	slot int // the size of a slot
 	// long holds a datagram longer than its slot: the kernel writes past
-	// the slot into long[slotSize:], and the slot's part is copied before
+	// the slot into long[slot:], and the slot's part is copied before
 	// it, so that the datagram is contiguous.
 	long []byte
 
@@ -95,10 +97,11 @@ type replies struct {
 	writeFn func(fd uintptr) bool
 }
 
-// newBatch returns the batch state for udp, or nil when udp is nil (a
+// newBatch returns the batch state for udp, with slots of at least mtu
+// bytes, or nil when udp is nil (a
 // wrapped net.PacketConn, read one datagram at a time) or not an IPv4 or
 // IPv6 socket.
-func newBatch(udp *net.UDPConn) *batch {
+func newBatch(udp *net.UDPConn, mtu int) *batch {
 	if udp == nil {
 		return nil
 	}
@@ -112,7 +115,8 @@ func newBatch(udp *net.UDPConn) *batch {
 	}); err != nil || (family != unix.AF_INET && family != unix.AF_INET6) {
 		return nil
 	}
-	lb, err := openssl.NewListenBatch(batchSize, slotSize)
+	slot := max(minSlot, mtu)
+	lb, err := openssl.NewListenBatch(batchSize, slot)
 	if err != nil {
 		return nil
 	}
@@ -120,6 +124,7 @@ func newBatch(udp *net.UDPConn) *batch {
 		rc:     rc,
 		family: family,
 		lb:     lb,
+		slot:   slot,
 		long:   make([]byte, bioBuffer),
 	}
 	b.readFn = b.recv
@@ -127,9 +132,9 @@ func newBatch(udp *net.UDPConn) *batch {
 	b.out.writeFn = b.out.send
 	for i := range b.hdrs {
 		b.iovs[i][0].Base = &lb.Datagram(i)[0]
-		b.iovs[i][0].SetLen(slotSize)
-		b.iovs[i][1].Base = &b.long[slotSize]
-		b.iovs[i][1].SetLen(len(b.long) - slotSize)
+		b.iovs[i][0].SetLen(slot)
+		b.iovs[i][1].Base = &b.long[slot]
+		b.iovs[i][1].SetLen(len(b.long) - slot)
 		h := &b.hdrs[i].Hdr
 		h.Name = (*byte)(unsafe.Pointer(&b.names[i]))
 		h.Iov = &b.iovs[i][0]
@@ -190,7 +195,7 @@ func (b *batch) recv(fd uintptr) bool {
 func (b *batch) datagram(i int) (d []byte, from netip.AddrPort, ok bool) {
 	m := &b.hdrs[i]
 	n := int(m.Len)
-	if n > slotSize {
+	if n > b.slot {
 		b.single = batchSize
 		if m.Hdr.Flags&unix.MSG_TRUNC != 0 || b.longAfter(i) {
 			return nil, netip.AddrPort{}, false
@@ -211,7 +216,7 @@ func (b *batch) datagram(i int) (d []byte, from netip.AddrPort, ok bool) {
 // also used the tail.
 func (b *batch) longAfter(i int) bool {
 	for j := i + 1; j < b.n; j++ {
-		if b.hdrs[j].Len > slotSize {
+		if int(b.hdrs[j].Len) > b.slot {
 			return true
 		}
 	}

@@ -25,7 +25,7 @@ func batchOn(t *testing.T, network, address string) (*net.UDPConn, *batch) {
 		t.Skipf("no %s socket on %s here: %v", network, address, err)
 	}
 	t.Cleanup(func() { udp.Close() })
-	b := newBatch(udp)
+	b := newBatch(udp, 0)
 	require.NotNil(t, b)
 	return udp, b
 }
@@ -117,8 +117,8 @@ func TestBatchLongDatagrams(t *testing.T) {
 		return out
 	}
 
-	send(dgram(100, 0), dgram(4000, 1), dgram(100, 2), dgram(5000, 3), dgram(slotSize, 4))
-	assert.Equal(t, [][]byte{dgram(100, 0), nil, dgram(100, 2), dgram(5000, 3), dgram(slotSize, 4)}, read(),
+	send(dgram(100, 0), dgram(4000, 1), dgram(100, 2), dgram(5000, 3), dgram(minSlot, 4))
+	assert.Equal(t, [][]byte{dgram(100, 0), nil, dgram(100, 2), dgram(5000, 3), dgram(minSlot, 4)}, read(),
 		"the first long one was overwritten by the second")
 
 	send(dgram(6000, 5), dgram(bioBuffer, 6), dgram(bioBuffer+1, 7), dgram(100, 8))
@@ -227,4 +227,32 @@ func TestBatchLoopAllocatesNothing(t *testing.T) {
 	assert.EqualValues(t, 51*batchSize, l.cookiesSent.Load(), "every one answered")
 	assert.Zero(t, l.datagramsDropped.Load())
 	assert.Less(t, reads, 51*batchSize/2, "read in batches")
+}
+
+// A Listener whose MTU is larger than minSlot gets slots of its MTU: the
+// datagrams of peers with the same MTU all fit a slot, and several of them
+// in one read all arrive whole.
+func TestBatchSlotsFitTheMTU(t *testing.T) {
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer udp.Close()
+	b := newBatch(udp, 9000)
+	require.NotNil(t, b)
+	assert.Equal(t, 9000, b.slot)
+	c, err := net.DialUDP("udp4", nil, udp.LocalAddr().(*net.UDPAddr))
+	require.NoError(t, err)
+	defer c.Close()
+	var want [][]byte
+	for i := range 4 {
+		d := bytes.Repeat([]byte{byte(i + 1)}, 8000+i)
+		want = append(want, d)
+		_, err := c.Write(d)
+		require.NoError(t, err)
+	}
+	var got [][]byte
+	readAll(t, udp, b, len(want), func(d []byte, _ netip.AddrPort, ok bool) {
+		require.True(t, ok, "no datagram of the MTU is dropped")
+		got = append(got, bytes.Clone(d))
+	})
+	assert.Equal(t, want, got)
 }

@@ -28,7 +28,7 @@ func TestListenBatchAdmitsOnceAndGoesOn(t *testing.T) {
 	require.NoError(t, err)
 	defer l.Close()
 	r := l.readers[0]
-	b := newBatch(r.udp)
+	b := newBatch(r.udp, l.cfg.mtu())
 	require.NotNil(t, b)
 
 	// The client's address: a socket of its own, so that what the server

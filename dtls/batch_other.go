@@ -15,7 +15,7 @@ type batch struct{ out replies }
 // replies is never made here: a nil *replies sends at once.
 type replies struct{}
 
-func newBatch(*net.UDPConn) *batch { return nil }
+func newBatch(*net.UDPConn, int) *batch { return nil }
 
 func (*batch) read() (int, error) { return 0, net.ErrClosed }
 

@@ -435,7 +435,7 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 // batches (batch_linux.go).
 func (r *reader) loop() {
 	defer close(r.done)
-	if b := newBatch(r.udp); b != nil {
+	if b := newBatch(r.udp, r.ln.cfg.mtu()); b != nil {
 		r.batchLoop(b)
 		return
 	}
@@ -498,7 +498,7 @@ func (r *reader) readBatch(b *batch) error {
 		// Everything route does with d is done when it returns (a
 		// connection's queue and the listening BIO take copies): the
 		// next read reuses the batch's buffers.
-		if len(d) > slotSize {
+		if len(d) > b.slot {
 			r.route(d, from, &b.out) // whole in the shared tail, not in its slot: alone
 			continue
 		}

@@ -284,12 +284,12 @@ int gossl_DTLSv1_listen_datagram(SSL *ssl, BIO_ADDR *peer, int n, gossl_result *
 
 /*
  * The same over datagrams start..end-1 of a batch (slot bytes apart in data,
- * their answers slot bytes apart in reply), stopping after the first that
- * ends the listen; returns the index after the last it took.
+ * their answers reply_slot bytes apart in reply), stopping after the first
+ * that ends the listen; returns the index after the last it took.
  */
 int gossl_DTLSv1_listen_batch(SSL *ssl, BIO_ADDR *peer, const unsigned char *data, int slot, const int32_t *lens,
-                              const gossl_addr *from, unsigned char *reply, int32_t *reply_lens, int start, int end,
-                              gossl_result *r);
+                              const gossl_addr *from, unsigned char *reply, int reply_slot, int32_t *reply_lens,
+                              int start, int end, gossl_result *r);
 
 /* Shared between the C files: callbacks.c's way into the Go cookie callbacks. */
 int gossl_cookie_generate_go(SSL *ssl, int kind, unsigned char *cookie, size_t max, size_t *len);
