@@ -113,7 +113,8 @@ func phase(in *bufio.Scanner, name string) {
 //     handshakes and this process's CPU time;
 //   - echo: -conns connections, then -workers goroutines each sending
 //     EchoSize bytes and waiting for the echo, over its share of the
-//     connections in turn, for -dur; reports round trips.
+//     connections in turn, for -dur; reports round trips and this
+//     process's CPU time over them.
 func client(args []string) error {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
 	impl := fs.String("impl", "ours", "ours, pion or udp")
@@ -234,7 +235,7 @@ func echoLoad(cl *harness.Client, addr string, dur time.Duration, nconns, worker
 
 	var stop atomic.Bool
 	counts := make([]atomic.Int64, workers)
-	t0 := time.Now()
+	cpu0, t0 := cpuNanos(), time.Now()
 	for w := range workers {
 		go func() {
 			msg, buf := make([]byte, harness.EchoSize), make([]byte, harness.EchoBuffer)
@@ -252,14 +253,14 @@ func echoLoad(cl *harness.Client, addr string, dur time.Duration, nconns, worker
 	}
 	time.Sleep(dur)
 	stop.Store(true)
-	wall := time.Since(t0)
+	wall, cpu := time.Since(t0), cpuNanos()-cpu0
 	var n int64
 	for i := range counts {
 		n += counts[i].Load()
 	}
 	// Workers still waiting for an echo are left behind: the process
 	// exits, and a lost datagram cannot hold the run.
-	fmt.Printf("RESULT n=%d wall_ns=%d\n", n, wall.Nanoseconds())
+	fmt.Printf("RESULT n=%d wall_ns=%d cpu_ns=%d\n", n, wall.Nanoseconds(), cpu)
 	return nil
 }
 
