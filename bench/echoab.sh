@@ -35,6 +35,9 @@ one() {
 	local bin=$1 impl=$2 nconns=$3
 	rm -f "$tmp"/*
 	mkfifo "$tmp/s.in" "$tmp/c.in"
+	# The roles' shells open their output after their fifo: there from the start.
+	: >"$tmp/s.out"
+	: >"$tmp/c.out"
 	"$bin" server -impl "$impl" -pki "$pki" <"$tmp/s.in" >"$tmp/s.out" &
 	local spid=$!
 	pids+=("$spid")

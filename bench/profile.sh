@@ -3,10 +3,11 @@
 # client loads the server, to see what limits a row of the table. Uses what
 # make bench built and wrote (bench/out/benchtable and bench/out/pki).
 #
-#   bench/profile.sh handshake|echo|echomany [ours|pion|udp] [seconds]
+#   bench/profile.sh handshake|echo|echomany [ours|pion|udp|udpconns] [seconds]
 #
 # handshake: sequential Dial and Close from one client process; echo: 16
-# workers over one connection; echomany: 16 workers over 5000 connections.
+# workers over one connection; echomany: 16 workers over CONNS connections
+# (default 5000).
 # Prints, for each side, the CPU it used, perf's flat profile (self time by
 # shared object and symbol) and the breakdown by bench/perfsplit.py (kernel
 # by syscall, Go runtime, cgo, OpenSSL, ours), and keeps the perf.data files
@@ -25,7 +26,7 @@ fi
 case $mode in
 handshake) cargs=(-mode handshake -par 1) phases=(start) ;;
 echo) cargs=(-mode echo -conns 1 -workers 16) phases=(base idle) ;;
-echomany) cargs=(-mode echo -conns 5000 -workers 16) phases=(base idle) ;;
+echomany) cargs=(-mode echo -conns "${CONNS:-5000}" -workers 16) phases=(base idle) ;;
 *)
 	echo "profile.sh: mode is handshake, echo or echomany" >&2
 	exit 2

@@ -404,13 +404,13 @@ func (d *driver) echoRows(r int) error {
 		}
 		d.recordEcho("Echo16x1", impl, e)
 	}
-	for _, impl := range order(r, "ours", "pion", "udp") {
+	for _, impl := range order(r, "ours", "pion", "udp", "udpconns") {
 		e, err := d.echo(impl, d.conns, 16)
 		if err != nil {
 			return err
 		}
 		d.recordEcho("Echo16xMany", impl, e)
-		if impl != "udp" {
+		if impl == "ours" || impl == "pion" {
 			d.record("RSSPerConn", impl, e.rssPerConn, "B/conn")
 		}
 	}
