@@ -103,7 +103,7 @@ def category(frames):
     syms = [s for s, _ in frames]
     if "." not in leaf and not leaf.startswith(("_cgo_", "crosscall", "[unknown]")):
         return "ours: C shims"  # Go's symbols all have a dot
-    if leaf.startswith("github.com/openssl-stateless/openssl"):
+    if leaf.startswith("github.com/openssl-stateless/openssl") and "/bench/" not in leaf:
         return "ours: Go"
     if leaf.startswith(CGO):
         return "Go: syscall and cgo transitions"
