@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Profiles one server process with perf while its own client loads it, to
-# see what limits a row of the table. Uses what make bench built and wrote
-# (bench/out/benchtable and bench/out/pki).
+# Profiles one server process and its client process with perf while the
+# client loads the server, to see what limits a row of the table. Uses what
+# make bench built and wrote (bench/out/benchtable and bench/out/pki).
 #
-#   bench/profile.sh handshake|echo [ours|pion] [seconds]
+#   bench/profile.sh handshake|echo|echomany [ours|pion|udp|udpconns] [seconds]
 #
 # handshake: sequential Dial and Close from one client process; echo: 16
-# workers over one connection. Prints perf's flat profile (self time by
-# shared object and symbol) and keeps perf.data in bench/out/.
+# workers over one connection; echomany: 16 workers over CONNS connections
+# (default 5000).
+# Prints, for each side, the CPU it used, perf's flat profile (self time by
+# shared object and symbol) and the breakdown by bench/perfsplit.py (kernel
+# by syscall, Go runtime, cgo, OpenSSL, ours), and keeps the perf.data files
+# in bench/out/.
 set -euo pipefail
 cd "$(dirname "$0")"
 out=$(realpath -m "${BENCH_OUT:-out}")
@@ -22,8 +26,9 @@ fi
 case $mode in
 handshake) cargs=(-mode handshake -par 1) phases=(start) ;;
 echo) cargs=(-mode echo -conns 1 -workers 16) phases=(base idle) ;;
+echomany) cargs=(-mode echo -conns "${CONNS:-5000}" -workers 16) phases=(base idle) ;;
 *)
-	echo "profile.sh: mode is handshake or echo" >&2
+	echo "profile.sh: mode is handshake, echo or echomany" >&2
 	exit 2
 	;;
 esac
@@ -46,7 +51,7 @@ exec 3>"$tmp/server.in"
 until grep -q '^ADDR ' "$tmp/server.out"; do sleep 0.1; done
 addr=$(sed -n 's/^ADDR //p' "$tmp/server.out")
 
-"$bt" client -impl "$impl" -pki "$out/pki" -addr "$addr" -dur "$((secs + 3))s" "${cargs[@]}" \
+"$bt" client -impl "$impl" -pki "$out/pki" -addr "$addr" -dur "$((secs + 60))s" "${cargs[@]}" \
 	<"$tmp/client.in" >"$tmp/client.out" &
 pids+=("$!")
 exec 4>"$tmp/client.in"
@@ -55,11 +60,31 @@ for phase in "${phases[@]}"; do
 	echo go >&4
 done
 sleep 0.5
-data=$out/perf-$mode-$impl.data
-perf record -g -o "$data" -p "$spid" -- sleep "$secs"
-# Self time by shared object (Go, libcrypto, libssl, kernel), then by symbol.
-for sort in dso dso,symbol; do
-	perf report -i "$data" --stdio --no-children -g none --sort "$sort" --percent-limit 1 2>/dev/null |
-		grep '%' | grep -v '^#' | head -40
+cpid=${pids[1]}
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+s0=$(ticks "$spid") c0=$(ticks "$cpid")
+# Both sides at once, each in a file of its own; cpu-clock, as VMs often
+# have no hardware counters.
+for side in server client; do
+	pid=$spid
+	[ "$side" = client ] && pid=$cpid
+	perf record -e cpu-clock -g -o "$out/perf-$mode-$impl-$side.data" -p "$pid" -- sleep "$secs" 2>/dev/null &
+	pids+=("$!")
+done
+wait "${pids[@]:2}"
+s1=$(ticks "$spid") c1=$(ticks "$cpid")
+hz=$(getconf CLK_TCK)
+for side in server client; do
+	data=$out/perf-$mode-$impl-$side.data
+	used=$((s1 - s0))
+	[ "$side" = client ] && used=$((c1 - c0))
+	echo "== $side ($impl, $mode): $(awk -v t="$used" -v hz="$hz" -v s="$secs" 'BEGIN{printf "%.2f", t/hz/s}') cores"
+	# Self time by shared object (Go, libcrypto, libssl, kernel), then by symbol.
+	for sort in dso dso,symbol; do
+		perf report -i "$data" --stdio --no-children -g none --sort "$sort" --percent-limit 1 2>/dev/null |
+			grep '%' | grep -v '^#' | head -40
+		echo
+	done
+	perf script -i "$data" -F ip,sym,dso 2>/dev/null | python3 perfsplit.py
 	echo
 done

@@ -41,6 +41,10 @@ type Conn struct {
 	kicks      atomic.Uint64 // see kick
 	ownDL      time.Time     // own's read deadline as last set; reader only
 	ownDLStale bool          // own's deadline may differ from ownDL; reader only
+	// The record buffers kept through a wait (holdBuffers): held while
+	// the connection is in the sweep's list, recent when it waited
+	// since the last sweep.
+	held, recent atomic.Bool
 
 	mu  sync.Mutex // guards ssl and bio: every OpenSSL call and every send
 	ssl *openssl.SSL
@@ -214,17 +218,26 @@ func (c *Conn) pump(step func(*openssl.SSL) (int, error), done <-chan struct{}, 
 			return n, err
 		}
 		var wait time.Duration
-		var running bool
-		if c.hsDone.Load() {
+		var running, hold bool
+		switch {
+		case !c.hsDone.Load():
+			wait, running = c.ssl.DTLSTimeout()
+		case c.direct():
+			// The buffers stay through the wait, until a sweep finds
+			// the connection quiet (holdBuffers).
+			wait, running = c.ssl.DTLSTimeout()
+			hold = true
+		default:
 			// About to wait for a datagram, with no record pending:
 			// OpenSSL's record buffers, half of what an idle DTLS
 			// connection holds (33 of 70 KiB in 3.0), go until the
 			// next operation takes them back.
 			wait, running = c.ssl.IdleDTLSTimeout()
-		} else {
-			wait, running = c.ssl.DTLSTimeout()
 		}
 		c.mu.Unlock()
+		if hold {
+			c.holdBuffers()
+		}
 		if c.direct() {
 			var fireAt time.Time
 			if running {

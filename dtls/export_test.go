@@ -62,3 +62,22 @@ func ListeningSSLs(l *Listener) int {
 	}
 	return n
 }
+
+// HoldsBuffers reports whether c kept its record buffers through a wait
+// and no sweep has freed them since (own.go's holdBuffers).
+func HoldsBuffers(c *Conn) bool { return c.held.Load() }
+
+// Lingering reports whether c is on the sweep's list (own.go).
+func Lingering(c *Conn) bool {
+	lingering.mu.Lock()
+	defer lingering.mu.Unlock()
+	for _, l := range lingering.conns {
+		if l == c {
+			return true
+		}
+	}
+	return false
+}
+
+// BufferLinger is own.go's bufferLinger.
+const BufferLinger = bufferLinger

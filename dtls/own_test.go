@@ -193,3 +193,34 @@ func TestOwnSocketOutOfDescriptors(t *testing.T) {
 		roundTrip(t, c, []byte(fmt.Sprintf("client %d", i)))
 	}
 }
+
+// An established connection with its own socket keeps OpenSSL's record
+// buffers through its waits while it is busy, and gives them back once a
+// sweep finds it quiet; the next round trip takes them again, and a closed
+// connection leaves the sweep's list.
+func TestQuietConnectionGivesBuffersBack(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	c, err := dtls.Dial("udp", l.Addr().String(), p.clientConfig())
+	require.NoError(t, err)
+	defer c.Close()
+	sc := acceptOne(t, l).(*dtls.Conn)
+	defer sc.Close()
+	go echo(sc)
+	busy := func() {
+		for i := 0; i < 3; i++ {
+			roundTrip(t, c, []byte(fmt.Sprintf("busy %d", i)))
+		}
+		// The server's Read waits again just after it wrote the echo.
+		require.Eventually(t, func() bool { return dtls.HoldsBuffers(sc) }, time.Second, time.Millisecond)
+		assert.True(t, dtls.HoldsBuffers(c), "the client waited for the echo with its buffers")
+	}
+	busy()
+	quiet := func() bool { return !dtls.HoldsBuffers(c) && !dtls.HoldsBuffers(sc) }
+	require.Eventually(t, quiet, 3*dtls.BufferLinger, 10*time.Millisecond, "a quiet connection gives its buffers back")
+	busy()
+	c.Close()
+	sc.Close()
+	require.Eventually(t, func() bool { return !dtls.Lingering(c) && !dtls.Lingering(sc) }, 3*dtls.BufferLinger, 10*time.Millisecond,
+		"closed connections leave the sweep's list")
+}

@@ -6,10 +6,12 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	piondtls "github.com/pion/dtls/v3"
 	"github.com/pion/logging"
+	"golang.org/x/sys/unix"
 
 	"github.com/openssl-stateless/openssl/dtls"
 )
@@ -30,8 +32,9 @@ const (
 	handshakeTimeout = 10 * time.Second
 )
 
-// Impls are the implementations a server or client can be.
-var Impls = []string{"ours", "pion", "udp"}
+// Impls are the implementations a server or client can be. udpconns is a
+// server only; its client is udp's.
+var Impls = []string{"ours", "pion", "udp", "udpconns"}
 
 // Server is an echo server of one implementation on 127.0.0.1.
 type Server interface {
@@ -52,6 +55,8 @@ func StartServer(impl string, p *PKI) (Server, error) {
 		return startPion(p)
 	case "udp":
 		return startUDP()
+	case "udpconns":
+		return startUDPConns()
 	}
 	return nil, errorf("no implementation %q", impl)
 }
@@ -226,6 +231,90 @@ func (s *udpServer) Addr() string { return s.pc.LocalAddr().String() }
 func (s *udpServer) Peers() int   { return 0 }
 func (s *udpServer) Close()       { _ = s.pc.Close(); <-s.done }
 
+// udpConnsServer is the bare UDP echo in the shape of ours on Linux: a
+// peer's first datagram, read from the shared socket, gets the peer a socket
+// of its own (SO_REUSEPORT, bound beside the shared one, connected to the
+// peer) and a goroutine that reads it and echoes. Against udpServer's one
+// goroutine on one socket, it shows what that shape costs per round trip
+// (a goroutine woken per datagram, a socket per peer) apart from DTLS.
+type udpConnsServer struct {
+	pc    *net.UDPConn
+	mu    sync.Mutex
+	peers map[netip.AddrPort]*net.UDPConn
+	wg    sync.WaitGroup
+	done  chan struct{}
+}
+
+func reusePort(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+func startUDPConns() (Server, error) {
+	lc := net.ListenConfig{Control: reusePort}
+	p, err := lc.ListenPacket(context.Background(), "udp4", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &udpConnsServer{pc: p.(*net.UDPConn), peers: map[netip.AddrPort]*net.UDPConn{}, done: make(chan struct{})}
+	go s.serve()
+	return s, nil
+}
+
+func (s *udpConnsServer) serve() {
+	defer close(s.done)
+	d := net.Dialer{LocalAddr: s.pc.LocalAddr(), Control: reusePort}
+	buf := make([]byte, EchoBuffer)
+	for {
+		n, from, err := s.pc.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		s.mu.Lock()
+		c := s.peers[from]
+		s.mu.Unlock()
+		if c == nil {
+			nc, err := d.Dial("udp4", from.String())
+			if err != nil {
+				continue
+			}
+			c = nc.(*net.UDPConn)
+			s.mu.Lock()
+			s.peers[from] = c
+			s.mu.Unlock()
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); echo(c) }()
+		}
+		_, _ = c.Write(buf[:n])
+	}
+}
+
+func (s *udpConnsServer) Addr() string { return s.pc.LocalAddr().String() }
+func (s *udpConnsServer) Peers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.peers)
+}
+func (s *udpConnsServer) Close() {
+	_ = s.pc.Close()
+	<-s.done
+	s.mu.Lock()
+	for _, c := range s.peers {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
 // Client dials one implementation's connections, all from one
 // configuration made once, as an application would.
 type Client struct {
@@ -271,7 +360,7 @@ func (c *Client) Dial(addr string) (net.Conn, error) {
 			return nil, err
 		}
 		return conn, nil
-	case "udp":
+	case "udp", "udpconns":
 		return net.Dial("udp", addr)
 	}
 	return nil, errorf("no implementation %q", c.impl)

@@ -313,70 +313,105 @@ func (d *driver) handshakeRows(r int) error {
 	return nil
 }
 
-// echo runs the echo client against impl's server and returns round
-// trips/s and, with many connections, the server's RSS per connection.
-func (d *driver) echo(impl string, conns, workers int) (rate, rssPerConn float64, err error) {
+// echoResult is one echo measurement: round trips/s; the CPU time each
+// process spent per round trip (the server's by getrusage over the same
+// span, the client's from its own); the cores each used meanwhile, which
+// show whether the two filled the machine; and, with many connections, the
+// server's RSS per connection.
+type echoResult struct {
+	rate, serverCPU, clientCPU, serverCores, clientCores, rssPerConn float64
+}
+
+// echo runs the echo client against impl's server.
+func (d *driver) echo(impl string, conns, workers int) (echoResult, error) {
+	var res echoResult
 	s, addr, err := d.server(impl, nil, nil)
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	defer s.stop()
 	c, err := startChild("client "+impl, nil, nil, d.self, "client", "-impl", impl, "-pki", d.pki,
 		"-addr", addr, "-mode", "echo", "-dur", d.dur.String(),
 		"-conns", strconv.Itoa(conns), "-workers", strconv.Itoa(workers))
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	defer c.stop()
 	if _, err = c.expect("PHASE base", 30*time.Second); err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	s0, err := s.stat()
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	c.send("go")
 	if _, err = c.expect("PHASE idle", 300*time.Second); err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	// Handshakes finish on the server a moment after the clients' Dial.
 	time.Sleep(time.Second)
 	s1, err := s.stat()
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	if impl != "udp" && int(s1.peers) < conns {
-		return 0, 0, errorf("%s: server holds %v connections, want %d", impl, s1.peers, conns)
+		return res, errorf("%s: server holds %v connections, want %d", impl, s1.peers, conns)
 	}
 	c.send("go")
 	l, err := c.expect("RESULT ", d.dur+30*time.Second)
 	if err != nil {
-		return 0, 0, err
+		return res, err
+	}
+	// The server's span also has the stat round trips at its ends, while
+	// it idles: next to the round trips' CPU, noise.
+	s2, err := s.stat()
+	if err != nil {
+		return res, err
 	}
 	f := fields(l)
-	return f["n"] / (f["wall_ns"] / 1e9), (s1.rss - s0.rss) / float64(conns), nil
+	n, wall := f["n"], f["wall_ns"]
+	if n == 0 {
+		return res, errorf("%s: no echo came back", impl)
+	}
+	return echoResult{
+		rate:        n / (wall / 1e9),
+		serverCPU:   (s2.cpu - s1.cpu) / n,
+		clientCPU:   f["cpu_ns"] / n,
+		serverCores: (s2.cpu - s1.cpu) / wall,
+		clientCores: f["cpu_ns"] / wall,
+		rssPerConn:  (s1.rss - s0.rss) / float64(conns),
+	}, nil
+}
+
+// recordEcho keeps an echo row's rate and both sides' CPU under key.
+func (d *driver) recordEcho(key, impl string, e echoResult) {
+	d.record(key, impl, e.rate, "roundtrips/s")
+	d.record(key+"ServerCPU", impl, e.serverCPU, "ns/op")
+	d.record(key+"ClientCPU", impl, e.clientCPU, "ns/op")
+	d.data.add(key+"ServerCores", impl, d.round, e.serverCores)
+	d.data.add(key+"ClientCores", impl, d.round, e.clientCores)
 }
 
 func (d *driver) echoRows(r int) error {
 	for _, impl := range order(r, "ours", "pion", "udp") {
-		rate, _, err := d.echo(impl, 1, 1)
+		e, err := d.echo(impl, 1, 1)
 		if err != nil {
 			return err
 		}
-		d.record("EchoRTT", impl, 1e9/rate, "ns/op")
-		if rate, _, err = d.echo(impl, 1, 16); err != nil {
+		d.record("EchoRTT", impl, 1e9/e.rate, "ns/op")
+		if e, err = d.echo(impl, 1, 16); err != nil {
 			return err
 		}
-		d.record("Echo16x1", impl, rate, "roundtrips/s")
+		d.recordEcho("Echo16x1", impl, e)
 	}
-	for _, impl := range order(r, "ours", "pion", "udp") {
-		rate, rss, err := d.echo(impl, d.conns, 16)
+	for _, impl := range order(r, "ours", "pion", "udp", "udpconns") {
+		e, err := d.echo(impl, d.conns, 16)
 		if err != nil {
 			return err
 		}
-		d.record("Echo16xMany", impl, rate, "roundtrips/s")
-		if impl != "udp" {
-			d.record("RSSPerConn", impl, rss, "B/conn")
+		d.recordEcho("Echo16xMany", impl, e)
+		if impl == "ours" || impl == "pion" {
+			d.record("RSSPerConn", impl, e.rssPerConn, "B/conn")
 		}
 	}
 	return nil

@@ -100,8 +100,19 @@ var rows = []row{
 	{"same (vs pion)", "EchoRTT", "ours", "pion", "pion", micros, over, "", nil},
 	{"echo round trips/s, 16 workers, 1 connection (vs bare UDP)", "Echo16x1", "ours", "udp", "bare UDP", rate, over, ">= 0.8x", atLeast(0.8)},
 	{"same (vs pion)", "Echo16x1", "ours", "pion", "pion", rate, over, "", nil},
+	{"server CPU per echo round trip, 16 workers, 1 connection (vs bare UDP)", "Echo16x1ServerCPU", "ours", "udp", "bare UDP", micros, over, "", nil},
+	{"same (vs pion)", "Echo16x1ServerCPU", "ours", "pion", "pion", micros, over, "", nil},
+	{"client CPU per echo round trip, 16 workers, 1 connection (vs bare UDP)", "Echo16x1ClientCPU", "ours", "udp", "bare UDP", micros, over, "", nil},
+	{"same (vs pion)", "Echo16x1ClientCPU", "ours", "pion", "pion", micros, over, "", nil},
 	{"same with CONNS connections (vs bare UDP)", "Echo16xMany", "ours", "udp", "bare UDP", rate, over, ">= 0.6x", atLeast(0.6)},
 	{"same (vs pion)", "Echo16xMany", "ours", "pion", "pion", rate, over, "", nil},
+	{"same (vs bare UDP with a connected socket and a goroutine per peer, ours' shape)", "Echo16xMany", "ours", "udpconns", "UDP, socket per peer", rate, over, "", nil},
+	{"server CPU per echo round trip, 16 workers, CONNS connections (vs bare UDP)", "Echo16xManyServerCPU", "ours", "udp", "bare UDP", micros, over, "", nil},
+	{"same (vs pion)", "Echo16xManyServerCPU", "ours", "pion", "pion", micros, over, "", nil},
+	{"same (vs bare UDP, socket per peer)", "Echo16xManyServerCPU", "ours", "udpconns", "UDP, socket per peer", micros, over, "", nil},
+	{"client CPU per echo round trip, 16 workers, CONNS connections (vs bare UDP)", "Echo16xManyClientCPU", "ours", "udp", "bare UDP", micros, over, "", nil},
+	{"same (vs pion)", "Echo16xManyClientCPU", "ours", "pion", "pion", micros, over, "", nil},
+	{"same (vs bare UDP, socket per peer)", "Echo16xManyClientCPU", "ours", "udpconns", "UDP, socket per peer", micros, over, "", nil},
 	{"RSS per idle established connection, CONNS connections (vs pion)", "RSSPerConn", "ours", "pion", "pion", kib, over, "<= 0.5x", atMost(0.5)},
 	{"forged-ClientHello flood, answers/s, server on 2 cores vs 1", "FloodCores", "2", "1", "1 core", rate, over, ">= 1.7x", atLeast(1.7)},
 	{"handshakes/s (8 client processes), server on 2 cores vs 1", "HandshakeCores", "2", "1", "1 core", rate, over, ">= 1.7x", atLeast(1.7)},
@@ -207,6 +218,19 @@ func (d *driver) table(notes []string, took time.Duration) string {
 			fmt.Fprintf(&b, "- Server CPU in the %s readers rows: %.2f cores used with 1 reader, %.2f with 2 (medians; given 2 cores, which the load generator shares); per %s, %s with 1 reader, %s with 2.\n",
 				strings.ToLower(k), median(c1), median(c2), map[string]string{"Flood": "answer", "Handshake": "handshake"}[k],
 				micros(d.cpuPer(k+"Readers", "1")), micros(d.cpuPer(k+"Readers", "2")))
+		}
+	}
+	for _, k := range []string{"Echo16x1", "Echo16xMany"} {
+		var parts []string
+		for _, impl := range []string{"ours", "pion", "udp", "udpconns"} {
+			sc, cc := d.data.values(k+"ServerCores", impl), d.data.values(k+"ClientCores", impl)
+			if len(sc) > 0 && len(cc) > 0 {
+				parts = append(parts, fmt.Sprintf("%s %.2f + %.2f", impl, median(sc), median(cc)))
+			}
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(&b, "- Cores used in the %s echo row, server + client (medians; %d CPUs): %s.\n",
+				map[string]string{"Echo16x1": "16-worker, 1-connection", "Echo16xMany": conns + "-connection"}[k], runtime.NumCPU(), strings.Join(parts, ", "))
 		}
 	}
 	for _, f := range d.failures {
