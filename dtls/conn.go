@@ -222,9 +222,13 @@ func (c *Conn) pump(step func(*openssl.SSL) (int, error), done <-chan struct{}, 
 		switch {
 		case !c.hsDone.Load():
 			wait, running = c.ssl.DTLSTimeout()
-		case c.direct():
-			// The buffers stay through the wait, until a sweep finds
-			// the connection quiet (holdBuffers).
+		case c.srv == nil && c.direct():
+			// A client's buffers stay through the wait, until a sweep
+			// finds the connection quiet (holdBuffers). A server's go
+			// at once, as below: with thousands of connections, the
+			// same 33 KiB freed and taken again by the next one stays
+			// in the caches, where holding them for each made the
+			// server's round trips dearer, not cheaper (issue 9).
 			wait, running = c.ssl.DTLSTimeout()
 			hold = true
 		default:

@@ -116,14 +116,15 @@ func (c *Conn) awaitOwn(timer time.Time, done, stop <-chan struct{}, at time.Tim
 	return c.took(buf[:n])
 }
 
-// bufferLinger is how long an established connection with its own socket
-// keeps OpenSSL's record buffers (33 KiB) once it goes quiet: between one
-// and two sweeps. Freeing them before every wait, as a connection fed
-// through the queue does, costs a free and a malloc of both per round trip;
-// with many connections glibc's per-thread arenas then trim and grow their
-// heaps, a page fault per page touched again: a fifth to a third of the
-// client's CPU at 5000 connections in make bench's echo rows. A read
-// deadline per wait instead would cost a timer update per round trip.
+// bufferLinger is how long a client's established connection keeps
+// OpenSSL's record buffers (33 KiB) once it goes quiet: between one and two
+// sweeps. Freeing them before every wait, as a server connection does,
+// costs a free and a malloc of both per round trip; on the client, whose
+// goroutines wait on many connections at once, glibc's per-thread arenas
+// then trim and grow their heaps, a page fault per page touched again: a
+// fifth to a third of the client's CPU at 200 to 5000 connections in make
+// bench's echo rows. A read deadline per wait instead would cost a timer
+// update per round trip.
 const bufferLinger = time.Second
 
 // lingering is the sweep's list: the connections that kept their buffers
