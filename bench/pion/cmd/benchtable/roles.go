@@ -313,6 +313,7 @@ func micro(args []string) error {
 	benches := map[string]func(*testing.B){
 		"ListenHelloVerify": func(b *testing.B) { harness.ListenHelloVerify(b, p) },
 		"ListenValidCookie": func(b *testing.B) { harness.ListenValidCookie(b, p) },
+		"ListenBatch":       func(b *testing.B) { harness.ListenBatch(b, p) },
 		"StatelessHRR":      func(b *testing.B) { harness.StatelessHRR(b, p, tls13) },
 		"EchoConn":          func(b *testing.B) { harness.EchoConn(b, p) },
 	}
