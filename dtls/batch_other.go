@@ -5,12 +5,20 @@ package dtls
 import (
 	"net"
 	"net/netip"
+
+	"github.com/openssl-stateless/openssl"
 )
 
 // Elsewhere the reader takes one datagram per read and sends each reply at
 // once (batch_linux.go batches both on Linux).
 
-type batch struct{ out replies }
+// batch is never made here (newBatch returns nil); its fields are those
+// the reader's batch loop uses.
+type batch struct {
+	out  replies
+	lb   *openssl.ListenBatch
+	slot int
+}
 
 // replies is never made here: a nil *replies sends at once.
 type replies struct{}

@@ -544,32 +544,26 @@ func (r *reader) listenBatch(b *batch, n int) {
 			}
 			break
 		}
+		// Every datagram but one that ended the call was answered
+		// (ErrRetry, as DTLSv1ListenDatagram reports it) or dropped.
+		ended := peer.IsValid() || err != nil
 		for k := start; k < next; k++ {
 			if lb.Len[k] < 0 {
 				continue
 			}
-			ends := k == next-1 && (peer.IsValid() || err != nil)
-			ans := lb.Answer(k)
+			ans, d := lb.Answer(k), lb.Datagram(k)[:lb.Len[k]]
 			if ans != nil {
 				if buf := b.out.next(); len(ans) > len(buf) || !b.out.commit(copy(buf, ans), lb.From[k]) {
 					r.writeTo(ans, lb.From[k])
 				}
 			}
-			switch {
-			case ends:
-			case ans == nil:
-				l.datagramsDropped.Add(1)
-			default:
-				l.cookiesSent.Add(1)
-				if clientHelloHasCookie(lb.Datagram(k)[:lb.Len[k]]) {
-					l.cookiesRejected.Add(1)
-				}
+			if ended && k == next-1 {
+				r.listened(d, lb.From[k], peer, err, ans != nil)
+			} else {
+				r.listened(d, lb.From[k], netip.AddrPort{}, openssl.ErrRetry, ans != nil)
 			}
 		}
-		switch {
-		case peer.IsValid():
-			l.cookiesVerified.Add(1)
-			l.admit(r, peer)
+		if peer.IsValid() {
 			// The peer's later datagrams of this read (a retransmitted
 			// ClientHello, say) are its connection's now, as they
 			// would have been one datagram at a time.
@@ -578,20 +572,10 @@ func (r *reader) listenBatch(b *batch, n int) {
 					lb.Len[k] = -1
 				}
 			}
-		case err != nil:
-			l.log.Error("dtls: DTLSv1_listen failed", "peer", lb.From[next-1], "err", err)
-			l.datagramsDropped.Add(1)
-			r.lssl.Close()
-			r.lssl, r.lbio = nil, nil
 		}
 		start = next
 	}
-	strays := r.strays
-	r.strays = nil
-	r.lmu.Unlock()
-	for _, st := range strays {
-		r.route(st.d, st.from, &b.out)
-	}
+	r.unlockRouteStrays(&b.out)
 }
 
 // readFailed handles a read error of the loop, and reports whether the loop
@@ -694,11 +678,16 @@ func (r *reader) relisten(d []byte, from netip.AddrPort, out *replies) {
 		return
 	}
 	r.listen(d, from, out)
+	r.unlockRouteStrays(out)
+}
+
+// unlockRouteStrays releases r.lmu and routes the strays admit collected
+// meanwhile, as if the Listener's socket had read them: route takes the
+// locks, so not before they are released.
+func (r *reader) unlockRouteStrays(out *replies) {
 	strays := r.strays
 	r.strays = nil
 	r.lmu.Unlock()
-	// Routed as if the Listener's socket had read them; route takes the
-	// locks, so not before they are released.
 	for _, st := range strays {
 		r.route(st.d, st.from, out)
 	}
@@ -786,6 +775,16 @@ func (r *reader) listen(d []byte, from netip.AddrPort, out *replies) {
 			return nil
 		})
 	}
+	r.listened(d, from, peer, err, sent)
+}
+
+// listened counts DTLSv1_listen's outcome for d, from `from`, and acts on
+// it: a cookie that verified (err nil) admits peer; ErrRetry is a
+// HelloVerifyRequest sent (sent) or d dropped; anything else leaves the
+// listening SSL in an unknown state, and it is replaced. Called with r.lmu
+// held.
+func (r *reader) listened(d []byte, from, peer netip.AddrPort, err error, sent bool) {
+	l := r.ln
 	switch {
 	case err == nil:
 		l.cookiesVerified.Add(1)
@@ -800,8 +799,6 @@ func (r *reader) listen(d []byte, from netip.AddrPort, out *replies) {
 			l.cookiesRejected.Add(1)
 		}
 	default:
-		// A fatal listen error leaves the listening SSL in an unknown
-		// state: replace it.
 		l.log.Error("dtls: DTLSv1_listen failed", "peer", from, "err", err)
 		l.datagramsDropped.Add(1)
 		r.lssl.Close()

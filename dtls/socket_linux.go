@@ -81,14 +81,14 @@ func ownSocketOrigin(udp *net.UDPConn) (laddr *net.UDPAddr, v6only int, ok bool)
 	return laddr, v6only, true
 }
 
-// drainBufs holds drainSocket's buffers: every server connection's Close
-// drains its socket, most often finding it empty, and a 64 KiB buffer
-// made each time was most of what a Close allocated.
-var drainBufs = sync.Pool{New: func() any { b := make([]byte, 1<<16); return &b }}
+// pendingBufs holds readPending's buffers: most calls find the socket
+// empty and take none, but a Close behind a peer's last datagrams, or a
+// flood's strays, would otherwise make 64 KiB each time.
+var pendingBufs = sync.Pool{New: func() any { b := make([]byte, 1<<16); return &b }}
 
-// drainSocket hands what udp has received to f, without waiting. f must
-// not keep d.
-func drainSocket(udp *net.UDPConn, f func(d []byte)) {
+// readPending hands f what udp has received, each datagram with its
+// source, without waiting. f must not keep d.
+func readPending(udp *net.UDPConn, f func(d []byte, from netip.AddrPort)) {
 	rc, err := udp.SyscallConn()
 	if err != nil {
 		return
@@ -96,12 +96,16 @@ func drainSocket(udp *net.UDPConn, f func(d []byte)) {
 	// Control, not Read: Read would queue behind a reader blocked on the
 	// socket (and fail at once on a kick's deadline in the past), where
 	// the kernel lets both receive at the same time.
-	bp := drainBufs.Get().(*[]byte)
-	defer drainBufs.Put(bp)
-	buf := *bp
 	_ = rc.Control(func(fd uintptr) {
+		var probe [1]byte
+		if _, _, err := syscall.Recvfrom(int(fd), probe[:], syscall.MSG_DONTWAIT|syscall.MSG_PEEK); err == syscall.EAGAIN {
+			return // the common case: nothing came, no buffer taken
+		}
+		bp := pendingBufs.Get().(*[]byte)
+		defer pendingBufs.Put(bp)
+		buf := *bp
 		for {
-			n, _, err := syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
+			n, sa, err := syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
 			if err == syscall.ECONNREFUSED {
 				// An ICMP error the socket held (our close_notify to a
 				// port the peer had closed, before it opened it again):
@@ -109,11 +113,26 @@ func drainSocket(udp *net.UDPConn, f func(d []byte)) {
 				continue
 			}
 			if err != nil || n < 0 {
-				return // EAGAIN: empty; anything else: nothing to drain
+				return // EAGAIN: empty; anything else: nothing to read
 			}
-			f(buf[:n])
+			var from netip.AddrPort
+			switch a := sa.(type) {
+			case *syscall.SockaddrInet4:
+				from = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+			case *syscall.SockaddrInet6:
+				from = netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port))
+			default:
+				continue
+			}
+			f(buf[:n], from)
 		}
 	})
+}
+
+// drainSocket hands what a connected udp has received to f, without
+// waiting. f must not keep d.
+func drainSocket(udp *net.UDPConn, f func(d []byte)) {
+	readPending(udp, func(d []byte, _ netip.AddrPort) { f(d) })
 }
 
 // dialOwn makes a connection's own socket: bound to laddr beside the
@@ -155,34 +174,5 @@ func dialOwn(laddr *net.UDPAddr, v6only int, peer netip.AddrPort) (*net.UDPConn,
 // lost to its own. Call it once the socket is connected, before anyone
 // reads it.
 func takeStrays(udp *net.UDPConn, f func(d []byte, from netip.AddrPort)) {
-	rc, err := udp.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = rc.Control(func(fd uintptr) {
-		var probe [1]byte
-		if _, _, err := syscall.Recvfrom(int(fd), probe[:], syscall.MSG_DONTWAIT|syscall.MSG_PEEK); err == syscall.EAGAIN {
-			return // the common case: nothing came, nothing allocated
-		}
-		buf := make([]byte, 1<<16)
-		for {
-			n, sa, err := syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
-			if err == syscall.ECONNREFUSED {
-				continue
-			}
-			if err != nil || n < 0 {
-				return
-			}
-			var from netip.AddrPort
-			switch a := sa.(type) {
-			case *syscall.SockaddrInet4:
-				from = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
-			case *syscall.SockaddrInet6:
-				from = netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port))
-			default:
-				continue
-			}
-			f(buf[:n], from)
-		}
-	})
+	readPending(udp, f)
 }
