@@ -591,6 +591,62 @@ func (b *BIO) DrainDatagrams(send func(p []byte) error) error {
 	return first
 }
 
+// DrainDatagramBatches is DrainDatagrams for a sender that takes several
+// datagrams per system call (sendmmsg(2), golang.org/x/net/ipv4's
+// WriteBatch): it calls send with up to len(buf) datagrams at a time, in
+// order, in buf[:k]. A DTLS flight (a server's certificate flight, say)
+// is several datagrams written by one SSL call, and goes out in one call
+// to send when buf has room for it. The datagrams alias C memory and are
+// valid only during the call; nothing is allocated. The first error from
+// send is returned, and the datagrams after a failed batch are still
+// offered, as DrainDatagrams does. buf must not be empty.
+func (b *BIO) DrainDatagramBatches(buf [][]byte, send func(batch [][]byte) error) error {
+	owner, nested, err := b.claim(false)
+	if err != nil {
+		return err
+	}
+	defer b.done(owner, nested)
+	d := b.dg
+	if d == nil {
+		return errNotPacketBIO
+	}
+	switch {
+	case send == nil:
+		return errors.New("openssl: DrainDatagramBatches: nil send function")
+	case len(buf) == 0:
+		return errors.New("openssl: DrainDatagramBatches: empty batch buffer")
+	}
+	defer runtime.KeepAlive(b)
+	out := unsafe.Slice((*byte)(unsafe.Pointer(d.out)), int(d.out_len))
+	var first error
+	k := 0
+	flush := func() {
+		if k == 0 {
+			return
+		}
+		if err := send(buf[:k]); err != nil && first == nil {
+			first = err
+		}
+		clear(buf[:k]) // no slice of C memory outlives the call
+		k = 0
+	}
+	for len(out) >= 2 {
+		n := int(binary.BigEndian.Uint16(out))
+		if 2+n > len(out) {
+			break
+		}
+		buf[k] = out[2 : 2+n]
+		k++
+		if k == len(buf) {
+			flush()
+		}
+		out = out[2+n:]
+	}
+	flush()
+	d.out_len = 0
+	return first
+}
+
 // BIOAddr wraps a BIO_ADDR (BIO_ADDR_new(3)), for code that speaks to
 // OpenSSL's address API. It converts to and from net.UDPAddr. A BIOAddr is
 // not safe for concurrent use. Methods of a nil *BIOAddr, or of one

@@ -83,6 +83,110 @@ func TestPacketBIOAnswersQueryMTU(t *testing.T) {
 	assert.Greater(t, server.DTLSDataMTU(), 400)
 }
 
+// DrainDatagramBatches hands a fragmented certificate flight over in
+// batches of at most len(buf), in order, each batch full but the last;
+// the client completes the handshake from them; a failing batch is
+// reported and the batches after it are still offered.
+func TestDrainDatagramBatches(t *testing.T) {
+	const mtu = 576
+	ca := testcert.NewCA(t, "CA")
+	big := ca.Issue(t, "localhost", testcert.Options{Padding: 2500})
+	sctx := newDTLSServerCtx(t, true)
+	require.NoError(t, sctx.UseCertificatePEM(big.CertPEM))
+	require.NoError(t, sctx.UsePrivateKeyPEM(big.KeyPEM))
+	server, sbio := newPacketListener(t, sctx)
+	require.NoError(t, sbio.SetMTU(mtu))
+	cctx, err := openssl.NewCtx(openssl.DTLSClientMethod)
+	require.NoError(t, err)
+	defer cctx.Close()
+	client, err := openssl.NewSSL(cctx)
+	require.NoError(t, err)
+	defer client.Close()
+	cbio, err := openssl.NewPacketBIO(mtu, 1<<16)
+	require.NoError(t, err)
+	require.NoError(t, client.SetBIO(cbio, cbio))
+	serverAP := netip.MustParseAddrPort("192.0.2.1:4433")
+
+	listening := true
+	serverStep := func() {
+		if listening {
+			_, err := server.DTLSv1ListenAddrPort()
+			if errors.Is(err, openssl.ErrRetry) {
+				return
+			}
+			require.NoError(t, err)
+			listening = false
+		}
+		if err := server.Accept(); err != nil {
+			require.ErrorIs(t, err, openssl.ErrWantRead)
+		}
+	}
+	var sizes []int // of the server's batches
+	buf := make([][]byte, 3)
+	require.ErrorIs(t, client.Connect(), openssl.ErrWantRead)
+	for i := 0; i < 20 && !(client.IsInitFinished() && server.IsInitFinished()); i++ {
+		require.NoError(t, cbio.DrainDatagrams(func(p []byte) error {
+			require.NoError(t, sbio.PushDatagram(p, clientAP))
+			serverStep()
+			return nil
+		}))
+		var flight [][]byte // copies: the BIO's are gone when the call returns
+		require.NoError(t, sbio.DrainDatagramBatches(buf, func(batch [][]byte) error {
+			sizes = append(sizes, len(batch))
+			for _, p := range batch {
+				flight = append(flight, bytes.Clone(p))
+			}
+			return nil
+		}))
+		for _, p := range flight {
+			require.NoError(t, cbio.PushDatagram(p, serverAP))
+			if err := client.Connect(); err != nil {
+				require.ErrorIs(t, err, openssl.ErrWantRead)
+			}
+		}
+	}
+	require.True(t, client.IsInitFinished() && server.IsInitFinished(), "handshake completed from the batched flights")
+	require.NotEmpty(t, sizes)
+	assert.Contains(t, sizes, 3, "the fragmented certificate flight fills batches: %v", sizes)
+	for _, k := range sizes {
+		assert.LessOrEqual(t, k, len(buf))
+	}
+	for _, p := range buf {
+		assert.Nil(t, p, "no slice of C memory is left in buf")
+	}
+
+	// A failing batch: its error is the result, and the rest still go.
+	_, err = server.Write([]byte("one"))
+	require.NoError(t, err)
+	_, err = server.Write([]byte("two"))
+	require.NoError(t, err)
+	_, err = server.Write([]byte("three"))
+	require.NoError(t, err)
+	boom := errors.New("boom")
+	calls, offered := 0, 0
+	err = sbio.DrainDatagramBatches(buf[:2], func(batch [][]byte) error {
+		calls++
+		offered += len(batch)
+		if calls == 1 {
+			return boom
+		}
+		return nil
+	})
+	assert.ErrorIs(t, err, boom)
+	assert.Equal(t, 2, calls)
+	assert.Equal(t, 3, offered)
+	assert.False(t, sbio.HasOutput(), "drained")
+
+	// Misuse.
+	assert.ErrorContains(t, sbio.DrainDatagramBatches(nil, func([][]byte) error { return nil }), "empty batch buffer")
+	assert.ErrorContains(t, sbio.DrainDatagramBatches(buf, nil), "nil send function")
+	m, err := openssl.NewMemBIO()
+	require.NoError(t, err)
+	assert.Error(t, m.DrainDatagramBatches(buf, func([][]byte) error { return nil }), "only packet BIOs hold datagrams")
+	require.NoError(t, m.Close())
+	assert.ErrorIs(t, m.DrainDatagramBatches(buf, func([][]byte) error { return nil }), openssl.ErrClosed)
+}
+
 func TestBIOAddrConversions(t *testing.T) {
 	for _, in := range []*net.UDPAddr{
 		{IP: net.IPv4(192, 0, 2, 1), Port: 4433},

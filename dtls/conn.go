@@ -67,6 +67,7 @@ type Conn struct {
 	cookieExchanged atomic.Bool
 	maxPayload      int
 	minRecord       int // guarded by mu; see shortRecordGuard
+	flightsBatched  int // sendmmsg calls that sent more than one datagram (flight_linux.go); guarded by mu
 
 	// What peer verification (verify.go) found, guarded by mu: the chain
 	// the peer sent, parsed once, the chains verified, and whether the
@@ -175,6 +176,9 @@ func (c *Conn) send(p []byte) error {
 func (c *Conn) flushLocked() error {
 	if c.bio == nil || !c.bio.HasOutput() {
 		return nil
+	}
+	if c.direct() {
+		return c.flushOwn()
 	}
 	return c.bio.DrainDatagrams(c.send)
 }

@@ -12,6 +12,14 @@ func ClientCtxCount() int {
 // OwnSocket reports whether c reads a socket of its own (own.go).
 func OwnSocket(c *Conn) bool { return c.direct() }
 
+// FlightsBatched is how many times c sent more than one datagram in one
+// sendmmsg (flight_linux.go).
+func FlightsBatched(c *Conn) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flightsBatched
+}
+
 // VerifyCacheHits is how many verifications c's Ctx answered from its
 // cache (verifycache.go) so far.
 func VerifyCacheHits(c *Conn) int {

@@ -1,0 +1,66 @@
+//go:build linux
+
+package dtls_test
+
+import (
+	"crypto/tls"
+	"net"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openssl-stateless/openssl/dtls"
+)
+
+// At an MTU of 576 both sides' certificate flights are several datagrams.
+// On a connection's own socket (the server's, and Dial's) such a flight
+// goes out in one sendmmsg; on the shared socket one datagram at a time.
+// Either way the handshake completes and data flows.
+func TestFlightInOneSendmmsg(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		name := "own socket"
+		if shared {
+			name = "shared socket"
+		}
+		t.Run(name, func(t *testing.T) {
+			p := newPKI(t)
+			scfg := p.serverConfig()
+			scfg.MTU = 576
+			scfg.SharedSocket = shared
+			scfg.ClientAuth = tls.RequireAndVerifyClientCert
+			scfg.ClientCAs = p.pool()
+			l := listen(t, scfg)
+			ccfg := p.clientConfig()
+			ccfg.MTU = 576
+			ccfg.CertificatePEM, ccfg.KeyPEM = p.client.CertPEM, p.client.KeyPEM
+			c, err := dtls.Dial("udp", l.Addr().String(), ccfg)
+			require.NoError(t, err)
+			defer c.Close()
+			sc := acceptOne(t, l).(*dtls.Conn)
+			defer sc.Close()
+			exchange(t, c, sc, []byte("after a batched flight"))
+
+			if shared {
+				assert.Zero(t, dtls.FlightsBatched(sc), "the shared socket sends one datagram at a time")
+			} else {
+				require.True(t, dtls.OwnSocket(sc))
+				assert.GreaterOrEqual(t, dtls.FlightsBatched(sc), 1, "the server's certificate flight went in one sendmmsg")
+			}
+			assert.GreaterOrEqual(t, dtls.FlightsBatched(c), 1, "the client's certificate flight went in one sendmmsg")
+		})
+	}
+}
+
+// exchange writes msg from a to b and back.
+func exchange(t *testing.T, a, b net.Conn, msg []byte) {
+	t.Helper()
+	buf := make([]byte, 2048)
+	for _, dir := range [][2]net.Conn{{a, b}, {b, a}} {
+		_, err := dir[0].Write(msg)
+		require.NoError(t, err)
+		n, err := dir[1].Read(buf)
+		require.NoError(t, err)
+		require.Equal(t, msg, buf[:n])
+	}
+}
