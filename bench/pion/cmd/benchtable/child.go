@@ -94,7 +94,10 @@ func fields(s string) map[string]float64 {
 }
 
 // serverStat is what a server role reports.
-type serverStat struct{ cpu, rss, peers float64 }
+// serverStat is a server's STAT line: its CPU time (ns), RSS (bytes),
+// peers, and the CPU time of its Go runtime's sysmon thread (ns; absent,
+// so zero, from the C server).
+type serverStat struct{ cpu, rss, peers, sysmon float64 }
 
 func (c *child) stat() (serverStat, error) {
 	c.send("stat")
@@ -103,8 +106,13 @@ func (c *child) stat() (serverStat, error) {
 		return serverStat{}, err
 	}
 	var s serverStat
-	_, err = fmt.Sscan(l, &s.cpu, &s.rss, &s.peers)
-	return s, err
+	if _, err = fmt.Sscan(l, &s.cpu, &s.rss, &s.peers); err != nil {
+		return s, err
+	}
+	if f := strings.Fields(l); len(f) > 3 {
+		s.sysmon, _ = strconv.ParseFloat(f[3], 64)
+	}
+	return s, nil
 }
 
 // benchLines parses go-test-format lines: name -> metric unit -> value.

@@ -220,47 +220,57 @@ func (d *driver) server(impl string, env []string, prefix []string, extra ...str
 	return s, addr, nil
 }
 
+// hsResult is one handshake measurement: handshakes/s, and per handshake
+// the server's CPU, the part of it its Go runtime's sysmon thread spent
+// (zero for C), and the client's CPU.
+type hsResult struct{ rate, serverCPU, serverSysmon, clientCPU float64 }
+
 // handshake runs -par dialers of impl's client against impl's server for
-// d.dur and returns handshakes/s and the CPU per handshake of each side.
-func (d *driver) handshake(impl string, par int, env, prefix []string) (rate, serverCPU, clientCPU float64, err error) {
+// d.dur.
+func (d *driver) handshake(impl string, par int, env, prefix []string) (hsResult, error) {
 	s, addr, err := d.server(impl, env, prefix)
 	if err != nil {
-		return 0, 0, 0, err
+		return hsResult{}, err
 	}
 	defer s.stop()
 	return d.handshakeAgainst(s, addr, impl, par)
 }
 
 // handshakeAgainst runs clientImpl's dialers against the server s.
-func (d *driver) handshakeAgainst(s *child, addr, clientImpl string, par int) (rate, serverCPU, clientCPU float64, err error) {
+func (d *driver) handshakeAgainst(s *child, addr, clientImpl string, par int) (hsResult, error) {
 	c, err := startChild("client "+clientImpl, nil, nil, d.self, "client", "-impl", clientImpl, "-pki", d.pki,
 		"-addr", addr, "-mode", "handshake", "-dur", d.dur.String(), "-par", strconv.Itoa(par))
 	if err != nil {
-		return 0, 0, 0, err
+		return hsResult{}, err
 	}
 	defer c.stop()
 	if _, err = c.expect("PHASE start", 30*time.Second); err != nil {
-		return 0, 0, 0, err
+		return hsResult{}, err
 	}
 	s0, err := s.stat()
 	if err != nil {
-		return 0, 0, 0, err
+		return hsResult{}, err
 	}
 	c.send("go")
 	l, err := c.expect("RESULT ", d.dur+30*time.Second)
 	if err != nil {
-		return 0, 0, 0, err
+		return hsResult{}, err
 	}
 	s1, err := s.stat()
 	if err != nil {
-		return 0, 0, 0, err
+		return hsResult{}, err
 	}
 	f := fields(l)
 	n := f["n"]
 	if n == 0 {
-		return 0, 0, 0, errorf("%s: no handshake completed", s.name)
+		return hsResult{}, errorf("%s: no handshake completed", s.name)
 	}
-	return n / (f["wall_ns"] / 1e9), (s1.cpu - s0.cpu) / n, f["cpu_ns"] / n, nil
+	return hsResult{
+		rate:         n / (f["wall_ns"] / 1e9),
+		serverCPU:    (s1.cpu - s0.cpu) / n,
+		serverSysmon: (s1.sysmon - s0.sysmon) / n,
+		clientCPU:    f["cpu_ns"] / n,
+	}, nil
 }
 
 // cServer starts bench/c/server, OpenSSL's server over loopback in C.
@@ -288,12 +298,13 @@ func (d *driver) handshakeRows(r int) error {
 			if err != nil {
 				return err
 			}
-			_, sc, _, err := d.handshakeAgainst(s, addr, "ours", 1)
+			h, err := d.handshakeAgainst(s, addr, "ours", 1)
 			s.stop()
 			if err != nil {
 				return err
 			}
-			d.record("HandshakeServerCPU", "cloop", sc, "ns/op")
+			d.record("HandshakeServerCPU", "cloop", h.serverCPU, "ns/op")
+			d.record("HandshakeServerCPUNoSysmon", "cloop", h.serverCPU, "ns/op") // one thread, no runtime
 			continue
 		}
 		if impl == "c" {
@@ -306,12 +317,14 @@ func (d *driver) handshakeRows(r int) error {
 			d.record("HandshakeClientCPU", "c", m["client-cpu-ns/op"], "ns/op")
 			continue
 		}
-		_, sc, cc, err := d.handshake(impl, 1, nil, nil)
+		h, err := d.handshake(impl, 1, nil, nil)
 		if err != nil {
 			return err
 		}
-		d.record("HandshakeServerCPU", impl, sc, "ns/op")
-		d.record("HandshakeClientCPU", impl, cc, "ns/op")
+		d.record("HandshakeServerCPU", impl, h.serverCPU, "ns/op")
+		d.record("HandshakeServerSysmon", impl, h.serverSysmon, "ns/op")
+		d.record("HandshakeServerCPUNoSysmon", impl, h.serverCPU-h.serverSysmon, "ns/op")
+		d.record("HandshakeClientCPU", impl, h.clientCPU, "ns/op")
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +53,41 @@ func cpuNanos() int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
+// sysmonNanos is the CPU time of the Go runtime's sysmon thread, the one
+// that polls while any P runs and wakes on the first syscall or cgo call
+// after the process was idle: runtime.main starts it before anything else,
+// so it is the process's second thread. /proc's schedstat gives
+// nanoseconds; -1 when it cannot be read.
+func sysmonNanos() int64 {
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return -1
+	}
+	tids := make([]int, 0, len(ents))
+	for _, e := range ents {
+		if tid, err := strconv.Atoi(e.Name()); err == nil {
+			tids = append(tids, tid)
+		}
+	}
+	if len(tids) < 2 {
+		return -1
+	}
+	slices.Sort(tids)
+	data, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/schedstat", tids[1]))
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return -1
+	}
+	ns, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return ns
+}
+
 // rssBytes is VmRSS from /proc/self/status.
 func rssBytes() int64 {
 	data, err := os.ReadFile("/proc/self/status")
@@ -95,7 +131,7 @@ func serve(args []string) error {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		if in.Text() == "stat" {
-			fmt.Printf("STAT %d %d %d\n", cpuNanos(), rssBytes(), s.Peers())
+			fmt.Printf("STAT %d %d %d %d\n", cpuNanos(), rssBytes(), s.Peers(), sysmonNanos())
 		}
 	}
 	return nil
