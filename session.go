@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"unsafe"
 )
@@ -61,6 +62,32 @@ func (s *SSL) SetSession(der []byte) error {
 		return sslResultError("SSL_set_session", s.res, nil)
 	}
 	return nil
+}
+
+// SessionIDContextMax is the longest session ID context OpenSSL takes
+// (SSL_MAX_SID_CTX_LENGTH).
+const SessionIDContextMax = 32
+
+// SetSessionIDContext wraps SSL_CTX_set_session_id_context(3): the context
+// a server's sessions are bound to, so that a session resumes only on a
+// server with the same context (the same application, under the same
+// client certificate policy). OpenSSL refuses to resume any session, with
+// an internal_error alert, on a server that verifies client certificates
+// and has no context set. At most SessionIDContextMax bytes.
+func (c *Ctx) SetSessionIDContext(sid []byte) error {
+	if len(sid) > SessionIDContextMax {
+		return fmt.Errorf("openssl: SetSessionIDContext: %d bytes, at most %d", len(sid), SessionIDContextMax)
+	}
+	return c.with(func() error {
+		var buf [SessionIDContextMax]C.uchar
+		for i, b := range sid {
+			buf[i] = C.uchar(b)
+		}
+		if C.gossl_SSL_CTX_set_session_id_context(c.ptr, &buf[0], C.uint(len(sid)), c.res) != 1 {
+			return ctxError("SSL_CTX_set_session_id_context", c.res, 0)
+		}
+		return nil
+	})
 }
 
 // SetTicketKey wraps SSL_CTX_set_tlsext_ticket_keys(3): the key that

@@ -65,3 +65,31 @@ func TestSessionErrors(t *testing.T) {
 	assert.Error(t, s.SetSession([]byte("not a session")))
 	assert.Nil(t, s.Session())
 }
+
+// A session resumes only on a server with the session ID context it was
+// made under, ticket key or not.
+func TestSessionIDContext(t *testing.T) {
+	p := newPKI(t)
+	key := bytes.Repeat([]byte{0x42}, openssl.TicketKeyLen)
+	s1, s2, s3 := newTLSServerCtx(t, p, nil), newTLSServerCtx(t, p, nil), newTLSServerCtx(t, p, nil)
+	cctx := newTLSClientCtx(t)
+	for _, c := range []*openssl.Ctx{s1, s2, s3, cctx} {
+		require.NoError(t, c.SetMaxProtoVersion(openssl.VersionTLS12))
+	}
+	for _, s := range []*openssl.Ctx{s1, s2, s3} {
+		require.NoError(t, s.SetTicketKey(key))
+	}
+	require.NoError(t, s1.SetSessionIDContext([]byte("policy A")))
+	require.NoError(t, s2.SetSessionIDContext([]byte("policy A")))
+	require.NoError(t, s3.SetSessionIDContext([]byte("policy B")))
+	der, _ := resumeOnce(t, s1, cctx, nil)
+	_, reused := resumeOnce(t, s2, cctx, der)
+	assert.True(t, reused, "the same context resumes")
+	_, reused = resumeOnce(t, s3, cctx, der)
+	assert.False(t, reused, "another context does not")
+
+	assert.ErrorContains(t, s1.SetSessionIDContext(make([]byte, openssl.SessionIDContextMax+1)), "at most 32")
+	require.NoError(t, s1.SetSessionIDContext(make([]byte, openssl.SessionIDContextMax)))
+	require.NoError(t, s1.Close())
+	assert.ErrorIs(t, s1.SetSessionIDContext([]byte("x")), openssl.ErrClosed)
+}

@@ -868,7 +868,9 @@ func (s *SSL) ShutdownState() ShutdownState {
 
 // PeerCertificates returns the peer's certificate chain, leaf first
 // (SSL_get0_peer_certificate(3), SSL_get_peer_cert_chain(3)), parsed with
-// crypto/x509. It is empty when the peer sent none.
+// crypto/x509. It is empty when the peer sent none. After a resumed
+// handshake, which carries no certificate, it is the leaf the session
+// kept, if any.
 func (s *SSL) PeerCertificates() ([]*x509.Certificate, error) {
 	nested, err := s.access()
 	if err != nil {

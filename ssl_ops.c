@@ -556,14 +556,16 @@ void gossl_SSL_get_peer(SSL *ssl, gossl_addr *out)
 
 /*
  * SSL_get_peer_cert_chain includes the leaf on a client and leaves it out on
- * a server, so the index is shifted there. The certificate returned is
- * borrowed: the SSL holds it for as long as the session lives.
+ * a server, so the index is shifted there; a client that resumed a session
+ * read from its encoding has no chain, and the leaf comes from the session
+ * as on a server. The certificate returned is borrowed: the SSL holds it
+ * for as long as the session lives.
  */
 X509 *gossl_SSL_peer_chain_at(SSL *ssl, int i)
 {
     STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
 
-    if (SSL_is_server(ssl)) {
+    if (SSL_is_server(ssl) || chain == NULL || sk_X509_num(chain) == 0) {
         if (i == 0) {
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
             return SSL_get0_peer_certificate(ssl);
@@ -588,8 +590,10 @@ int gossl_SSL_peer_chain_len(SSL *ssl)
     STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
     int n = chain != NULL ? sk_X509_num(chain) : 0;
 
-    if (!SSL_is_server(ssl))
+    if (!SSL_is_server(ssl) && n > 0)
         return n;
+    /* A server's chain lacks the leaf; a client that resumed a session
+     * read from its encoding has no chain, only the session's leaf. */
     return gossl_SSL_peer_chain_at(ssl, 0) != NULL ? n + 1 : 0;
 }
 

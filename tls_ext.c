@@ -141,6 +141,16 @@ int gossl_SSL_CTX_set_ticket_key(SSL_CTX *ctx, const unsigned char *key80, gossl
     return ret == 1;
 }
 
+int gossl_SSL_CTX_set_session_id_context(SSL_CTX *ctx, const unsigned char *sid, unsigned int len, gossl_result *r)
+{
+    int ret;
+
+    ERR_clear_error();
+    ret = SSL_CTX_set_session_id_context(ctx, sid, len);
+    gossl_capture(r, NULL, ret);
+    return ret == 1;
+}
+
 /* ---- an SSL_CTX made elsewhere -------------------------------------------- */
 
 int gossl_SSL_CTX_method(const SSL_CTX *ctx)

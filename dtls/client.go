@@ -102,7 +102,7 @@ func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, host string, 
 		}
 	}
 	key := sessionKey(cfg.ServerName, raddr)
-	cfg.offerSession(ssl, key)
+	offered := cfg.offerSession(ssl, key)
 	ssl.SetConnectState()
 	var own *net.UDPConn
 	if udp, ok := pc.(*net.UDPConn); ok && connected {
@@ -110,7 +110,7 @@ func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, host string, 
 	}
 	c := newConn(pc, own, peer, cfg, ssl, bio)
 	c.verified = cc.verified
-	c.sessionKey = key
+	c.sessionKey, c.offered = key, offered
 	c.connected = own != nil
 	if own == nil {
 		c.readDone = make(chan struct{})

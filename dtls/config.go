@@ -444,6 +444,9 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 	if err := c.setupTickets(sslCtx, server); err != nil {
 		return fail(err)
 	}
+	if err := c.setupSessionContext(sslCtx, server); err != nil {
+		return fail(err)
+	}
 	// Renegotiation would run the verify callback again mid-connection, and
 	// could change the peer's identity: refuse it on both sides. With
 	// encrypt-then-MAC, OpenSSL ends a DTLS connection on one CBC record

@@ -79,8 +79,10 @@ type Conn struct {
 	// The wrong-key check of a PSK server (psk.go), guarded by mu.
 	pskFlight      pskFlight
 	pskBadFinished int
-	// The client's Config.ClientSessionCache key (session.go).
+	// The client's Config.ClientSessionCache key and the session it
+	// offered, if any (session.go).
 	sessionKey string
+	offered    *ClientSessionState
 
 	readMu sync.Mutex
 	rdl    *deadline
@@ -443,6 +445,7 @@ func (c *Conn) finishHandshake() error {
 		// No certificate came (a server that asked for none, a client
 		// that sent none, a resumed session, a pre-shared key): the
 		// verify callback did not run.
+		c.restorePeer()
 		if err := c.runVerifiers(c.ssl, false); err != nil {
 			return fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
 		}

@@ -2,8 +2,11 @@ package dtls
 
 import (
 	"container/list"
+	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 
@@ -14,14 +17,22 @@ import (
 // shape, and session ticket keys several Listeners can share.
 
 // ClientSessionState is a session a client may resume: opaque, and as
-// secret as a key (it holds the session's master secret).
+// secret as a key (it holds the session's master secret). As crypto/tls's,
+// it also holds the server's certificates and the chains they were
+// verified to, which a connection that resumes it reports in its
+// ConnectionState (a resumed handshake sends no certificate).
 type ClientSessionState struct {
-	session []byte
+	session        []byte
+	peerCerts      []*x509.Certificate
+	verifiedChains [][]*x509.Certificate
 }
 
 // NewClientSessionState returns the session whose OpenSSL encoding (DER,
 // i2d_SSL_SESSION(3): what `openssl s_client -sess_out` writes inside its
-// PEM block) is der.
+// PEM block) is der. The encoding holds the server's leaf certificate but
+// neither its chain nor the chains it was verified to: a connection that
+// resumes it reports the leaf alone in PeerCertificates, and no
+// VerifiedChains.
 func NewClientSessionState(der []byte) *ClientSessionState {
 	return &ClientSessionState{session: append([]byte(nil), der...)}
 }
@@ -107,19 +118,39 @@ func sessionKey(serverName string, raddr net.Addr) string {
 	return serverName + " " + raddr.String()
 }
 
-// offerSession offers the cached session for key on a new client SSL. A
-// session OpenSSL does not take is dropped from the cache.
-func (c *Config) offerSession(ssl *openssl.SSL, key string) {
+// offerSession offers the cached session for key on a new client SSL, and
+// returns it (nil when none was offered). A session OpenSSL does not take
+// is dropped from the cache.
+func (c *Config) offerSession(ssl *openssl.SSL, key string) *ClientSessionState {
 	if c.ClientSessionCache == nil {
-		return
+		return nil
 	}
 	cs, ok := c.ClientSessionCache.Get(key)
 	if !ok || cs == nil || len(cs.session) == 0 {
-		return
+		return nil
 	}
 	if ssl.SetSession(cs.session) != nil {
 		c.ClientSessionCache.Put(key, nil)
+		return nil
 	}
+	return cs
+}
+
+// restorePeer gives a resumed connection the peer's certificates, which
+// its handshake did not carry, as crypto/tls does: a client those of the
+// session it offered, with the chains they were verified to; else
+// (a session made from its encoding, or a server resuming a client's
+// ticket) the leaf OpenSSL keeps in the session. Called under c.mu, before
+// the verifiers run.
+func (c *Conn) restorePeer() {
+	if len(c.peerCerts) > 0 || !c.ssl.SessionReused() {
+		return
+	}
+	if cs := c.offered; cs != nil && len(cs.peerCerts) > 0 {
+		c.peerCerts, c.verifiedChains = cs.peerCerts, cs.verifiedChains
+		return
+	}
+	c.peerCerts, _ = c.ssl.PeerCertificates()
 }
 
 // saveSession keeps a client's session after its handshake. Called under
@@ -129,7 +160,7 @@ func (c *Conn) saveSession() {
 		return
 	}
 	if der := c.ssl.Session(); der != nil {
-		c.cfg.ClientSessionCache.Put(c.sessionKey, &ClientSessionState{session: der})
+		c.cfg.ClientSessionCache.Put(c.sessionKey, &ClientSessionState{session: der, peerCerts: c.peerCerts, verifiedChains: c.verifiedChains})
 	}
 }
 
@@ -147,6 +178,22 @@ func (c *Config) setupTickets(sslCtx *openssl.Ctx, server bool) error {
 		return nil
 	}
 	return sslCtx.SetTicketKey(ticketKey(c.SessionTicketKeys[0]))
+}
+
+// setupSessionContext binds a server Ctx's sessions to its client
+// certificate policy (SSL_CTX_set_session_id_context): a session made
+// under one ClientAuth does not resume under another, as crypto/tls does
+// not resume a session without client certificates once they are
+// required. Without a context OpenSSL refuses every resumption, with an
+// internal_error alert, on a server that verifies client certificates.
+// Listeners that share SessionTicketKeys should share their ClientAuth and
+// ClientCAs.
+func (c *Config) setupSessionContext(sslCtx *openssl.Ctx, server bool) error {
+	if !server {
+		return nil
+	}
+	sid := sha256.Sum256(fmt.Appendf(nil, "dtls session context 1 client auth %d", c.ClientAuth))
+	return sslCtx.SetSessionIDContext(sid[:])
 }
 
 // SetSessionTicketKeys replaces the key that encrypts the Listener's

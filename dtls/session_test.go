@@ -1,6 +1,7 @@
 package dtls_test
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"sync"
@@ -34,7 +35,16 @@ func TestSessionResumption(t *testing.T) {
 	second := dialResume(t, l, ccfg)
 	assert.True(t, second.DidResume, "the second Dial resumes")
 	assert.True(t, second.CookieExchanged, "after the cookie exchange")
-	assert.Empty(t, second.PeerCertificates, "a resumed handshake sends no certificate")
+	// As crypto/tls: a resumed handshake sends no certificate, and the
+	// session gives back the server's, and the chains they were verified
+	// to, which VerifyConnection and index 0 of PeerCertificates rely on.
+	require.NotEmpty(t, first.PeerCertificates)
+	require.Len(t, second.PeerCertificates, len(first.PeerCertificates))
+	for i := range first.PeerCertificates {
+		assert.True(t, second.PeerCertificates[i].Equal(first.PeerCertificates[i]))
+	}
+	require.NotEmpty(t, first.VerifiedChains)
+	assert.Equal(t, first.VerifiedChains, second.VerifiedChains)
 	st := l.Stats()
 	assert.GreaterOrEqual(t, st.CookiesVerified, uint64(2))
 
@@ -44,7 +54,7 @@ func TestSessionResumption(t *testing.T) {
 	ccfg.VerifyPeerCertificate = func([][]byte, [][]*x509.Certificate) error { peerCalls++; return nil }
 	ccfg.VerifyConnection = func(cs dtls.ConnectionState) error {
 		connCalls++
-		if cs.DidResume {
+		if cs.DidResume && len(cs.PeerCertificates) > 0 && cs.PeerCertificates[0].Subject.CommonName == "localhost" {
 			resumedConns++
 		}
 		return nil
@@ -56,6 +66,48 @@ func TestSessionResumption(t *testing.T) {
 	ccfg.VerifyConnection = func(dtls.ConnectionState) error { return errors.New("no resumption today") }
 	_, err := dtls.Dial("udp", l.Addr().String(), ccfg)
 	assert.ErrorContains(t, err, "no resumption today")
+}
+
+// A session made from its OpenSSL encoding (NewClientSessionState, as
+// from `openssl s_client -sess_out`) holds the server's leaf and nothing
+// more: a connection that resumes it reports the leaf, and no chains.
+// With client certificates, the server's side of a resumed connection
+// reports the client's leaf, which the ticket carries.
+func TestResumedSessionPeerCertificates(t *testing.T) {
+	p := newPKI(t)
+	scfg := p.serverConfig()
+	scfg.ClientAuth = tls.RequireAndVerifyClientCert
+	scfg.ClientCAs = p.pool()
+	l := listen(t, scfg)
+	ccfg := p.clientConfig()
+	ccfg.CertificatePEM, ccfg.KeyPEM = p.client.CertPEM, p.client.KeyPEM
+	cache := &anyKeyCache{}
+	ccfg.ClientSessionCache = cache
+	dial := func() (client, server dtls.ConnectionState) {
+		t.Helper()
+		c, err := dtls.Dial("udp", l.Addr().String(), ccfg)
+		require.NoError(t, err)
+		defer c.Close()
+		sc := acceptOne(t, l).(*dtls.Conn)
+		defer sc.Close()
+		return c.ConnectionState(), sc.ConnectionState()
+	}
+	first, firstServer := dial()
+	require.False(t, first.DidResume)
+	require.NotEmpty(t, firstServer.PeerCertificates)
+
+	cs, ok := cache.Get("")
+	require.True(t, ok)
+	cache.Put("", dtls.NewClientSessionState(cs.Bytes()))
+	second, secondServer := dial()
+	require.True(t, second.DidResume)
+	require.Len(t, second.PeerCertificates, 1, "the leaf, from the session's encoding")
+	assert.True(t, second.PeerCertificates[0].Equal(first.PeerCertificates[0]))
+	assert.Empty(t, second.VerifiedChains, "the encoding holds no verified chains")
+	require.True(t, secondServer.DidResume)
+	require.NotEmpty(t, secondServer.PeerCertificates, "the client's leaf, from the ticket")
+	assert.True(t, secondServer.PeerCertificates[0].Equal(firstServer.PeerCertificates[0]))
+	assert.Equal(t, "client", secondServer.PeerCertificates[0].Subject.CommonName)
 }
 
 func TestSessionResumptionAcrossListeners(t *testing.T) {

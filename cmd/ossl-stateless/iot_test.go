@@ -148,6 +148,45 @@ func TestSessionFiles(t *testing.T) {
 	stopServer(t, srv)
 }
 
+// TestSessionResumptionWithClientCerts: a server that requires client
+// certificates resumes openssl s_client's session, over DTLS and over TLS
+// 1.3: OpenSSL resumes none on such a server without a session ID context
+// (the handshake failed with an internal_error alert before dtls and the
+// TLS server set one).
+func TestSessionResumptionWithClientCerts(t *testing.T) {
+	p := newPKI(t)
+	for _, tc := range []struct{ name, proto, newSession, reused string }{
+		{"dtls", "-dtls1_2", "New, TLSv1.2", "Reused, TLSv1.2"},
+		{"tls13", "-tls1_3", "", "Reused, TLSv1.3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sess := filepath.Join(t.TempDir(), "s_client.sess")
+			args := []string{"-cert", p.Server.CertFile, "-key", p.Server.KeyFile, "-CAfile", p.CAFile, "-Verify", "1"}
+			if tc.proto == "-tls1_3" {
+				args = append(args, "-tls1_3")
+			}
+			srv, addr := startServer(t, args...)
+			client := []string{"s_client", tc.proto, "-connect", addr, "-CAfile", p.CAFile, "-cert", p.Client.CertFile, "-key", p.Client.KeyFile, "-nocommands"}
+			sc := opensslPeer(t, "s_client", append(client, "-sess_out", sess)...)
+			if tc.newSession != "" {
+				sc.WaitFor(tc.newSession)
+			} else {
+				// TLS 1.3's ticket comes after the handshake: wait for
+				// the file.
+				require.Eventually(t, func() bool { st, err := os.Stat(sess); return err == nil && st.Size() > 0 }, 10*time.Second, 20*time.Millisecond)
+			}
+			_ = sc.CloseStdin()
+			_ = sc.WaitStatus()
+
+			sc2 := opensslPeer(t, "s_client2", append(client, "-sess_in", sess)...)
+			sc2.WaitFor(tc.reused)
+			_ = sc2.CloseStdin()
+			_ = sc2.WaitStatus()
+			stopServer(t, srv)
+		})
+	}
+}
+
 // TestServerNameCert2: `server -servername b.example -cert2` serves the
 // second certificate to openssl s_client -servername b.example, and the
 // main one to our client, which names localhost.

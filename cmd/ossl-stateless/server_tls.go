@@ -41,6 +41,11 @@ func (s *server) newTLSCtx(creds *credentials) (*openssl.Ctx, error) {
 	if err := sslCtx.SetMinProtoVersion(openssl.VersionTLS13); err != nil {
 		return fail(err)
 	}
+	// As s_server sets one: with -CAfile (client certificates verified)
+	// OpenSSL resumes no session without it, failing the handshake.
+	if err := sslCtx.SetSessionIDContext([]byte("ossl-stateless")); err != nil {
+		return fail(err)
+	}
 	if o.stateless {
 		signer, err := openssl.NewCookieSigner(nil, s.o.cookieAge)
 		if err != nil {
