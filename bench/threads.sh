@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Per-thread accounting of one server process while a client loads it:
+# for each of the server's threads, its context switches and CPU time per
+# operation (handshake or echo round trip), from /proc (schedstat, status).
+# A Go process's second thread is the runtime's sysmon (runtime.main starts
+# it first); the rows say which. Uses what make bench built and wrote
+# (bench/out/benchtable and bench/out/pki).
+#
+#   bench/threads.sh handshake|echo [ours|pion|udp] [seconds]
+#
+# handshake: sequential Dial and Close from one client process; echo: 16
+# workers over one connection. SERVER_BIN runs another build of the server
+# role against the same client (an A/B of two builds).
+set -euo pipefail
+cd "$(dirname "$0")"
+out=$(realpath -m "${BENCH_OUT:-out}")
+mode=${1:-handshake}
+impl=${2:-ours}
+secs=${3:-5}
+bt=$out/benchtable
+sbt=${SERVER_BIN:-$bt}
+if [ ! -x "$bt" ] || [ ! -d "$out/pki" ]; then
+	echo "threads.sh: run make bench (BENCH_QUICK=1 will do) first; $bt or $out/pki is missing" >&2
+	exit 1
+fi
+case $mode in
+handshake) cargs=(-mode handshake -par 1) phases=(start) ;;
+echo) cargs=(-mode echo -conns 1 -workers 16) phases=(base idle) ;;
+*)
+	echo "threads.sh: mode is handshake or echo" >&2
+	exit 2
+	;;
+esac
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	exec 3>&- 4>&- || true
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkfifo "$tmp/server.in" "$tmp/client.in"
+"$sbt" server -impl "$impl" -pki "$out/pki" <"$tmp/server.in" >"$tmp/server.out" &
+spid=$!
+pids+=("$spid")
+exec 3>"$tmp/server.in"
+until grep -q '^ADDR ' "$tmp/server.out"; do sleep 0.1; done
+addr=$(sed -n 's/^ADDR //p' "$tmp/server.out")
+"$bt" client -impl "$impl" -pki "$out/pki" -addr "$addr" -dur "${secs}s" "${cargs[@]}" \
+	<"$tmp/client.in" >"$tmp/client.out" &
+pids+=("$!")
+exec 4>"$tmp/client.in"
+
+# tid, context switches (voluntary + not), CPU ns (schedstat), per thread.
+snap() {
+	for t in /proc/"$spid"/task/*; do
+		echo "$(basename "$t") $(awk '/ctxt_switches/{s+=$2} END{print s}' "$t/status") $(cut -d' ' -f1 "$t/schedstat")"
+	done | sort -n
+}
+for phase in "${phases[@]}"; do
+	until grep -q "^PHASE $phase" "$tmp/client.out"; do sleep 0.05; done
+	[ "$phase" = "${phases[-1]}" ] && snap >"$tmp/before"
+	echo go >&4
+done
+until grep -q '^RESULT' "$tmp/client.out"; do sleep 0.1; done
+snap >"$tmp/after"
+n=$(sed -n 's/^RESULT n=\([0-9]*\).*/\1/p' "$tmp/client.out")
+what=handshake
+[ "$mode" = echo ] && what="round trip"
+echo "== server ($impl, $mode): $n operations; per $what:"
+join "$tmp/before" "$tmp/after" | awk -v n="$n" -v impl="$impl" '
+	{ csw = ($4 - $2) / n; cpu = ($5 - $3) / n / 1000; tc += csw; tu += cpu
+	  role = (NR == 2 && impl != "c") ? "  (Go sysmon)" : ""
+	  if (csw > 0.005 || cpu > 0.5 || role != "") printf "  thread %-8s %6.2f context switches %8.1f µs CPU%s\n", $1, csw, cpu, role }
+	END { printf "  all threads     %6.2f context switches %8.1f µs CPU\n", tc, tu }'
