@@ -523,6 +523,25 @@ func (c *Ctx) SetMode(m Mode) Mode {
 	return out
 }
 
+// SetMaxSendFragment wraps SSL_CTX_set_max_send_fragment(3): the largest
+// plaintext record the SSLs of c write, from 512 to 16384 bytes (the
+// default). OpenSSL sizes an SSL's write buffer from it: a DTLS SSL whose
+// records never exceed its MTU needs no 17 KiB buffer. Over TLS, SSL_write
+// splits longer data into records of this size; over DTLS, a longer
+// SSL_write fails (SSL_R_EXCEEDS_MAX_FRAGMENT_SIZE), and handshake messages
+// are fragmented to it as to the MTU.
+func (c *Ctx) SetMaxSendFragment(n int) error {
+	if n < 512 || n > 16384 {
+		return fmt.Errorf("openssl: SetMaxSendFragment: %d outside [512, 16384]", n)
+	}
+	return c.with(func() error {
+		if C.gossl_SSL_CTX_set_max_send_fragment(c.ptr, C.long(n), c.res) != 1 {
+			return ctxError("SSL_CTX_set_max_send_fragment", c.res, 0)
+		}
+		return nil
+	})
+}
+
 // ClearMode wraps SSL_CTX_clear_mode(3) and returns the modes now set.
 func (c *Ctx) ClearMode(m Mode) Mode {
 	var out Mode

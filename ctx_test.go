@@ -132,6 +132,10 @@ func TestCtxGoodConfiguration(t *testing.T) {
 	m := c.ClearMode(openssl.ModeReleaseBuffers)
 	assert.Zero(t, m&openssl.ModeReleaseBuffers)
 	assert.NotZero(t, m&openssl.ModeAutoRetry, "ClearMode leaves the other modes")
+	require.NoError(t, c.SetMaxSendFragment(512))
+	require.NoError(t, c.SetMaxSendFragment(16384))
+	assert.ErrorContains(t, c.SetMaxSendFragment(511), "outside [512, 16384]")
+	assert.ErrorContains(t, c.SetMaxSendFragment(16385), "outside [512, 16384]")
 	assert.Equal(t, openssl.DTLSServerMethod, c.Method())
 }
 
@@ -195,6 +199,7 @@ func TestClosedObjects(t *testing.T) {
 	assert.Nil(t, a.UDPAddr())
 
 	assert.ErrorIs(t, ctx.UseCertificatePEM([]byte("x")), openssl.ErrClosed)
+	assert.ErrorIs(t, ctx.SetMaxSendFragment(1200), openssl.ErrClosed)
 	assert.ErrorIs(t, ctx.SetCookieGenerateCallback(nil), openssl.ErrClosed)
 	_, err = openssl.NewSSL(ctx)
 	assert.ErrorIs(t, err, openssl.ErrClosed)

@@ -297,6 +297,16 @@ int gossl_SSL_CTX_get_proto_version(SSL_CTX *ctx, int which)
     return (int)SSL_CTX_get_max_proto_version(ctx);
 }
 
+int gossl_SSL_CTX_set_max_send_fragment(SSL_CTX *ctx, long n, gossl_result *r)
+{
+    long ret;
+
+    ERR_clear_error();
+    ret = SSL_CTX_set_max_send_fragment(ctx, n);
+    gossl_capture(r, NULL, (int)ret);
+    return ret == 1;
+}
+
 int gossl_SSL_CTX_set_cipher_list(SSL_CTX *ctx, const char *list, gossl_result *r)
 {
     int ret;

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -299,6 +300,32 @@ func TestMTUFragmentation(t *testing.T) {
 	_, err = c.Write(make([]byte, max+1))
 	assert.ErrorIs(t, err, dtls.ErrMessageTooLarge)
 	assert.ErrorContains(t, err, "MTU 576")
+}
+
+// A record of MaxPayload bytes goes both ways at every MTU, from MinMTU to
+// MaxMTU: the write buffer OpenSSL sizes from the MTU
+// (SSL_CTX_set_max_send_fragment, at least 512) holds it.
+func TestMaxPayloadAtEveryMTU(t *testing.T) {
+	p := newPKI(t)
+	for _, mtu := range []int{dtls.MinMTU, 576, dtls.DefaultMTU, 9000, dtls.MaxMTU} {
+		t.Run(strconv.Itoa(mtu), func(t *testing.T) {
+			scfg := p.serverConfig()
+			scfg.MTU = mtu
+			l := listen(t, scfg)
+			serveEcho(t, l)
+			ccfg := p.clientConfig()
+			ccfg.MTU = mtu
+			c, err := dtls.Dial("udp", l.Addr().String(), ccfg)
+			require.NoError(t, err)
+			defer c.Close()
+			max := c.MaxPayload()
+			assert.Less(t, max, mtu)
+			assert.Greater(t, max, mtu-120)
+			roundTrip(t, c, bytes.Repeat([]byte{'m'}, max))
+			_, err = c.Write(make([]byte, max+1))
+			assert.ErrorIs(t, err, dtls.ErrMessageTooLarge)
+		})
+	}
 }
 
 func TestVerification(t *testing.T) {
