@@ -136,6 +136,10 @@ func TestCtxGoodConfiguration(t *testing.T) {
 	require.NoError(t, c.SetMaxSendFragment(16384))
 	assert.ErrorContains(t, c.SetMaxSendFragment(511), "outside [512, 16384]")
 	assert.ErrorContains(t, c.SetMaxSendFragment(16385), "outside [512, 16384]")
+	for _, n := range []int{512, 1024, 2048, 4096, 0} {
+		require.NoError(t, c.SetMaxFragmentLength(n))
+	}
+	assert.ErrorContains(t, c.SetMaxFragmentLength(1000), "is not 0, 512, 1024, 2048 or 4096")
 	assert.Equal(t, openssl.DTLSServerMethod, c.Method())
 }
 
@@ -200,6 +204,8 @@ func TestClosedObjects(t *testing.T) {
 
 	assert.ErrorIs(t, ctx.UseCertificatePEM([]byte("x")), openssl.ErrClosed)
 	assert.ErrorIs(t, ctx.SetMaxSendFragment(1200), openssl.ErrClosed)
+	assert.ErrorIs(t, ctx.SetMaxFragmentLength(512), openssl.ErrClosed)
+	assert.Zero(t, s.MaxFragmentLength())
 	assert.ErrorIs(t, ctx.SetCookieGenerateCallback(nil), openssl.ErrClosed)
 	_, err = openssl.NewSSL(ctx)
 	assert.ErrorIs(t, err, openssl.ErrClosed)

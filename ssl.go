@@ -807,6 +807,18 @@ func (s *SSL) SessionReused() bool {
 	return C.SSL_session_reused(s.ptr) == 1
 }
 
+// MaxFragmentLength is the maximum fragment length the handshake
+// negotiated (RFC 6066; SSL_SESSION_get_max_fragment_length(3)) in bytes,
+// or 0 when none was.
+func (s *SSL) MaxFragmentLength() int {
+	nested, err := s.access()
+	if err != nil {
+		return 0
+	}
+	defer s.leave(nested)
+	return int(C.gossl_SSL_max_fragment_length(s.ptr))
+}
+
 // IsInitFinished wraps SSL_is_init_finished(3): the handshake is complete.
 func (s *SSL) IsInitFinished() bool {
 	nested, err := s.access()

@@ -307,6 +307,24 @@ int gossl_SSL_CTX_set_max_send_fragment(SSL_CTX *ctx, long n, gossl_result *r)
     return ret == 1;
 }
 
+int gossl_SSL_max_fragment_length(const SSL *ssl)
+{
+    SSL_SESSION *sess = SSL_get_session(ssl);
+    uint8_t mode = sess != NULL ? SSL_SESSION_get_max_fragment_length(sess) : 0;
+
+    return mode >= TLSEXT_max_fragment_length_512 && mode <= TLSEXT_max_fragment_length_4096 ? 256 << mode : 0;
+}
+
+int gossl_SSL_CTX_set_max_fragment_length(SSL_CTX *ctx, uint8_t mode, gossl_result *r)
+{
+    int ret;
+
+    ERR_clear_error();
+    ret = SSL_CTX_set_tlsext_max_fragment_length(ctx, mode);
+    gossl_capture(r, NULL, ret);
+    return ret == 1;
+}
+
 int gossl_SSL_CTX_set_cipher_list(SSL_CTX *ctx, const char *list, gossl_result *r)
 {
     int ret;

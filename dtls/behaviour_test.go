@@ -324,8 +324,45 @@ func TestMaxPayloadAtEveryMTU(t *testing.T) {
 			roundTrip(t, c, bytes.Repeat([]byte{'m'}, max))
 			_, err = c.Write(make([]byte, max+1))
 			assert.ErrorIs(t, err, dtls.ErrMessageTooLarge)
+			assert.Zero(t, dtls.MaxFragmentLength(c), "none asked for")
 		})
 	}
+}
+
+// Config.MaxFragmentLength: the client asks for records of at most n
+// bytes and the Listener agrees. MaxPayload is n on both sides; a longer
+// Write is refused with ErrMessageTooLarge, where OpenSSL would have ended
+// the connection (it did, on the server, before MaxPayload took the
+// negotiated length into account), and the connection goes on.
+func TestMaxFragmentLength(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	for _, n := range []int{512, 1024} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			ccfg := p.clientConfig()
+			ccfg.MaxFragmentLength = n
+			c, err := dtls.Dial("udp", l.Addr().String(), ccfg)
+			require.NoError(t, err)
+			defer c.Close()
+			sc := acceptOne(t, l).(*dtls.Conn)
+			defer sc.Close()
+			for _, conn := range []*dtls.Conn{c, sc} {
+				assert.Equal(t, n, dtls.MaxFragmentLength(conn))
+				assert.Equal(t, n, conn.MaxPayload())
+				_, err := conn.Write(make([]byte, n+1))
+				assert.ErrorIs(t, err, dtls.ErrMessageTooLarge)
+			}
+			exchange(t, c, sc, bytes.Repeat([]byte{'f'}, n))
+		})
+	}
+	bad := p.clientConfig()
+	bad.MaxFragmentLength = 1000
+	_, err := dtls.Dial("udp", l.Addr().String(), bad)
+	assert.ErrorContains(t, err, "MaxFragmentLength 1000 is not")
+	scfg := p.serverConfig()
+	scfg.MaxFragmentLength = 512
+	_, err = dtls.Listen("udp", "127.0.0.1:0", scfg)
+	assert.ErrorContains(t, err, "a Listener keeps to what its clients ask")
 }
 
 func TestVerification(t *testing.T) {

@@ -137,6 +137,13 @@ type Config struct {
 	// MTU is the largest datagram (UDP payload) written, on both sides;
 	// DefaultMTU when zero.
 	MTU int
+	// MaxFragmentLength, on a client, asks the server to keep every record
+	// within this many bytes of data (RFC 6066's max_fragment_length,
+	// which constrained devices send): 512, 1024, 2048 or 4096; zero asks
+	// nothing. A server that agrees (a Listener does) keeps to it in both
+	// directions, and MaxPayload says so on both sides. A Listener keeps
+	// to whatever its clients ask; on a server Config it must be zero.
+	MaxFragmentLength int
 	// HandshakeTimeout bounds each handshake; DefaultHandshakeTimeout when
 	// zero.
 	HandshakeTimeout time.Duration
@@ -338,6 +345,12 @@ func (c *Config) validate(server bool) error {
 	if c.Readers < 0 {
 		return fmt.Errorf("dtls: negative Readers %d", c.Readers)
 	}
+	switch {
+	case c.MaxFragmentLength != 0 && server:
+		return errors.New("dtls: MaxFragmentLength is a client's request; a Listener keeps to what its clients ask")
+	case c.MaxFragmentLength != 0 && c.MaxFragmentLength != 512 && c.MaxFragmentLength != 1024 && c.MaxFragmentLength != 2048 && c.MaxFragmentLength != 4096:
+		return fmt.Errorf("dtls: MaxFragmentLength %d is not 512, 1024, 2048 or 4096", c.MaxFragmentLength)
+	}
 	if c.IdleTimeout < 0 {
 		return fmt.Errorf("dtls: negative IdleTimeout %v", c.IdleTimeout)
 	}
@@ -462,6 +475,11 @@ func (c *Config) newCtx(server bool) (*openssl.Ctx, error) {
 	// taken and freed around every wait of a server connection.
 	if err := sslCtx.SetMaxSendFragment(min(max(c.mtu(), 512), 16384)); err != nil {
 		return fail(err)
+	}
+	if c.MaxFragmentLength != 0 {
+		if err := sslCtx.SetMaxFragmentLength(c.MaxFragmentLength); err != nil {
+			return fail(err)
+		}
 	}
 	if len(c.SRTPProtectionProfiles) > 0 {
 		if err := sslCtx.SetSRTPProtectionProfiles(c.SRTPProtectionProfiles...); err != nil {

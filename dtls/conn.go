@@ -456,6 +456,12 @@ func (c *Conn) finishHandshake() error {
 	if c.maxPayload <= 0 {
 		c.maxPayload = c.cfg.mtu() - 100
 	}
+	if mfl := c.ssl.MaxFragmentLength(); mfl > 0 && mfl < c.maxPayload {
+		// The client asked for records of at most mfl bytes (RFC 6066),
+		// and OpenSSL ends the connection on a longer SSL_write over
+		// DTLS: Write refuses it instead.
+		c.maxPayload = mfl
+	}
 	// A connection may idle from here on (one the application has not
 	// read yet, or an IoT device asleep): see pump.
 	c.ssl.FreeBuffers()

@@ -4,7 +4,6 @@ package dtls_test
 
 import (
 	"crypto/tls"
-	"net"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -49,18 +48,5 @@ func TestFlightInOneSendmmsg(t *testing.T) {
 			}
 			assert.GreaterOrEqual(t, dtls.FlightsBatched(c), 1, "the client's certificate flight went in one sendmmsg")
 		})
-	}
-}
-
-// exchange writes msg from a to b and back.
-func exchange(t *testing.T, a, b net.Conn, msg []byte) {
-	t.Helper()
-	buf := make([]byte, 2048)
-	for _, dir := range [][2]net.Conn{{a, b}, {b, a}} {
-		_, err := dir[0].Write(msg)
-		require.NoError(t, err)
-		n, err := dir[1].Read(buf)
-		require.NoError(t, err)
-		require.Equal(t, msg, buf[:n])
 	}
 }

@@ -196,3 +196,16 @@ func echoClients(t *testing.T, l *dtls.Listener, cfg func() *dtls.Config, client
 		require.NoError(t, err)
 	}
 }
+
+// exchange writes msg from a to b and back.
+func exchange(t *testing.T, a, b net.Conn, msg []byte) {
+	t.Helper()
+	buf := make([]byte, 2048)
+	for _, dir := range [][2]net.Conn{{a, b}, {b, a}} {
+		_, err := dir[0].Write(msg)
+		require.NoError(t, err)
+		n, err := dir[1].Read(buf)
+		require.NoError(t, err)
+		require.Equal(t, msg, buf[:n])
+	}
+}

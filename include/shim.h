@@ -182,6 +182,8 @@ int gossl_SSL_CTX_set_default_verify_paths(SSL_CTX *ctx, gossl_result *r);
 int gossl_SSL_CTX_set_proto_version(SSL_CTX *ctx, int which, int version, gossl_result *r);
 int gossl_SSL_CTX_get_proto_version(SSL_CTX *ctx, int which);
 int gossl_SSL_CTX_set_max_send_fragment(SSL_CTX *ctx, long n, gossl_result *r);
+int gossl_SSL_max_fragment_length(const SSL *ssl);
+int gossl_SSL_CTX_set_max_fragment_length(SSL_CTX *ctx, uint8_t mode, gossl_result *r);
 int gossl_SSL_CTX_set_cipher_list(SSL_CTX *ctx, const char *list, gossl_result *r);
 int gossl_SSL_CTX_set_ciphersuites(SSL_CTX *ctx, const char *list, gossl_result *r);
 /* unsigned long on 1.1.1, uint64_t on 3.x: widened here either way. */

@@ -328,3 +328,58 @@ func TestDialWithGnuTLSServer(t *testing.T) {
 		})
 	}
 }
+
+// RFC 6066's max_fragment_length with OpenSSL's command-line peers, both
+// ways: `s_client -maxfraglen 512` against a Listener, whose connection
+// then offers MaxPayload 512 and refuses a longer Write (OpenSSL ended the
+// connection on one before), and dtls.Dial with Config.MaxFragmentLength
+// against `s_server`, which agrees.
+func TestMaxFragmentLengthWithOpenSSL(t *testing.T) {
+	checkGoroutines(t)
+	bin := opensslBin(t)
+	p := newPKI(t)
+	t.Run("s_client", func(t *testing.T) {
+		l, err := dtls.Listen("udp", "127.0.0.1:0", p.serverConfig())
+		require.NoError(t, err)
+		defer l.Close()
+		cl := testpeer.Start(t, "s_client", bin, "s_client", "-dtls1_2", "-maxfraglen", "512",
+			"-connect", l.Addr().String(), "-CAfile", p.CAFile, "-brief", "-nocommands")
+		c, err := l.Accept()
+		require.NoError(t, err)
+		defer c.Close()
+		sc := c.(*dtls.Conn)
+		assert.Equal(t, 512, sc.MaxPayload())
+		_, err = sc.Write(make([]byte, 600))
+		assert.ErrorIs(t, err, dtls.ErrMessageTooLarge)
+		cl.WaitFor("CONNECTION ESTABLISHED")
+		line := strings.Repeat("m", 500) + "\n"
+		_, err = sc.Write([]byte(line))
+		require.NoError(t, err)
+		cl.WaitFor(line)
+		cl.Send("from s_client\n")
+		assert.Equal(t, "from s_client\n", readRecord(t, sc))
+	})
+	t.Run("s_server", func(t *testing.T) {
+		port := testpeer.FreePort(t, "udp4", net.IPv4(127, 0, 0, 1))
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		srv := startPeer(t, "s_server", "-dtls1_2", "-listen", "-accept", addr,
+			"-cert", p.Server.CertFile, "-key", p.Server.KeyFile, "-naccept", "1")
+		srv.WaitFor("ACCEPT")
+		ccfg := p.clientConfig("")
+		ccfg.MaxFragmentLength = 512
+		c, err := dtls.Dial("udp", addr, ccfg)
+		require.NoError(t, err)
+		defer c.Close()
+		assert.Equal(t, 512, c.MaxPayload())
+		_, err = c.Write(make([]byte, 513))
+		assert.ErrorIs(t, err, dtls.ErrMessageTooLarge)
+		line := strings.Repeat("d", 500) + "\n"
+		_, err = c.Write([]byte(line))
+		require.NoError(t, err)
+		srv.WaitFor(line)
+		srv.Send("from s_server\n")
+		assert.Equal(t, "from s_server\n", readRecord(t, c))
+		require.NoError(t, c.Close())
+		require.NoError(t, srv.Wait())
+	})
+}
