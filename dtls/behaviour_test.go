@@ -324,7 +324,7 @@ func TestMaxPayloadAtEveryMTU(t *testing.T) {
 			roundTrip(t, c, bytes.Repeat([]byte{'m'}, max))
 			_, err = c.Write(make([]byte, max+1))
 			assert.ErrorIs(t, err, dtls.ErrMessageTooLarge)
-			assert.Zero(t, dtls.MaxFragmentLength(c), "none asked for")
+			assert.Zero(t, c.ConnectionState().MaxFragmentLength, "none asked for")
 		})
 	}
 }
@@ -347,7 +347,7 @@ func TestMaxFragmentLength(t *testing.T) {
 			sc := acceptOne(t, l).(*dtls.Conn)
 			defer sc.Close()
 			for _, conn := range []*dtls.Conn{c, sc} {
-				assert.Equal(t, n, dtls.MaxFragmentLength(conn))
+				assert.Equal(t, n, conn.ConnectionState().MaxFragmentLength)
 				assert.Equal(t, n, conn.MaxPayload())
 				_, err := conn.Write(make([]byte, n+1))
 				assert.ErrorIs(t, err, dtls.ErrMessageTooLarge)

@@ -750,9 +750,14 @@ type ConnectionState struct {
 	// (Config.NextProtos), "" for none.
 	NegotiatedProtocol string
 	// DidResume reports that the handshake resumed an earlier session
-	// (Config.ClientSessionCache, SessionTicketKeys). The server sends no
-	// certificate then, and PeerCertificates is empty.
+	// (Config.ClientSessionCache, SessionTicketKeys). No certificate is
+	// sent then: PeerCertificates and VerifiedChains are the session's
+	// (see ClientSessionState).
 	DidResume bool
+	// MaxFragmentLength is the most data a record carries that the client
+	// asked for and the server agreed to (RFC 6066;
+	// Config.MaxFragmentLength), 0 for none.
+	MaxFragmentLength int
 
 	conn *Conn
 }

@@ -20,17 +20,6 @@ func FlightsBatched(c *Conn) int {
 	return c.flightsBatched
 }
 
-// MaxFragmentLength is the maximum fragment length c's handshake
-// negotiated, in bytes (0: none).
-func MaxFragmentLength(c *Conn) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ssl == nil {
-		return 0
-	}
-	return c.ssl.MaxFragmentLength()
-}
-
 // VerifyCacheHits is how many verifications c's Ctx answered from its
 // cache (verifycache.go) so far.
 func VerifyCacheHits(c *Conn) int {

@@ -110,6 +110,7 @@ func (c *Conn) stateOf(s *openssl.SSL, complete bool) ConnectionState {
 	cs.PSKIdentity = s.PSKIdentity()
 	cs.NegotiatedProtocol = s.ALPNSelected()
 	cs.DidResume = s.SessionReused()
+	cs.MaxFragmentLength = s.MaxFragmentLength()
 	if c.srv != nil {
 		cs.ServerName = s.ServerName()
 	} else {

@@ -98,6 +98,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"server", "-accept", "a:b:c"}, "want host:port"},
 		{[]string{"server", "-idle", "-1s"}, "-idle must not be negative"},
 		{[]string{"server", "-tls1_3", "-stateless", "-cookie-secret", "s.key"}, "-cookie-secret applies to DTLS only"},
+		{[]string{"client", "-maxfraglen", "1000"}, "-maxfraglen takes 512, 1024, 2048 or 4096, not 1000"},
+		{[]string{"client", "-tls1_3", "-maxfraglen", "512"}, "-maxfraglen applies to DTLS only"},
 		{[]string{"server", "extra"}, `unexpected argument "extra"`},
 		{[]string{"client", "-stateless"}, "-stateless is a server flag"},
 		{[]string{"client", "-accept", "127.0.0.1:1"}, "flag provided but not defined: -accept"},

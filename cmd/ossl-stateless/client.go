@@ -37,7 +37,10 @@ type session struct {
 	free      func()                // frees what outlives conn (the TLS client's Ctx)
 	psk       *dtls.ConnectionState // a DTLS handshake a pre-shared key authenticated
 	alpn      string                // the application protocol ALPN agreed on
-	resumed   bool                  // the handshake resumed a session (-sess_in)
+	// The maximum fragment length agreed (-maxfraglen) and the most a
+	// record carries.
+	maxFrag, maxPayload int
+	resumed             bool // the handshake resumed a session (-sess_in)
 }
 
 func runClient(o *clientOpts, stdin io.Reader, stdout, stderr io.Writer, sig <-chan os.Signal) error {
@@ -106,6 +109,13 @@ func runClient(o *clientOpts, stdin io.Reader, stdout, stderr io.Writer, sig <-c
 	}
 	if sess.alpn != "" {
 		info("ALPN protocol: %s", sess.alpn)
+	}
+	if o.maxFragLen != 0 {
+		if sess.maxFrag != 0 {
+			info("Max fragment length: %d (records of at most %d bytes)", sess.maxFrag, sess.maxPayload)
+		} else {
+			info("Max fragment length: %d asked, not agreed (records of at most %d bytes)", o.maxFragLen, sess.maxPayload)
+		}
 	}
 	if sess.peer != nil {
 		info("Server certificate: %s (SHA-256 %s)", sess.peer.Subject, fingerprint(sess.peer))
@@ -333,6 +343,7 @@ func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x50
 		HandshakeTimeout:       o.timeout,
 		CipherList:             o.cipher,
 		SRTPProtectionProfiles: o.srtp,
+		MaxFragmentLength:      o.maxFragLen,
 	}
 	if creds != nil {
 		cfg.CertificatePEM, cfg.KeyPEM = creds.certPEM, creds.keyPEM
@@ -391,6 +402,7 @@ func dialDTLS(ctx context.Context, o *clientOpts, creds *credentials, roots *x50
 	if cs.CookieExchanged {
 		sess.cookie = "yes (HelloVerifyRequest)"
 	}
+	sess.maxFrag, sess.maxPayload = cs.MaxFragmentLength, c.MaxPayload()
 	if len(cs.PeerCertificates) > 0 {
 		sess.peer = cs.PeerCertificates[0]
 	}

@@ -60,6 +60,7 @@ type clientOpts struct {
 	insecure   bool
 	wait       time.Duration
 	stateless  bool // refused: the server decides
+	maxFragLen int  // -maxfraglen: RFC 6066's max_fragment_length asked of the server
 	iotOpts
 }
 
@@ -200,6 +201,9 @@ Flags:
   -cert file          client certificate and chain (PEM), for servers that ask
   -key file           its private key (default: read from the -cert file)
   -mtu bytes          largest datagram written, %d to %d (default 1200; DTLS only)
+  -maxfraglen bytes   DTLS: ask the server to keep records within 512, 1024,
+                      2048 or 4096 bytes (RFC 6066's max_fragment_length, as
+                      openssl s_client -maxfraglen); reported on stderr
   -dtls1_2            DTLS 1.2 only. The default offers DTLS 1.0 too, but a
                       1.0 handshake completes only on OpenSSL 1.1.1: OpenSSL
                       3 refuses 1.0's MD5+SHA1 signatures at its default
@@ -278,6 +282,7 @@ func clientFlags(o *clientOpts) *flag.FlagSet {
 	fs.BoolVar(&o.insecure, "insecure", false, "")
 	fs.DurationVar(&o.wait, "wait", time.Second, "")
 	fs.BoolVar(&o.stateless, "stateless", false, "")
+	fs.IntVar(&o.maxFragLen, "maxfraglen", 0, "")
 	o.registerPSK(fs, false)
 	return fs
 }
@@ -420,6 +425,12 @@ func parseClient(args []string, stdout io.Writer) (*clientOpts, error) {
 	}
 	if o.wait <= 0 {
 		return nil, usagef(cmd, "-wait must be positive, not %v", o.wait)
+	}
+	switch {
+	case o.maxFragLen != 0 && o.tls13:
+		return nil, usagef(cmd, "-maxfraglen applies to DTLS only, not to -tls1_3")
+	case o.maxFragLen != 0 && o.maxFragLen != 512 && o.maxFragLen != 1024 && o.maxFragLen != 2048 && o.maxFragLen != 4096:
+		return nil, usagef(cmd, "-maxfraglen takes 512, 1024, 2048 or 4096, not %d", o.maxFragLen)
 	}
 	if err := o.checkPSK(cmd, &o.common); err != nil {
 		return nil, err

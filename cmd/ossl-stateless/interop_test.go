@@ -97,6 +97,38 @@ func TestClientWithOpenSSLSServerDTLS(t *testing.T) {
 	assert.Contains(t, srv.Stdout.String(), "CONNECTION CLOSED")
 }
 
+// TestMaxFragLenWithOpenSSL: `client -maxfraglen 512` against `openssl
+// s_server`, which agrees, and `openssl s_client -maxfraglen 512` against
+// our server, whose echo of a 500-byte line keeps to it.
+func TestMaxFragLenWithOpenSSL(t *testing.T) {
+	p := newPKI(t)
+	addr := testpeer.FreeLoopbackAddr(t, "udp")
+	srv := opensslPeer(t, "s_server", "s_server", "-dtls1_2", "-listen", "-accept", addr,
+		"-cert", p.Server.CertFile, "-key", p.Server.KeyFile, "-naccept", "1")
+	srv.WaitFor("ACCEPT")
+	cli := tool(t, "client", "client", "-connect", addr, "-CAfile", p.CAFile, "-maxfraglen", "512")
+	line := strings.Repeat("c", 500) + "\n"
+	cli.Send(line)
+	srv.WaitFor(line)
+	srv.Send("ok\n")
+	cli.WaitFor("ok\n")
+	_ = cli.CloseStdin()
+	assert.Equal(t, 0, cli.WaitStatus(), "client exit status")
+	assert.Contains(t, cli.Stderr.String(), "Max fragment length: 512 (records of at most 512 bytes)")
+	assert.Equal(t, 0, srv.WaitStatus(), "s_server exit status")
+
+	ours, oursAddr := startServer(t, "-cert", p.Server.CertFile, "-key", p.Server.KeyFile)
+	sc := opensslPeer(t, "s_client", "s_client", "-dtls1_2", "-maxfraglen", "512", "-connect", oursAddr,
+		"-CAfile", p.CAFile, "-brief", "-nocommands")
+	sc.WaitFor("CONNECTION ESTABLISHED")
+	line = strings.Repeat("s", 500) + "\n"
+	sc.Send(line)
+	sc.WaitFor(line) // the echo
+	_ = sc.CloseStdin()
+	_ = sc.WaitStatus()
+	stopServer(t, ours)
+}
+
 // clientHelloRE finds the ClientHellos s_client sends, in its -msg output:
 // ">>> TLS 1.3, Handshake [length 00dc], ClientHello" (1.1.1 and 3.0).
 var clientHelloRE = regexp.MustCompile(`(?m)^>>> .*ClientHello$`)
