@@ -575,20 +575,28 @@ func (b *BIO) DrainDatagrams(send func(p []byte) error) error {
 		return errors.New("openssl: DrainDatagrams: nil send function")
 	}
 	defer runtime.KeepAlive(b) // d is C memory the BIO's cleanup would free
-	out := unsafe.Slice((*byte)(unsafe.Pointer(d.out)), int(d.out_len))
 	var first error
+	eachDatagram(d, func(p []byte) {
+		if err := send(p); err != nil && first == nil {
+			first = err
+		}
+	})
+	d.out_len = 0
+	return first
+}
+
+// eachDatagram calls f with each datagram OpenSSL wrote to d, in order:
+// the output buffer holds them with a 2-byte length before each.
+func eachDatagram(d *C.gossl_dgram, f func(p []byte)) {
+	out := unsafe.Slice((*byte)(unsafe.Pointer(d.out)), int(d.out_len))
 	for len(out) >= 2 {
 		n := int(binary.BigEndian.Uint16(out))
 		if 2+n > len(out) {
 			break
 		}
-		if err := send(out[2 : 2+n]); err != nil && first == nil {
-			first = err
-		}
+		f(out[2 : 2+n])
 		out = out[2+n:]
 	}
-	d.out_len = 0
-	return first
 }
 
 // DrainDatagramBatches is DrainDatagrams for a sender that takes several
@@ -617,7 +625,6 @@ func (b *BIO) DrainDatagramBatches(buf [][]byte, send func(batch [][]byte) error
 		return errors.New("openssl: DrainDatagramBatches: empty batch buffer")
 	}
 	defer runtime.KeepAlive(b)
-	out := unsafe.Slice((*byte)(unsafe.Pointer(d.out)), int(d.out_len))
 	var first error
 	k := 0
 	flush := func() {
@@ -630,18 +637,13 @@ func (b *BIO) DrainDatagramBatches(buf [][]byte, send func(batch [][]byte) error
 		clear(buf[:k]) // no slice of C memory outlives the call
 		k = 0
 	}
-	for len(out) >= 2 {
-		n := int(binary.BigEndian.Uint16(out))
-		if 2+n > len(out) {
-			break
-		}
-		buf[k] = out[2 : 2+n]
+	eachDatagram(d, func(p []byte) {
+		buf[k] = p
 		k++
 		if k == len(buf) {
 			flush()
 		}
-		out = out[2+n:]
-	}
+	})
 	flush()
 	d.out_len = 0
 	return first

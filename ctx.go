@@ -545,12 +545,12 @@ func (c *Ctx) SetMaxSendFragment(n int) error {
 // SetMaxFragmentLength wraps SSL_CTX_set_tlsext_max_fragment_length(3): a
 // client asks the server (RFC 6066's max_fragment_length extension) to
 // send records of at most n bytes, 512, 1024, 2048 or 4096; 0 asks for
-// nothing, the default. A server that accepts it keeps to it, and both
-// sides' read buffers shrink to fit (16.7 KiB otherwise); one that does
-// not ignores it. Over TLS 1.2 and DTLS 1.2 the client's own records keep
-// to it too.
+// nothing, the default. A server that accepts it keeps to it (and from
+// OpenSSL 3.2 on, both sides' read buffers shrink to fit; 16.7 KiB
+// otherwise); one that does not ignores it. Over TLS 1.2 and DTLS 1.2 the
+// client's own records keep to it too.
 func (c *Ctx) SetMaxFragmentLength(n int) error {
-	mode, ok := map[int]C.uint8_t{0: 0, 512: 1, 1024: 2, 2048: 3, 4096: 4}[n]
+	mode, ok := maxFragmentModes[n]
 	if !ok {
 		return fmt.Errorf("openssl: SetMaxFragmentLength: %d is not 0, 512, 1024, 2048 or 4096", n)
 	}
@@ -561,6 +561,9 @@ func (c *Ctx) SetMaxFragmentLength(n int) error {
 		return nil
 	})
 }
+
+// maxFragmentModes maps RFC 6066's lengths to their codes.
+var maxFragmentModes = map[int]C.uint8_t{0: 0, 512: 1, 1024: 2, 2048: 3, 4096: 4}
 
 // ClearMode wraps SSL_CTX_clear_mode(3) and returns the modes now set.
 func (c *Ctx) ClearMode(m Mode) Mode {

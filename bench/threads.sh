@@ -52,11 +52,13 @@ addr=$(sed -n 's/^ADDR //p' "$tmp/server.out")
 pids+=("$!")
 exec 4>"$tmp/client.in"
 
-# tid, context switches (voluntary + not), CPU ns (schedstat), per thread.
+# tid, context switches (voluntary + not), CPU ns (schedstat), per thread,
+# sorted as join wants; a thread gone since is dropped, one started since
+# counts from zero.
 snap() {
 	for t in /proc/"$spid"/task/*; do
 		echo "$(basename "$t") $(awk '/ctxt_switches/{s+=$2} END{print s}' "$t/status") $(cut -d' ' -f1 "$t/schedstat")"
-	done | sort -n
+	done | LC_ALL=C sort
 }
 for phase in "${phases[@]}"; do
 	until grep -q "^PHASE $phase" "$tmp/client.out"; do sleep 0.05; done
@@ -65,12 +67,14 @@ for phase in "${phases[@]}"; do
 done
 until grep -q '^RESULT' "$tmp/client.out"; do sleep 0.1; done
 snap >"$tmp/after"
+# The runtime starts sysmon before any other thread: the second tid.
+sysmon=$(cut -d' ' -f1 "$tmp/before" | sort -n | sed -n 2p)
 n=$(sed -n 's/^RESULT n=\([0-9]*\).*/\1/p' "$tmp/client.out")
 what=handshake
 [ "$mode" = echo ] && what="round trip"
 echo "== server ($impl, $mode): $n operations; per $what:"
-join "$tmp/before" "$tmp/after" | awk -v n="$n" -v impl="$impl" '
+LC_ALL=C join -a 2 -e 0 -o 0,1.2,1.3,2.2,2.3 "$tmp/before" "$tmp/after" | sort -n | awk -v n="$n" -v sysmon="$sysmon" '
 	{ csw = ($4 - $2) / n; cpu = ($5 - $3) / n / 1000; tc += csw; tu += cpu
-	  role = (NR == 2 && impl != "c") ? "  (Go sysmon)" : ""
+	  role = ($1 == sysmon) ? "  (Go sysmon)" : ""
 	  if (csw > 0.005 || cpu > 0.5 || role != "") printf "  thread %-8s %6.2f context switches %8.1f µs CPU%s\n", $1, csw, cpu, role }
 	END { printf "  all threads     %6.2f context switches %8.1f µs CPU\n", tc, tu }'

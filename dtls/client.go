@@ -101,7 +101,7 @@ func newClient(pc net.PacketConn, raddr *net.UDPAddr, cfg *Config, host string, 
 			}
 		}
 	}
-	key := sessionKey(cfg.ServerName, raddr)
+	key := sessionKey(cfg.ServerName, raddr, cfg.MaxFragmentLength)
 	offered := cfg.offerSession(ssl, key)
 	ssl.SetConnectState()
 	var own *net.UDPConn

@@ -12,6 +12,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/openssl-stateless/openssl"
@@ -37,6 +38,7 @@ type Conn struct {
 	// shared, never changed; ownRetired is set when it is closed for good
 	// while the connection lives on through in.
 	own        *net.UDPConn
+	ownRC      syscall.RawConn // own's, for sendmmsg (flight_linux.go)
 	ownRetired atomic.Bool
 	kicks      atomic.Uint64 // see kick
 	ownDL      time.Time     // own's read deadline as last set; reader only
@@ -66,6 +68,7 @@ type Conn struct {
 	hsErr           error
 	cookieExchanged atomic.Bool
 	maxPayload      int
+	maxFrag         int // the maximum fragment length agreed, when it bounds maxPayload
 	minRecord       int // guarded by mu; see shortRecordGuard
 	flightsBatched  int // sendmmsg calls that sent more than one datagram (flight_linux.go); guarded by mu
 
@@ -120,6 +123,9 @@ func newConn(pc net.PacketConn, own *net.UDPConn, peer netip.AddrPort, cfg *Conf
 		wdl:      newDeadline(),
 	}
 	c.udp, _ = pc.(*net.UDPConn)
+	if own != nil {
+		c.ownRC, _ = own.SyscallConn()
+	}
 	ssl.SetUserData(c) // for the verify callback
 	return c
 }
@@ -151,6 +157,17 @@ func newSSL(sslCtx *openssl.Ctx, cfg *Config) (*openssl.SSL, *openssl.BIO, error
 		}
 	}
 	return ssl, bio, nil
+}
+
+// sendEach sends each datagram with send, and returns the first error.
+func (c *Conn) sendEach(ps [][]byte) error {
+	var first error
+	for _, p := range ps {
+		if err := c.send(p); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // send writes one datagram to the peer.
@@ -360,6 +377,7 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	}
 	if err != nil {
 		c.hsErr = err
+		c.forgetOffered()
 		return err
 	}
 	c.hsDone.Store(true)
@@ -445,12 +463,15 @@ func (c *Conn) finishHandshake() error {
 		// No certificate came (a server that asked for none, a client
 		// that sent none, a resumed session, a pre-shared key): the
 		// verify callback did not run.
-		c.restorePeer()
+		if err := c.restorePeer(); err != nil {
+			return fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
+		}
 		if err := c.runVerifiers(c.ssl, false); err != nil {
 			return fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
 		}
 	}
 	c.saveSession()
+	c.offered = nil // it holds a master secret: no longer than needed
 	c.minRecord = shortRecordGuard(c.ssl.CipherName())
 	c.maxPayload = c.ssl.DTLSDataMTU()
 	if c.maxPayload <= 0 {
@@ -460,7 +481,7 @@ func (c *Conn) finishHandshake() error {
 		// The client asked for records of at most mfl bytes (RFC 6066),
 		// and OpenSSL ends the connection on a longer SSL_write over
 		// DTLS: Write refuses it instead.
-		c.maxPayload = mfl
+		c.maxPayload, c.maxFrag = mfl, mfl
 	}
 	// A connection may idle from here on (one the application has not
 	// read yet, or an IoT device asleep): see pump.
@@ -562,7 +583,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	default:
 	}
 	if len(p) > c.maxPayload {
-		return 0, fmt.Errorf("%w: %d bytes, at most %d at MTU %d", ErrMessageTooLarge, len(p), c.maxPayload, c.cfg.mtu())
+		return 0, c.tooLarge(len(p))
 	}
 	if len(p) == 0 {
 		return 0, nil
@@ -581,6 +602,15 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return n, fmt.Errorf("dtls: write: %w", err)
 	}
 	return n, nil
+}
+
+// tooLarge is Write's error for n bytes, naming what bounds a record: the
+// MTU, or the maximum fragment length the client asked for.
+func (c *Conn) tooLarge(n int) error {
+	if c.maxFrag > 0 && c.maxFrag == c.maxPayload {
+		return fmt.Errorf("%w: %d bytes, at most %d, the maximum fragment length the client asked for", ErrMessageTooLarge, n, c.maxPayload)
+	}
+	return fmt.Errorf("%w: %d bytes, at most %d at MTU %d", ErrMessageTooLarge, n, c.maxPayload, c.cfg.mtu())
 }
 
 // MaxPayload returns the most bytes one Write can carry, known once the

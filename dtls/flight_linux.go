@@ -28,8 +28,9 @@ type flight struct {
 	ps   [flightMax][]byte // the batch DrainDatagramBatches fills
 	hdrs [flightMax]mmsghdr
 	iovs [flightMax]unix.Iovec
-	n    int // datagrams in hdrs
-	sent int
+	n    int   // datagrams in hdrs
+	next int   // the first not yet tried
+	ok   int   // sent
 	err  error // the first a datagram failed with
 
 	sendFn  func([][]byte) error  // f.sendBatch and f.write, made once:
@@ -61,42 +62,26 @@ func (c *Conn) flushOwn() error {
 // once the socket is retired.
 func (f *flight) sendBatch(ps [][]byte) error {
 	c := f.c
-	if len(ps) == 1 || !c.direct() {
-		var first error
-		for _, p := range ps {
-			if err := c.send(p); err != nil && first == nil {
-				first = err
-			}
-		}
-		return first
-	}
-	rc, err := c.own.SyscallConn()
-	if err != nil {
-		return err
+	if len(ps) == 1 || !c.direct() || c.ownRC == nil {
+		return c.sendEach(ps)
 	}
 	for i, p := range ps {
 		f.iovs[i].Base = unsafe.SliceData(p)
 		f.iovs[i].SetLen(len(p))
 	}
-	f.n, f.sent, f.err = len(ps), 0, nil
-	werr := rc.Write(f.writeFn)
+	f.n, f.next, f.ok, f.err = len(ps), 0, 0, nil
+	werr := c.ownRC.Write(f.writeFn)
 	for i := range ps {
 		f.iovs[i].Base = nil // C memory, valid only during the drain
 	}
 	if werr != nil {
 		if c.ownRetired.Load() {
 			// Retired meanwhile: the shared socket sends the rest.
-			var first error
-			for _, p := range ps[f.sent:] {
-				if err := c.send(p); err != nil && first == nil {
-					first = err
-				}
-			}
-			return first
+			return c.sendEach(ps[f.next:])
 		}
-		return &net.OpError{Op: "write", Net: "udp", Source: c.own.LocalAddr(), Addr: c.raddr, Err: werr}
+		return werr // RawConn.Write's, a *net.OpError already
 	}
-	if f.sent > 1 {
+	if f.ok > 1 {
 		c.flightsBatched++
 	}
 	if f.err != nil {
@@ -108,11 +93,12 @@ func (f *flight) sendBatch(ps [][]byte) error {
 // write is sendmmsg for RawConn.Write, until every datagram was sent or
 // failed: false asks it to wait until the socket takes more.
 func (f *flight) write(fd uintptr) bool {
-	for f.sent < f.n {
-		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&f.hdrs[f.sent])), uintptr(f.n-f.sent), 0, 0, 0)
+	for f.next < f.n {
+		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&f.hdrs[f.next])), uintptr(f.n-f.next), 0, 0, 0)
 		switch e {
 		case 0:
-			f.sent += int(n)
+			f.next += int(n)
+			f.ok += int(n)
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
@@ -123,7 +109,7 @@ func (f *flight) write(fd uintptr) bool {
 			if f.err == nil {
 				f.err = syscall.Errno(e)
 			}
-			f.sent++
+			f.next++
 		}
 	}
 	return true

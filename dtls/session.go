@@ -4,11 +4,13 @@ import (
 	"container/list"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/openssl-stateless/openssl"
 )
@@ -113,9 +115,26 @@ func (c *lruSessionCache) Put(key string, cs *ClientSessionState) {
 }
 
 // sessionKey names the server a client session belongs to: the name it
-// was verified for and its address.
-func sessionKey(serverName string, raddr net.Addr) string {
+// was verified for and its address; and the maximum fragment length asked
+// for, which a session keeps and a server refuses to resume under another
+// (an illegal_parameter or missing_extension alert).
+func sessionKey(serverName string, raddr net.Addr, maxFrag int) string {
+	if maxFrag != 0 {
+		return fmt.Sprintf("%s %s mfl=%d", serverName, raddr, maxFrag)
+	}
 	return serverName + " " + raddr.String()
+}
+
+// forgetOffered drops the session a client offered from the cache when
+// its handshake failed, as crypto/tls does (RFC 5077, 3.2): a session the
+// server refuses with an alert would fail every later Dial too.
+func (c *Conn) forgetOffered() {
+	if c.offered != nil && c.cfg.ClientSessionCache != nil && c.sessionKey != "" {
+		if cs, ok := c.cfg.ClientSessionCache.Get(c.sessionKey); ok && cs == c.offered {
+			c.cfg.ClientSessionCache.Put(c.sessionKey, nil)
+		}
+	}
+	c.offered = nil
 }
 
 // offerSession offers the cached session for key on a new client SSL, and
@@ -129,6 +148,12 @@ func (c *Config) offerSession(ssl *openssl.SSL, key string) *ClientSessionState 
 	if !ok || cs == nil || len(cs.session) == 0 {
 		return nil
 	}
+	if len(cs.peerCerts) > 0 && time.Now().After(cs.peerCerts[0].NotAfter) {
+		// As crypto/tls: a session whose server certificate has expired
+		// is not offered; the full handshake checks the current one.
+		c.ClientSessionCache.Put(key, nil)
+		return nil
+	}
 	if ssl.SetSession(cs.session) != nil {
 		c.ClientSessionCache.Put(key, nil)
 		return nil
@@ -140,17 +165,35 @@ func (c *Config) offerSession(ssl *openssl.SSL, key string) *ClientSessionState 
 // its handshake did not carry, as crypto/tls does: a client those of the
 // session it offered, with the chains they were verified to; else
 // (a session made from its encoding, or a server resuming a client's
-// ticket) the leaf OpenSSL keeps in the session. Called under c.mu, before
-// the verifiers run.
-func (c *Conn) restorePeer() {
+// ticket) the leaf OpenSSL keeps in the session. A server that verifies
+// client certificates checks that leaf again: one that has expired ends
+// the handshake (crypto/tls does not resume it, and the full handshake
+// that follows refuses it), and one that verifies alone against ClientCAs
+// gives VerifiedChains (the ticket holds no intermediates). Called under
+// c.mu, before the verifiers run.
+func (c *Conn) restorePeer() error {
 	if len(c.peerCerts) > 0 || !c.ssl.SessionReused() {
-		return
+		return nil
 	}
 	if cs := c.offered; cs != nil && len(cs.peerCerts) > 0 {
 		c.peerCerts, c.verifiedChains = cs.peerCerts, cs.verifiedChains
-		return
+		return nil
 	}
-	c.peerCerts, _ = c.ssl.PeerCertificates()
+	certs, err := c.ssl.PeerCertificates()
+	if err != nil {
+		return err
+	}
+	c.peerCerts = certs
+	if c.srv == nil || len(certs) == 0 || (c.cfg.ClientAuth != tls.VerifyClientCertIfGiven && c.cfg.ClientAuth != tls.RequireAndVerifyClientCert) {
+		return nil
+	}
+	if now := time.Now(); now.After(certs[0].NotAfter) || now.Before(certs[0].NotBefore) {
+		return fmt.Errorf("dtls: the resumed session's client certificate is outside its validity (%v to %v)", certs[0].NotBefore, certs[0].NotAfter)
+	}
+	if chains, err := c.verified.verify(certs[:1], c.cfg.ClientCAs, "", x509.ExtKeyUsageClientAuth); err == nil {
+		c.verifiedChains = chains
+	}
+	return nil
 }
 
 // saveSession keeps a client's session after its handshake. Called under

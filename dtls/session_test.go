@@ -6,11 +6,13 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/openssl-stateless/openssl/dtls"
+	"github.com/openssl-stateless/openssl/internal/testcert"
 )
 
 // dialResume dials l with ccfg, round-trips a record and reports the
@@ -108,6 +110,66 @@ func TestResumedSessionPeerCertificates(t *testing.T) {
 	require.NotEmpty(t, secondServer.PeerCertificates, "the client's leaf, from the ticket")
 	assert.True(t, secondServer.PeerCertificates[0].Equal(firstServer.PeerCertificates[0]))
 	assert.Equal(t, "client", secondServer.PeerCertificates[0].Subject.CommonName)
+	require.NotEmpty(t, secondServer.VerifiedChains, "the leaf verified again against ClientCAs")
+	assert.True(t, secondServer.VerifiedChains[0][0].Equal(firstServer.PeerCertificates[0]))
+}
+
+// A Listener that verifies client certificates does not let a session
+// whose client certificate has expired since resume: the handshake fails
+// and nothing reaches Accept, as the full handshake would refuse it.
+func TestResumedExpiredClientCertificate(t *testing.T) {
+	p := newPKI(t)
+	short := p.ca.Issue(t, "short-lived", testcert.Options{Client: true, NotAfter: time.Now().Add(2 * time.Second)})
+	scfg := p.serverConfig()
+	scfg.ClientAuth = tls.RequireAndVerifyClientCert
+	scfg.ClientCAs = p.pool()
+	l := listen(t, scfg)
+	ccfg := p.clientConfig()
+	ccfg.CertificatePEM, ccfg.KeyPEM = short.CertPEM, short.KeyPEM
+	ccfg.ClientSessionCache = dtls.NewLRUClientSessionCache(1)
+	c, err := dtls.Dial("udp", l.Addr().String(), ccfg)
+	require.NoError(t, err)
+	sc := acceptOne(t, l)
+	sc.Close()
+	c.Close()
+
+	time.Sleep(time.Until(short.Leaf.NotAfter.Add(1100 * time.Millisecond)))
+	c, err = dtls.Dial("udp", l.Addr().String(), ccfg)
+	require.NoError(t, err, "the client's side of a resumed handshake completes")
+	defer c.Close()
+	assert.True(t, c.ConnectionState().DidResume)
+	require.Eventually(t, func() bool { return l.Stats().HandshakesFailed == 1 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, uint64(1), l.Stats().HandshakesCompleted, "only the first")
+}
+
+// The maximum fragment length a client asks for is part of its session's
+// cache key: a server refuses to resume a session under another one (an
+// alert), so one ClientSessionCache serves Configs that differ in it. And
+// a session the server refuses is dropped, as crypto/tls drops it: the
+// next Dial makes a full handshake.
+func TestResumptionAndMaxFragmentLength(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	serveEcho(t, l)
+	cache := dtls.NewLRUClientSessionCache(4)
+	small, plain := p.clientConfig(), p.clientConfig()
+	small.MaxFragmentLength = 512
+	small.ClientSessionCache, plain.ClientSessionCache = cache, cache
+	assert.False(t, dialResume(t, l, small).DidResume)
+	assert.False(t, dialResume(t, l, plain).DidResume)
+	assert.True(t, dialResume(t, l, small).DidResume)
+	assert.True(t, dialResume(t, l, plain).DidResume)
+
+	// A cache that ignores keys hands the 512 session to a Dial that
+	// asks for none: refused, then forgotten.
+	any := &anyKeyCache{}
+	small.ClientSessionCache, plain.ClientSessionCache = any, any
+	assert.False(t, dialResume(t, l, small).DidResume)
+	_, err := dtls.Dial("udp", l.Addr().String(), plain)
+	require.Error(t, err, "the server refuses the session under another maximum fragment length")
+	_, ok := any.Get("")
+	assert.False(t, ok, "the refused session is dropped")
+	assert.False(t, dialResume(t, l, plain).DidResume, "a full handshake")
 }
 
 func TestSessionResumptionAcrossListeners(t *testing.T) {

@@ -98,8 +98,10 @@ func TestClientWithOpenSSLSServerDTLS(t *testing.T) {
 }
 
 // TestMaxFragLenWithOpenSSL: `client -maxfraglen 512` against `openssl
-// s_server`, which agrees, and `openssl s_client -maxfraglen 512` against
-// our server, whose echo of a 500-byte line keeps to it.
+// s_server`, which agrees, and the negotiation the other way: `openssl
+// s_client -maxfraglen 512` against our server, which echoes its line.
+// (What a Listener's connection does with a longer Write is
+// TestMaxFragmentLengthWithOpenSSL's, in tests/.)
 func TestMaxFragLenWithOpenSSL(t *testing.T) {
 	p := newPKI(t)
 	addr := testpeer.FreeLoopbackAddr(t, "udp")
