@@ -21,30 +21,31 @@ import (
 // Over packet BIOs, with no SetMTU at all, OpenSSL asks the BIO
 // (BIO_CTRL_DGRAM_QUERY_MTU) and fragments a certificate flight larger than
 // the answer: every datagram fits, and the handshake completes.
-func TestPacketBIOAnswersQueryMTU(t *testing.T) {
-	const mtu = 576
+// bigFlightPair is a listening server SSL with a certificate far larger
+// than mtu, and a client SSL, each over a packet BIO of that MTU; step
+// runs the server's next step (DTLSv1_listen until a cookie verifies,
+// then Accept) on what its BIO holds.
+func bigFlightPair(t *testing.T, mtu int) (server *openssl.SSL, sbio *openssl.BIO, client *openssl.SSL, cbio *openssl.BIO, step func()) {
 	ca := testcert.NewCA(t, "CA")
 	big := ca.Issue(t, "localhost", testcert.Options{Padding: 2500})
 	sctx := newDTLSServerCtx(t, true)
 	require.NoError(t, sctx.UseCertificatePEM(big.CertPEM))
 	require.NoError(t, sctx.UsePrivateKeyPEM(big.KeyPEM))
-	server, sbio := newPacketListener(t, sctx)
+	server, sbio = newPacketListener(t, sctx)
 	require.NoError(t, sbio.SetMTU(mtu))
 
 	cctx, err := openssl.NewCtx(openssl.DTLSClientMethod)
 	require.NoError(t, err)
-	defer cctx.Close()
-	client, err := openssl.NewSSL(cctx)
+	t.Cleanup(func() { cctx.Close() })
+	client, err = openssl.NewSSL(cctx)
 	require.NoError(t, err)
-	defer client.Close()
-	cbio, err := openssl.NewPacketBIO(mtu, 1<<16)
+	t.Cleanup(func() { client.Close() })
+	cbio, err = openssl.NewPacketBIO(mtu, 1<<16)
 	require.NoError(t, err)
 	require.NoError(t, client.SetBIO(cbio, cbio))
-	serverAP := netip.MustParseAddrPort("192.0.2.1:4433")
 
-	largest, datagrams := 0, 0
 	listening := true
-	serverStep := func() {
+	step = func() {
 		if listening {
 			_, err := server.DTLSv1ListenAddrPort()
 			if errors.Is(err, openssl.ErrRetry) {
@@ -57,6 +58,14 @@ func TestPacketBIOAnswersQueryMTU(t *testing.T) {
 			require.ErrorIs(t, err, openssl.ErrWantRead)
 		}
 	}
+	return server, sbio, client, cbio, step
+}
+
+func TestPacketBIOAnswersQueryMTU(t *testing.T) {
+	const mtu = 576
+	server, sbio, client, cbio, serverStep := bigFlightPair(t, mtu)
+	serverAP := netip.MustParseAddrPort("192.0.2.1:4433")
+	largest, datagrams := 0, 0
 	carry := func(from, to *openssl.BIO, src netip.AddrPort, step func(), measure bool) {
 		require.NoError(t, from.DrainDatagrams(func(p []byte) error {
 			if measure {
@@ -88,39 +97,8 @@ func TestPacketBIOAnswersQueryMTU(t *testing.T) {
 // the client completes the handshake from them; a failing batch is
 // reported and the batches after it are still offered.
 func TestDrainDatagramBatches(t *testing.T) {
-	const mtu = 576
-	ca := testcert.NewCA(t, "CA")
-	big := ca.Issue(t, "localhost", testcert.Options{Padding: 2500})
-	sctx := newDTLSServerCtx(t, true)
-	require.NoError(t, sctx.UseCertificatePEM(big.CertPEM))
-	require.NoError(t, sctx.UsePrivateKeyPEM(big.KeyPEM))
-	server, sbio := newPacketListener(t, sctx)
-	require.NoError(t, sbio.SetMTU(mtu))
-	cctx, err := openssl.NewCtx(openssl.DTLSClientMethod)
-	require.NoError(t, err)
-	defer cctx.Close()
-	client, err := openssl.NewSSL(cctx)
-	require.NoError(t, err)
-	defer client.Close()
-	cbio, err := openssl.NewPacketBIO(mtu, 1<<16)
-	require.NoError(t, err)
-	require.NoError(t, client.SetBIO(cbio, cbio))
+	server, sbio, client, cbio, serverStep := bigFlightPair(t, 576)
 	serverAP := netip.MustParseAddrPort("192.0.2.1:4433")
-
-	listening := true
-	serverStep := func() {
-		if listening {
-			_, err := server.DTLSv1ListenAddrPort()
-			if errors.Is(err, openssl.ErrRetry) {
-				return
-			}
-			require.NoError(t, err)
-			listening = false
-		}
-		if err := server.Accept(); err != nil {
-			require.ErrorIs(t, err, openssl.ErrWantRead)
-		}
-	}
 	var sizes []int // of the server's batches
 	buf := make([][]byte, 3)
 	require.ErrorIs(t, client.Connect(), openssl.ErrWantRead)
@@ -156,7 +134,7 @@ func TestDrainDatagramBatches(t *testing.T) {
 	}
 
 	// A failing batch: its error is the result, and the rest still go.
-	_, err = server.Write([]byte("one"))
+	_, err := server.Write([]byte("one"))
 	require.NoError(t, err)
 	_, err = server.Write([]byte("two"))
 	require.NoError(t, err)

@@ -14,53 +14,18 @@
 # in bench/out/.
 set -euo pipefail
 cd "$(dirname "$0")"
-out=$(realpath -m "${BENCH_OUT:-out}")
 mode=${1:-handshake}
 impl=${2:-ours}
 secs=${3:-5}
-bt=$out/benchtable
-if [ ! -x "$bt" ] || [ ! -d "$out/pki" ]; then
-	echo "profile.sh: run make bench (BENCH_QUICK=1 will do) first; $bt or $out/pki is missing" >&2
-	exit 1
-fi
-case $mode in
-handshake) cargs=(-mode handshake -par 1) phases=(start) ;;
-echo) cargs=(-mode echo -conns 1 -workers 16) phases=(base idle) ;;
-echomany) cargs=(-mode echo -conns "${CONNS:-5000}" -workers 16) phases=(base idle) ;;
-*)
-	echo "profile.sh: mode is handshake, echo or echomany" >&2
-	exit 2
-	;;
-esac
-
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	exec 3>&- 4>&- || true
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-mkfifo "$tmp/server.in" "$tmp/client.in"
-
-# The roles read commands on stdin: the fifos stay open on fds 3 and 4.
-"$bt" server -impl "$impl" -pki "$out/pki" <"$tmp/server.in" >"$tmp/server.out" &
-spid=$!
-pids+=("$spid")
-exec 3>"$tmp/server.in"
-until grep -q '^ADDR ' "$tmp/server.out"; do sleep 0.1; done
-addr=$(sed -n 's/^ADDR //p' "$tmp/server.out")
-
-"$bt" client -impl "$impl" -pki "$out/pki" -addr "$addr" -dur "$((secs + 60))s" "${cargs[@]}" \
-	<"$tmp/client.in" >"$tmp/client.out" &
-pids+=("$!")
-exec 4>"$tmp/client.in"
+# shellcheck source-path=SCRIPTDIR source=pair.sh
+. ./pair.sh
+pair_check profile.sh "$mode"
+pair_start "$bt" "$impl" "$((secs + 60))"
 for phase in "${phases[@]}"; do
 	until grep -q "^PHASE $phase" "$tmp/client.out"; do sleep 0.1; done
 	echo go >&4
 done
 sleep 0.5
-cpid=${pids[1]}
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 s0=$(ticks "$spid") c0=$(ticks "$cpid")
 # Both sides at once, each in a file of its own; cpu-clock, as VMs often

@@ -13,44 +13,17 @@
 # role against the same client (an A/B of two builds).
 set -euo pipefail
 cd "$(dirname "$0")"
-out=$(realpath -m "${BENCH_OUT:-out}")
 mode=${1:-handshake}
 impl=${2:-ours}
 secs=${3:-5}
-bt=$out/benchtable
-sbt=${SERVER_BIN:-$bt}
-if [ ! -x "$bt" ] || [ ! -d "$out/pki" ]; then
-	echo "threads.sh: run make bench (BENCH_QUICK=1 will do) first; $bt or $out/pki is missing" >&2
-	exit 1
-fi
-case $mode in
-handshake) cargs=(-mode handshake -par 1) phases=(start) ;;
-echo) cargs=(-mode echo -conns 1 -workers 16) phases=(base idle) ;;
-*)
+if [ "$mode" = echomany ]; then
 	echo "threads.sh: mode is handshake or echo" >&2
 	exit 2
-	;;
-esac
-
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	exec 3>&- 4>&- || true
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-mkfifo "$tmp/server.in" "$tmp/client.in"
-"$sbt" server -impl "$impl" -pki "$out/pki" <"$tmp/server.in" >"$tmp/server.out" &
-spid=$!
-pids+=("$spid")
-exec 3>"$tmp/server.in"
-until grep -q '^ADDR ' "$tmp/server.out"; do sleep 0.1; done
-addr=$(sed -n 's/^ADDR //p' "$tmp/server.out")
-"$bt" client -impl "$impl" -pki "$out/pki" -addr "$addr" -dur "${secs}s" "${cargs[@]}" \
-	<"$tmp/client.in" >"$tmp/client.out" &
-pids+=("$!")
-exec 4>"$tmp/client.in"
+fi
+# shellcheck source-path=SCRIPTDIR source=pair.sh
+. ./pair.sh
+pair_check threads.sh "$mode"
+pair_start "${SERVER_BIN:-$bt}" "$impl" "$secs"
 
 # tid, context switches (voluntary + not), CPU ns (schedstat), per thread,
 # sorted as join wants; a thread gone since is dropped, one started since
