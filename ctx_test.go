@@ -140,6 +140,7 @@ func TestCtxGoodConfiguration(t *testing.T) {
 		require.NoError(t, c.SetMaxFragmentLength(n))
 	}
 	assert.ErrorContains(t, c.SetMaxFragmentLength(1000), "is not 0, 512, 1024, 2048 or 4096")
+	require.NoError(t, c.ResumeOnlyValidPeers())
 	assert.Equal(t, openssl.DTLSServerMethod, c.Method())
 }
 
@@ -205,6 +206,7 @@ func TestClosedObjects(t *testing.T) {
 	assert.ErrorIs(t, ctx.UseCertificatePEM([]byte("x")), openssl.ErrClosed)
 	assert.ErrorIs(t, ctx.SetMaxSendFragment(1200), openssl.ErrClosed)
 	assert.ErrorIs(t, ctx.SetMaxFragmentLength(512), openssl.ErrClosed)
+	assert.ErrorIs(t, ctx.ResumeOnlyValidPeers(), openssl.ErrClosed)
 	assert.Zero(t, s.MaxFragmentLength())
 	assert.ErrorIs(t, ctx.SetCookieGenerateCallback(nil), openssl.ErrClosed)
 	_, err = openssl.NewSSL(ctx)

@@ -90,6 +90,21 @@ func (c *Ctx) SetSessionIDContext(sid []byte) error {
 	})
 }
 
+// ResumeOnlyValidPeers makes a server ignore a session ticket whose peer
+// certificate is outside its validity period (SSL_CTX_set_session_ticket_cb
+// with a decrypt callback): the client gets a full handshake, in which its
+// certificate is verified again, as crypto/tls does not resume such a
+// session. A session resumed by session ID, from the server's cache, is not
+// checked. It takes the Ctx's ticket callback.
+func (c *Ctx) ResumeOnlyValidPeers() error {
+	return c.with(func() error {
+		if C.gossl_SSL_CTX_resume_only_valid_peers(c.ptr, c.res) != 1 {
+			return ctxError("SSL_CTX_set_session_ticket_cb", c.res, 0)
+		}
+		return nil
+	})
+}
+
 // SetTicketKey wraps SSL_CTX_set_tlsext_ticket_keys(3): the key that
 // encrypts and decrypts the server's session tickets, TicketKeyLen bytes.
 // Servers given the same key resume each other's sessions. Setting a new

@@ -141,6 +141,50 @@ int gossl_SSL_CTX_set_ticket_key(SSL_CTX *ctx, const unsigned char *key80, gossl
     return ret == 1;
 }
 
+/*
+ * A ticket whose peer certificate is outside its validity is ignored, as if
+ * it did not decrypt: the client gets a full handshake (and a new ticket),
+ * in which its certificate is verified again. Every other outcome is what
+ * OpenSSL does without a callback.
+ */
+static SSL_TICKET_RETURN valid_peer_ticket(SSL *s, SSL_SESSION *ss, const unsigned char *keyname, size_t keyname_len,
+                                           SSL_TICKET_STATUS status, void *arg)
+{
+    X509 *peer;
+
+    (void)s;
+    (void)keyname;
+    (void)keyname_len;
+    (void)arg;
+    switch (status) {
+    case SSL_TICKET_SUCCESS:
+    case SSL_TICKET_SUCCESS_RENEW:
+        peer = ss != NULL ? SSL_SESSION_get0_peer(ss) : NULL;
+        /* X509_cmp_current_time: < 0 before now, > 0 after, 0 on error. */
+        if (peer != NULL && (X509_cmp_current_time(X509_get0_notAfter(peer)) <= 0 ||
+                             X509_cmp_current_time(X509_get0_notBefore(peer)) >= 0))
+            return SSL_TICKET_RETURN_IGNORE_RENEW;
+        return status == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE : SSL_TICKET_RETURN_USE_RENEW;
+    case SSL_TICKET_EMPTY:
+    case SSL_TICKET_NO_DECRYPT:
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    case SSL_TICKET_NONE:
+        return SSL_TICKET_RETURN_IGNORE;
+    default:
+        return SSL_TICKET_RETURN_ABORT;
+    }
+}
+
+int gossl_SSL_CTX_resume_only_valid_peers(SSL_CTX *ctx, gossl_result *r)
+{
+    int ret;
+
+    ERR_clear_error();
+    ret = SSL_CTX_set_session_ticket_cb(ctx, NULL, valid_peer_ticket, NULL);
+    gossl_capture(r, NULL, ret);
+    return ret == 1;
+}
+
 int gossl_SSL_CTX_set_session_id_context(SSL_CTX *ctx, const unsigned char *sid, unsigned int len, gossl_result *r)
 {
     int ret;

@@ -166,11 +166,12 @@ func (c *Config) offerSession(ssl *openssl.SSL, key string) *ClientSessionState 
 // session it offered, with the chains they were verified to; else
 // (a session made from its encoding, or a server resuming a client's
 // ticket) the leaf OpenSSL keeps in the session. A server that verifies
-// client certificates checks that leaf again: one that has expired ends
-// the handshake (crypto/tls does not resume it, and the full handshake
-// that follows refuses it), and one that verifies alone against ClientCAs
-// gives VerifiedChains (the ticket holds no intermediates). Called under
-// c.mu, before the verifiers run.
+// client certificates checks that leaf again: one that verifies alone
+// against ClientCAs gives VerifiedChains (the ticket holds no
+// intermediates), and one that has expired ends the handshake. The
+// ticket callback (setupSessionContext) refuses those first, in the
+// handshake; this is the check for any other way a session resumes.
+// Called under c.mu, before the verifiers run.
 func (c *Conn) restorePeer() error {
 	if len(c.peerCerts) > 0 || !c.ssl.SessionReused() {
 		return nil
@@ -236,7 +237,16 @@ func (c *Config) setupSessionContext(sslCtx *openssl.Ctx, server bool) error {
 		return nil
 	}
 	sid := sha256.Sum256(fmt.Appendf(nil, "dtls session context 1 client auth %d", c.ClientAuth))
-	return sslCtx.SetSessionIDContext(sid[:])
+	if err := sslCtx.SetSessionIDContext(sid[:]); err != nil {
+		return err
+	}
+	if c.ClientAuth == tls.NoClientCert {
+		return nil
+	}
+	// A ticket whose client certificate has expired gets a full handshake,
+	// which verifies the certificate again and refuses it with an alert,
+	// as crypto/tls refuses to resume it.
+	return sslCtx.ResumeOnlyValidPeers()
 }
 
 // SetSessionTicketKeys replaces the key that encrypts the Listener's

@@ -114,9 +114,12 @@ func TestResumedSessionPeerCertificates(t *testing.T) {
 	assert.True(t, secondServer.VerifiedChains[0][0].Equal(firstServer.PeerCertificates[0]))
 }
 
-// A Listener that verifies client certificates does not let a session
-// whose client certificate has expired since resume: the handshake fails
-// and nothing reaches Accept, as the full handshake would refuse it.
+// A Listener that verifies client certificates does not resume a session
+// whose client certificate has expired since: the ticket is ignored, and
+// the full handshake that follows refuses the certificate with an alert,
+// as crypto/tls would (Ctx.ResumeOnlyValidPeers). Before, the session
+// resumed. The client drops the refused session, and the next Dial makes
+// a full handshake, refused too.
 func TestResumedExpiredClientCertificate(t *testing.T) {
 	p := newPKI(t)
 	short := p.ca.Issue(t, "short-lived", testcert.Options{Client: true, NotAfter: time.Now().Add(2 * time.Second)})
@@ -126,7 +129,8 @@ func TestResumedExpiredClientCertificate(t *testing.T) {
 	l := listen(t, scfg)
 	ccfg := p.clientConfig()
 	ccfg.CertificatePEM, ccfg.KeyPEM = short.CertPEM, short.KeyPEM
-	ccfg.ClientSessionCache = dtls.NewLRUClientSessionCache(1)
+	cache := dtls.NewLRUClientSessionCache(1)
+	ccfg.ClientSessionCache = cache
 	c, err := dtls.Dial("udp", l.Addr().String(), ccfg)
 	require.NoError(t, err)
 	sc := acceptOne(t, l)
@@ -134,12 +138,12 @@ func TestResumedExpiredClientCertificate(t *testing.T) {
 	c.Close()
 
 	time.Sleep(time.Until(short.Leaf.NotAfter.Add(1100 * time.Millisecond)))
-	c, err = dtls.Dial("udp", l.Addr().String(), ccfg)
-	require.NoError(t, err, "the client's side of a resumed handshake completes")
-	defer c.Close()
-	assert.True(t, c.ConnectionState().DidResume)
+	_, err = dtls.Dial("udp", l.Addr().String(), ccfg)
+	require.Error(t, err, "a full handshake, which refuses the expired certificate")
 	require.Eventually(t, func() bool { return l.Stats().HandshakesFailed == 1 }, 5*time.Second, 10*time.Millisecond)
 	assert.Equal(t, uint64(1), l.Stats().HandshakesCompleted, "only the first")
+	_, ok := cache.Get("")
+	assert.False(t, ok)
 }
 
 // The maximum fragment length a client asks for is part of its session's

@@ -339,6 +339,7 @@ int gossl_SSL_get_session_der(SSL *ssl, unsigned char *buf, int cap);
 int gossl_SSL_set_session_der(SSL *ssl, const unsigned char *der, int len, gossl_result *r);
 /* SSL_CTX_set_tlsext_ticket_keys: 16 bytes of name, 32 of HMAC key, 32 of AES key. */
 int gossl_SSL_CTX_set_ticket_key(SSL_CTX *ctx, const unsigned char *key80, gossl_result *r);
+int gossl_SSL_CTX_resume_only_valid_peers(SSL_CTX *ctx, gossl_result *r);
 int gossl_SSL_CTX_set_session_id_context(SSL_CTX *ctx, const unsigned char *sid, unsigned int len, gossl_result *r);
 
 /* Sharing an SSL_CTX with C code (tls_ext.c): the GOSSL_METHOD_* of its
