@@ -554,6 +554,24 @@ func (b *BIO) HasOutput() bool {
 	return b.dg != nil && b.dg.out_len > 0
 }
 
+// OutputDatagrams reports how many datagrams OpenSSL wrote that are not yet
+// drained: a caller with one sends it with DrainDatagrams, one with several
+// may batch them (DrainDatagramBatches).
+func (b *BIO) OutputDatagrams() int {
+	owner, nested, err := b.claim(true)
+	if err != nil {
+		return 0
+	}
+	defer b.done(owner, nested)
+	if b.dg == nil {
+		return 0
+	}
+	defer runtime.KeepAlive(b)
+	n := 0
+	eachDatagram(b.dg, func([]byte) { n++ })
+	return n
+}
+
 // DrainDatagrams calls send for each datagram OpenSSL wrote to the packet
 // BIO since the last drain, in order, then empties the BIO. p aliases C
 // memory and is valid only during the call. The first error from send is

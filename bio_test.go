@@ -109,6 +109,7 @@ func TestDrainDatagramBatches(t *testing.T) {
 			return nil
 		}))
 		var flight [][]byte // copies: the BIO's are gone when the call returns
+		pending := sbio.OutputDatagrams()
 		require.NoError(t, sbio.DrainDatagramBatches(buf, func(batch [][]byte) error {
 			sizes = append(sizes, len(batch))
 			for _, p := range batch {
@@ -116,6 +117,8 @@ func TestDrainDatagramBatches(t *testing.T) {
 			}
 			return nil
 		}))
+		assert.Equal(t, pending, len(flight), "OutputDatagrams counted what the drain handed over")
+		assert.Zero(t, sbio.OutputDatagrams())
 		for _, p := range flight {
 			require.NoError(t, cbio.PushDatagram(p, serverAP))
 			if err := client.Connect(); err != nil {

@@ -196,6 +196,7 @@ func TestClosedObjects(t *testing.T) {
 
 	assert.ErrorIs(t, b.PushDatagram([]byte("x"), clientAP), openssl.ErrClosed, "the SSL freed its BIO")
 	assert.ErrorIs(t, b.DrainDatagrams(func([]byte) error { return nil }), openssl.ErrClosed)
+	assert.Zero(t, b.OutputDatagrams())
 	_, err = m.Write([]byte("x"))
 	assert.ErrorIs(t, err, openssl.ErrClosed)
 	_, err = m.Read(make([]byte, 1))

@@ -400,10 +400,7 @@ func TestVerification(t *testing.T) {
 
 func TestMutualTLS(t *testing.T) {
 	p := newPKI(t)
-	scfg := p.serverConfig()
-	scfg.ClientAuth = tls.RequireAndVerifyClientCert
-	scfg.ClientCAs = p.pool()
-	l := listen(t, scfg)
+	l := listen(t, p.mutualServerConfig())
 
 	ccfg := p.clientConfig()
 	ccfg.HandshakeTimeout = 3 * time.Second

@@ -193,10 +193,15 @@ func (c *Conn) send(p []byte) error {
 
 // flushLocked sends what OpenSSL wrote. Called with c.mu held.
 func (c *Conn) flushLocked() error {
-	if c.bio == nil || !c.bio.HasOutput() {
+	if c.bio == nil {
 		return nil
 	}
-	if c.direct() {
+	switch n := c.bio.OutputDatagrams(); {
+	case n == 0:
+		return nil
+	case n > 1 && c.direct():
+		// A flight: one sendmmsg (flight_linux.go). One datagram, every
+		// application record, takes no pooled batch state.
 		return c.flushOwn()
 	}
 	return c.bio.DrainDatagrams(c.send)

@@ -15,7 +15,8 @@ import (
 // A connection with a socket of its own sends each flight OpenSSL wrote in
 // one sendmmsg: a server's certificate flight, fragmented to the MTU, is
 // several datagrams written by one SSL call, and was a write each. One
-// datagram (every application record) still takes a plain write.
+// datagram (every application record) still takes a plain write, and
+// flushLocked does not come here for it.
 
 // flightMax is the most datagrams one sendmmsg takes; a longer flight
 // takes more than one.

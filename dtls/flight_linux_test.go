@@ -3,7 +3,6 @@
 package dtls_test
 
 import (
-	"crypto/tls"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -25,15 +24,12 @@ func TestFlightInOneSendmmsg(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			p := newPKI(t)
-			scfg := p.serverConfig()
+			scfg := p.mutualServerConfig()
 			scfg.MTU = 576
 			scfg.SharedSocket = shared
-			scfg.ClientAuth = tls.RequireAndVerifyClientCert
-			scfg.ClientCAs = p.pool()
 			l := listen(t, scfg)
-			ccfg := p.clientConfig()
+			ccfg := p.certClientConfig(p.client)
 			ccfg.MTU = 576
-			ccfg.CertificatePEM, ccfg.KeyPEM = p.client.CertPEM, p.client.KeyPEM
 			c, err := dtls.Dial("udp", l.Addr().String(), ccfg)
 			require.NoError(t, err)
 			defer c.Close()

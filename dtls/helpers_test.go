@@ -1,6 +1,7 @@
 package dtls_test
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
@@ -40,6 +41,23 @@ func (p *pki) serverConfig() *dtls.Config {
 
 func (p *pki) clientConfig() *dtls.Config {
 	return &dtls.Config{RootCAs: p.pool(), ServerName: "localhost"}
+}
+
+// mutualServerConfig is serverConfig requiring client certificates
+// verified against the test CA.
+func (p *pki) mutualServerConfig() *dtls.Config {
+	c := p.serverConfig()
+	c.ClientAuth = tls.RequireAndVerifyClientCert
+	c.ClientCAs = p.pool()
+	return c
+}
+
+// certClientConfig is clientConfig with cert, the client's certificate and
+// key.
+func (p *pki) certClientConfig(cert *testcert.Pair) *dtls.Config {
+	c := p.clientConfig()
+	c.CertificatePEM, c.KeyPEM = cert.CertPEM, cert.KeyPEM
+	return c
 }
 
 // listen starts a Listener on loopback, closed at the end of the test.

@@ -1,7 +1,6 @@
 package dtls_test
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"sync"
@@ -77,12 +76,8 @@ func TestSessionResumption(t *testing.T) {
 // reports the client's leaf, which the ticket carries.
 func TestResumedSessionPeerCertificates(t *testing.T) {
 	p := newPKI(t)
-	scfg := p.serverConfig()
-	scfg.ClientAuth = tls.RequireAndVerifyClientCert
-	scfg.ClientCAs = p.pool()
-	l := listen(t, scfg)
-	ccfg := p.clientConfig()
-	ccfg.CertificatePEM, ccfg.KeyPEM = p.client.CertPEM, p.client.KeyPEM
+	l := listen(t, p.mutualServerConfig())
+	ccfg := p.certClientConfig(p.client)
 	cache := &anyKeyCache{}
 	ccfg.ClientSessionCache = cache
 	dial := func() (client, server dtls.ConnectionState) {
@@ -123,12 +118,8 @@ func TestResumedSessionPeerCertificates(t *testing.T) {
 func TestResumedExpiredClientCertificate(t *testing.T) {
 	p := newPKI(t)
 	short := p.ca.Issue(t, "short-lived", testcert.Options{Client: true, NotAfter: time.Now().Add(2 * time.Second)})
-	scfg := p.serverConfig()
-	scfg.ClientAuth = tls.RequireAndVerifyClientCert
-	scfg.ClientCAs = p.pool()
-	l := listen(t, scfg)
-	ccfg := p.clientConfig()
-	ccfg.CertificatePEM, ccfg.KeyPEM = short.CertPEM, short.KeyPEM
+	l := listen(t, p.mutualServerConfig())
+	ccfg := p.certClientConfig(short)
 	cache := dtls.NewLRUClientSessionCache(1)
 	ccfg.ClientSessionCache = cache
 	c, err := dtls.Dial("udp", l.Addr().String(), ccfg)

@@ -81,12 +81,8 @@ func TestVerifiedChainsExpire(t *testing.T) {
 // devices reconnect with the same certificate).
 func TestVerifiedClientChainsRemembered(t *testing.T) {
 	p := newPKI(t)
-	scfg := p.serverConfig()
-	scfg.ClientAuth = tls.RequireAndVerifyClientCert
-	scfg.ClientCAs = p.pool()
-	l := listen(t, scfg)
-	ccfg := p.clientConfig()
-	ccfg.CertificatePEM, ccfg.KeyPEM = p.client.CertPEM, p.client.KeyPEM
+	l := listen(t, p.mutualServerConfig())
+	ccfg := p.certClientConfig(p.client)
 	hits := []int{}
 	for range 2 {
 		ch := acceptAsync(l)
