@@ -1,9 +1,8 @@
 package openssl_test
 
 import (
-	"github.com/openssl-stateless/openssl/internal/testmain"
-
 	"fmt"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openssl-stateless/openssl"
+	"github.com/openssl-stateless/openssl/internal/testmain"
 )
 
 // OpenSSL's error queue is per OS thread, and goroutines migrate between
@@ -222,4 +222,52 @@ func TestAlertError(t *testing.T) {
 	// Names of values OpenSSL knows and of values it does not.
 	assert.Equal(t, "certificate required", openssl.AlertCertificateRequired.String())
 	assert.Equal(t, "alert(255)", openssl.AlertError(255).String())
+}
+
+// An entry some other code left on the thread's error queue is neither this
+// operation's error nor left behind: every operation starts from an empty
+// queue (ssl_ops.c's begin_op clears it only when a peek finds an entry).
+// Reads of an established connection are where it shows: a handshake step
+// clears the queue itself, SSL_read does not.
+func TestForeignQueueEntryIsNotTheOperationsError(t *testing.T) {
+	runtime.LockOSThread() // the queue is per thread: the calls and the checks share one
+	defer runtime.UnlockOSThread()
+	server, sbio, client, cbio, serverStep := bigFlightPair(t, 1400)
+	serverAP := netip.MustParseAddrPort("192.0.2.1:4433")
+	carry := func(from, to *openssl.BIO, src netip.AddrPort, step func()) {
+		require.NoError(t, from.DrainDatagrams(func(p []byte) error {
+			require.NoError(t, to.PushDatagram(p, src))
+			step()
+			return nil
+		}))
+	}
+	require.ErrorIs(t, client.Connect(), openssl.ErrWantRead)
+	for i := 0; i < 20 && !(client.IsInitFinished() && server.IsInitFinished()); i++ {
+		carry(cbio, sbio, clientAP, serverStep)
+		carry(sbio, cbio, serverAP, func() {
+			if err := client.Connect(); err != nil {
+				require.ErrorIs(t, err, openssl.ErrWantRead)
+			}
+		})
+	}
+	require.True(t, client.IsInitFinished() && server.IsInitFinished(), "handshake completed")
+
+	buf := make([]byte, 64)
+	testmain.PushForeignError()
+	require.False(t, testmain.QueueEmpty())
+	_, err := server.Read(buf) // nothing has arrived
+	require.ErrorIs(t, err, openssl.ErrWantRead)
+	var oe *openssl.Error
+	require.False(t, errorsAs(err, &oe), "the foreign entry became the read's error: %v", err)
+	require.True(t, testmain.QueueEmpty())
+
+	n, err := client.Write([]byte("ping"))
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+	require.NoError(t, cbio.DrainDatagrams(func(p []byte) error { return sbio.PushDatagram(p, clientAP) }))
+	testmain.PushForeignError()
+	n, err = server.Read(buf)
+	require.NoError(t, err)
+	require.Equal(t, "ping", string(buf[:n]))
+	require.True(t, testmain.QueueEmpty())
 }

@@ -8,6 +8,17 @@ package testmain
 /*
 #cgo pkg-config: libcrypto
 #include <openssl/err.h>
+
+static void testmain_push_error(void)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    ERR_new();
+    ERR_set_debug("testmain", 0, "PushForeignError");
+    ERR_set_error(ERR_LIB_USER, 1, NULL);
+#else
+    ERR_put_error(ERR_LIB_USER, 0, 1, "testmain", 0);
+#endif
+}
 */
 import "C"
 
@@ -54,6 +65,11 @@ func Run(m *testing.M) int {
 func QueueEmpty() bool {
 	return C.ERR_peek_error() == 0
 }
+
+// PushForeignError queues an entry on the calling OS thread's error queue,
+// as other C code in the process may leave one there; the binding's next
+// operation on that thread must neither report it nor leave it behind.
+func PushForeignError() { C.testmain_push_error() }
 
 // DirtyThreads checks the error queue on n goroutines at once, each locked
 // to its OS thread, and returns on how many it was not empty.
