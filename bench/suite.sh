@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# make bench against the OpenSSL of another Debian suite, on this machine:
+# the working tree runs bench/run.sh inside a debootstrapped chroot of that
+# suite (its libssl, its openssl, its gcc), with this host's Go toolchain
+# and module cache bound in. pion and the C references run in the same
+# chroot, so every ratio compares stacks over one OpenSSL on one machine.
+#
+#   bench/suite.sh SUITE     (root; Debian's mirror the first time)
+#
+# SUITE: bullseye (OpenSSL 1.1.1), bookworm (3.0), trixie (3.5), sid (3.6),
+# experimental (4.0: sid with libssl-dev and openssl from experimental).
+# run.sh's environment passes through: STEPS, ROUNDS, BENCH_QUICK, CONNS.
+# The table is printed; everything run.sh writes lands in bench/out-SUITE/.
+#
+#   CACHE_DIR=/var/cache/osd-bench   where the chroots are kept
+#   MIRROR                           default: this host's Debian mirror
+set -euo pipefail
+[ $# -eq 1 ] || { echo "usage: $0 SUITE" >&2; exit 2; }
+suite=$1
+[ "$(id -u)" -eq 0 ] || { echo "suite.sh: needs root (debootstrap, chroot, mount)" >&2; exit 2; }
+cd "$(dirname "$0")/.."
+src=$(pwd)
+cache=${CACHE_DIR:-/var/cache/osd-bench}
+root=$cache/root-$suite
+base=$suite
+[ "$suite" = experimental ] && base=sid
+mirror=${MIRROR:-$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p; s/^deb  *\(http[^ ]*\) .*/\1/p' \
+	/etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | grep -v security | head -1 || true)}
+mirror=${mirror:-http://deb.debian.org/debian}
+pkgs=libssl-dev,openssl,pkg-config,gcc,libc6-dev,ca-certificates
+
+if [ ! -x "$root/usr/bin/openssl" ]; then
+	command -v debootstrap >/dev/null || apt-get install -y debootstrap
+	rm -rf "$root"
+	mkdir -p "$cache"
+	debootstrap --variant=minbase --include="$pkgs" "$base" "$root" "$mirror"
+	if [ "$suite" = experimental ]; then
+		echo "deb $mirror experimental main" >"$root/etc/apt/sources.list.d/experimental.list"
+		chroot "$root" apt-get update -qq
+		chroot "$root" env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends -t experimental libssl-dev openssl
+	fi
+fi
+
+goroot=$(go env GOROOT)
+modcache=$(go env GOMODCACHE)
+mounts=()
+bind() { # host-dir chroot-dir
+	mkdir -p "$root$2"
+	mount --bind "$1" "$root$2"
+	mounts=("$root$2" "${mounts[@]}")
+}
+cleanup() {
+	for m in "${mounts[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" || true; done
+}
+trap cleanup EXIT
+mkdir -p "$root/proc"
+mount -t proc proc "$root/proc"
+mounts=("$root/proc")
+bind /dev /dev
+bind "$goroot" /usr/local/go
+bind "$modcache" /root/go/pkg/mod
+
+# A copy of the working tree, without git's metadata and old outputs, so
+# that what is measured is what is checked out here, committed or not.
+rm -rf "$root/work/src"
+mkdir -p "$root/work/src"
+tar -C "$src" --exclude=./.git --exclude='./bench/out*' -cf - . | tar -C "$root/work/src" -xf -
+
+echo "suite.sh: $suite: $(chroot "$root" openssl version)"
+chroot "$root" env PATH=/usr/local/go/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+	GOFLAGS=-buildvcs=false GOTOOLCHAIN=local \
+	${STEPS:+STEPS=$STEPS} ${ROUNDS:+ROUNDS=$ROUNDS} ${BENCH_QUICK:+BENCH_QUICK=$BENCH_QUICK} ${CONNS:+CONNS=$CONNS} \
+	bash -c 'cd /work/src/bench && bash run.sh'
+rm -rf "bench/out-$suite"
+cp -r "$root/work/src/bench/out" "bench/out-$suite"
+echo "suite.sh: output in bench/out-$suite"
