@@ -406,7 +406,9 @@ func (c *Ctx) SetVerify(mode VerifyMode, depth int) error {
 // handshake's *Error. It runs when the peer sends certificates and the
 // verify mode (SetVerify) asks for them: VerifyPeer on a client, VerifyPeer
 // with or without VerifyFailIfNoPeerCert on a server. nil restores
-// OpenSSL's own verification.
+// OpenSSL's own verification. The chain's certificates are shared with
+// every connection that received the same ones (see PeerCertificates):
+// f must not modify them.
 func (c *Ctx) SetCertVerifyCallback(f func(s *SSL, chain []*x509.Certificate) error) error {
 	return c.with(func() error {
 		if f == nil {

@@ -882,7 +882,8 @@ func (s *SSL) ShutdownState() ShutdownState {
 // (SSL_get0_peer_certificate(3), SSL_get_peer_cert_chain(3)), parsed with
 // crypto/x509. It is empty when the peer sent none. After a resumed
 // handshake, which carries no certificate, it is the leaf the session
-// kept, if any.
+// kept, if any. As crypto/tls does, connections that received the same
+// certificate share one parsed *x509.Certificate: do not modify it.
 func (s *SSL) PeerCertificates() ([]*x509.Certificate, error) {
 	nested, err := s.access()
 	if err != nil {
@@ -896,7 +897,8 @@ func (s *SSL) PeerCertificates() ([]*x509.Certificate, error) {
 
 // parseChain exports n certificates as DER and parses them, the one path
 // for the chain a peer sent (after the handshake, and inside the cert
-// verify callback).
+// verify callback); a certificate some connection already holds is not
+// parsed again (certcache.go).
 func parseChain(n int, at func(i int) *C.X509) ([]*x509.Certificate, error) {
 	certs := make([]*x509.Certificate, 0, n)
 	for i := 0; i < n; i++ {
@@ -912,7 +914,7 @@ func parseChain(n int, at func(i int) *C.X509) ([]*x509.Certificate, error) {
 		if m <= 0 {
 			return nil, fmt.Errorf("openssl: i2d_X509 of peer certificate %d failed", i)
 		}
-		c, err := x509.ParseCertificate(buf[:m])
+		c, err := parsePeerCertificate(buf[:m])
 		if err != nil {
 			return nil, fmt.Errorf("openssl: peer certificate %d: %w", i, err)
 		}

@@ -166,3 +166,68 @@ func TestCertificateRotationUnderLoad(t *testing.T) {
 		t.Error("a live connection failed during rotation:", err)
 	}
 }
+
+// Connections that receive the same certificate share one parsed
+// *x509.Certificate, as crypto/tls's clients do, on both sides: parsed once
+// while any connection holds it. Another certificate is another one.
+func TestPeerCertificatesShared(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.mutualServerConfig())
+	var mu sync.Mutex
+	var accepted []*dtls.Conn
+	var handlers sync.WaitGroup
+	handlers.Add(1)
+	go func() {
+		defer handlers.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			accepted = append(accepted, c.(*dtls.Conn))
+			mu.Unlock()
+			handlers.Add(1)
+			go func() {
+				defer handlers.Done()
+				echo(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range accepted {
+			c.Close()
+		}
+		mu.Unlock()
+		handlers.Wait()
+	})
+	alice, bob := p.ca.Issue(t, "alice", testcert.Options{Client: true}), p.ca.Issue(t, "bob", testcert.Options{Client: true})
+	dial := func(pair *testcert.Pair) *dtls.Conn {
+		c, err := dtls.Dial("udp", l.Addr().String(), p.certClientConfig(pair))
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		roundTrip(t, c, []byte("hello")) // the server's handshake is done once its echo is back
+		return c
+	}
+	c1, c2, c3 := dial(alice), dial(alice), dial(bob)
+	s1, s2 := c1.ConnectionState().PeerCertificates[0], c2.ConnectionState().PeerCertificates[0]
+	assert.Same(t, s1, s2, "two clients of one server share its parsed certificate")
+	assert.Same(t, s1, c3.ConnectionState().PeerCertificates[0])
+	assert.Same(t, c1.ConnectionState().VerifiedChains[0][0], s1, "the verified chain starts with the same leaf")
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, accepted, 3)
+	byName := map[string][]*dtls.Conn{}
+	for _, sc := range accepted {
+		leaf := sc.ConnectionState().PeerCertificates[0]
+		byName[leaf.Subject.CommonName] = append(byName[leaf.Subject.CommonName], sc)
+	}
+	require.Len(t, byName["alice"], 2)
+	require.Len(t, byName["bob"], 1)
+	a1, a2 := byName["alice"][0].ConnectionState().PeerCertificates[0], byName["alice"][1].ConnectionState().PeerCertificates[0]
+	assert.Same(t, a1, a2, "the server shares the certificate two clients sent")
+	assert.NotSame(t, a1, byName["bob"][0].ConnectionState().PeerCertificates[0])
+}

@@ -765,7 +765,10 @@ type ConnectionState struct {
 	// ServerName is, on a server, the name the client sent in its
 	// server_name extension ("" for none); on a client, the name the
 	// server's certificate was checked against.
-	ServerName       string
+	ServerName string
+	// PeerCertificates is the chain the peer sent, leaf first. As with
+	// crypto/tls, connections that received the same certificate share
+	// one parsed *x509.Certificate: do not modify it.
 	PeerCertificates []*x509.Certificate
 	// VerifiedChains are the chains verification built from
 	// PeerCertificates: none where it was skipped (InsecureSkipVerify,
