@@ -17,7 +17,7 @@ mkdir -p "$out/c"
 
 CC=${CC:-gcc}
 read -r -a ssl <<<"$(pkg-config --cflags --libs libssl libcrypto)"
-for prog in listen stateless handshake load server; do
+for prog in listen stateless handshake load server sslmem; do
 	"$CC" -O2 -g -Wall -Wextra -Werror -o "$out/c/$prog" "c/$prog.c" c/common.c "${ssl[@]}"
 done
 

@@ -1,0 +1,261 @@
+/*
+ * What one idle DTLS connection keeps in OpenSSL, by allocation site: a
+ * full DTLS 1.2 handshake in memory (server with the bench's certificate,
+ * no cookie exchange, MTU 1200, the write buffer sized to it as package
+ * dtls sizes it), one record each way, SSL_free_buffers on both sides,
+ * then every allocation made since SSL_new that is still live, grouped by
+ * the file and line OpenSSL passed to its allocator (CRYPTO_set_mem_functions),
+ * largest first, for the server's SSL and the client's. Used to see why an
+ * idle connection costs more on one OpenSSL than on another (bench/suite.sh
+ * builds it for another suite's OpenSSL).
+ *
+ * usage: sslmem CA CERT KEY
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "common.h"
+
+#define MTU 1200
+#define MAXLIVE (1 << 16)
+
+/* Live allocations: a small open table, enough for one handshake. */
+struct alloc {
+    void *p;
+    size_t n;
+    const char *file;
+    int line;
+    int gen;
+};
+static struct alloc live[MAXLIVE];
+static int gen; /* which phase allocated it: 0 before the SSLs */
+
+static struct alloc *slot(void *p)
+{
+    size_t h = ((size_t)p >> 4) % MAXLIVE;
+
+    for (size_t i = 0; i < MAXLIVE; i++) {
+        struct alloc *a = &live[(h + i) % MAXLIVE];
+
+        if (a->p == p || (p != NULL && a->p == NULL))
+            return a;
+    }
+    die("allocation table full");
+    return NULL;
+}
+
+static void note(void *p, size_t n, const char *file, int line)
+{
+    struct alloc *a;
+
+    if (p == NULL)
+        return;
+    a = slot(p);
+    a->p = p;
+    a->n = n;
+    a->file = file;
+    a->line = line;
+    a->gen = gen;
+}
+
+static void forget(void *p)
+{
+    struct alloc *a;
+    size_t h, i, j;
+
+    if (p == NULL)
+        return;
+    a = slot(p);
+    if (a->p != p)
+        return;
+    /* Backward-shift deletion keeps the probe sequences intact. */
+    i = (size_t)(a - live);
+    a->p = NULL;
+    for (j = (i + 1) % MAXLIVE; live[j].p != NULL; j = (j + 1) % MAXLIVE) {
+        h = ((size_t)live[j].p >> 4) % MAXLIVE;
+        if ((j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j))) {
+            live[i] = live[j];
+            live[j].p = NULL;
+            i = j;
+        }
+    }
+}
+
+static void *my_malloc(size_t n, const char *file, int line)
+{
+    void *p = malloc(n);
+
+    note(p, n, file, line);
+    return p;
+}
+
+static void *my_realloc(void *old, size_t n, const char *file, int line)
+{
+    void *p;
+
+    forget(old);
+    p = realloc(old, n);
+    note(p, n, file, line);
+    return p;
+}
+
+static void my_free(void *p, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    forget(p);
+    free(p);
+}
+
+static SSL_CTX *make_ctx(const SSL_METHOD *m)
+{
+    SSL_CTX *ctx = SSL_CTX_new(m);
+
+    if (ctx == NULL || SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES128-GCM-SHA256") != 1 ||
+        SSL_CTX_set1_groups_list(ctx, "X25519:P-256") != 1)
+        die("context");
+    SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU);
+    SSL_CTX_set_max_send_fragment(ctx, MTU);
+    return ctx;
+}
+
+static SSL *make_ssl(SSL_CTX *ctx, BIO **rbio, BIO **wbio)
+{
+    SSL *ssl = SSL_new(ctx);
+
+    *rbio = BIO_new(BIO_s_mem());
+    *wbio = BIO_new(BIO_s_mem());
+    if (ssl == NULL || *rbio == NULL || *wbio == NULL)
+        die("SSL_new, BIO_new");
+    BIO_set_mem_eof_return(*rbio, -1);
+    BIO_set_mem_eof_return(*wbio, -1);
+    SSL_set_bio(ssl, *rbio, *wbio);
+    if (!SSL_set_mtu(ssl, MTU))
+        die("SSL_set_mtu");
+    return ssl;
+}
+
+static void carry(BIO *from, BIO *to)
+{
+    unsigned char buf[4096];
+    int n;
+
+    while ((n = BIO_read(from, buf, sizeof buf)) > 0)
+        if (BIO_write(to, buf, n) != n)
+            die("BIO_write");
+}
+
+static int cmp(const void *a, const void *b)
+{
+    const struct alloc *x = a, *y = b;
+
+    return x->n < y->n ? 1 : x->n > y->n ? -1 : 0;
+}
+
+/* Prints the live allocations of generation g, merged by site. */
+static void report(const char *who, int g)
+{
+    static struct alloc sites[MAXLIVE];
+    int nsites = 0, count = 0;
+    size_t total = 0;
+
+    for (int i = 0; i < MAXLIVE; i++) {
+        struct alloc *a = &live[i];
+        int k;
+
+        if (a->p == NULL || a->gen != g)
+            continue;
+        count++;
+        total += a->n;
+        for (k = 0; k < nsites; k++)
+            if (sites[k].line == a->line && (sites[k].file == a->file ||
+                                             (sites[k].file && a->file && strcmp(sites[k].file, a->file) == 0)))
+                break;
+        if (k == nsites) {
+            sites[nsites] = *a;
+            sites[nsites].n = 0;
+            sites[nsites].gen = 0; /* count */
+            nsites++;
+        }
+        sites[k].n += a->n;
+        sites[k].gen++;
+    }
+    qsort(sites, nsites, sizeof sites[0], cmp);
+    printf("%s: %zu bytes live in %d allocations\n", who, total, count);
+    for (int k = 0; k < nsites && k < 25; k++)
+        printf("  %7zu  %4d  %s:%d\n", sites[k].n, sites[k].gen, sites[k].file ? sites[k].file : "?", sites[k].line);
+}
+
+int main(int argc, char **argv)
+{
+    SSL_CTX *sctx, *cctx;
+    SSL *server, *client;
+    BIO *srb, *swb, *crb, *cwb;
+    X509_STORE *store;
+    unsigned char buf[64];
+    int sdone = 0, cdone = 0;
+
+    if (argc != 4) {
+        fprintf(stderr, "usage: sslmem CA CERT KEY\n");
+        return 2;
+    }
+    if (!CRYPTO_set_mem_functions(my_malloc, my_realloc, my_free))
+        die("CRYPTO_set_mem_functions");
+    sctx = make_ctx(DTLS_server_method());
+    cctx = make_ctx(DTLS_client_method());
+    if (SSL_CTX_use_certificate_chain_file(sctx, argv[2]) != 1 ||
+        SSL_CTX_use_PrivateKey_file(sctx, argv[3], SSL_FILETYPE_PEM) != 1)
+        die("server certificate");
+    store = SSL_CTX_get_cert_store(cctx);
+    if (X509_STORE_load_file(store, argv[1]) != 1)
+        die("CA");
+    SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, NULL);
+
+    gen = 1;
+    server = make_ssl(sctx, &srb, &swb);
+    SSL_set_accept_state(server);
+    gen = 2;
+    client = make_ssl(cctx, &crb, &cwb);
+    SSL_set_connect_state(client);
+    for (int i = 0; i < 20 && !(sdone && cdone); i++) {
+        int r;
+
+        gen = 2;
+        r = SSL_do_handshake(client);
+        cdone = r == 1;
+        carry(cwb, srb);
+        gen = 1;
+        r = SSL_do_handshake(server);
+        sdone = r == 1;
+        carry(swb, crb);
+    }
+    if (!(sdone && cdone))
+        die("handshake");
+    gen = 2;
+    if (SSL_write(client, "ping", 4) != 4)
+        die("client write");
+    carry(cwb, srb);
+    gen = 1;
+    if (SSL_read(server, buf, sizeof buf) != 4 || SSL_write(server, "pong", 4) != 4)
+        die("server read, write");
+    carry(swb, crb);
+    bio_drain(swb);
+    gen = 2;
+    if (SSL_read(client, buf, sizeof buf) != 4)
+        die("client read");
+    if (SSL_free_buffers(server) != 1 || SSL_free_buffers(client) != 1)
+        die("SSL_free_buffers");
+
+    printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
+    report("server SSL, idle", 1);
+    report("client SSL, idle", 2);
+    SSL_free(server);
+    SSL_free(client);
+    SSL_CTX_free(sctx);
+    SSL_CTX_free(cctx);
+    return 0;
+}
