@@ -67,9 +67,13 @@ rm -rf "$root/work/src"
 mkdir -p "$root/work/src"
 tar -C "$src" --exclude=./.git --exclude='./bench/out*' -cf - . | tar -C "$root/work/src" -xf -
 
+# Go reaches the module proxy (benchstat) through whatever CAs this host
+# trusts; the chroot's own store is Debian's alone.
+cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/host-ca.crt"
+
 echo "suite.sh: $suite: $(chroot "$root" openssl version)"
 chroot "$root" env PATH=/usr/local/go/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-	GOFLAGS=-buildvcs=false GOTOOLCHAIN=local \
+	GOFLAGS=-buildvcs=false GOTOOLCHAIN=local SSL_CERT_FILE=/etc/ssl/host-ca.crt \
 	${STEPS:+STEPS=$STEPS} ${ROUNDS:+ROUNDS=$ROUNDS} ${BENCH_QUICK:+BENCH_QUICK=$BENCH_QUICK} ${CONNS:+CONNS=$CONNS} \
 	bash -c 'cd /work/src/bench && bash run.sh'
 rm -rf "bench/out-$suite"
