@@ -1,30 +1,29 @@
 package openssl
 
 import (
+	"bytes"
 	"crypto/x509"
 	"runtime"
 	"sync"
-	"unsafe"
 	"weak"
 )
 
-// Peers' certificates are parsed once per process while any connection
-// holds them, as crypto/tls's client does: a client dials the same servers
-// over and over, a server sees the same client certificates, and
+// Peers' certificates are parsed once per process while anything holds
+// them, as crypto/tls's client does: a client dials the same servers over
+// and over, a server sees the same client certificates, and
 // x509.ParseCertificate costs tens of microseconds and a few KiB per
 // certificate. The table holds weak pointers only, so it keeps nothing
-// alive: what it costs is one entry per certificate that some connection's
-// PeerCertificates (or a chain built from them) still references, which a
-// peer cannot grow past the connections it holds.
+// alive: it costs one entry (and a copy of the DER) per certificate that
+// something else still holds, a connection's PeerCertificates or one of
+// the bounded caches of package dtls (verified chains, sessions).
 var peerCerts struct {
 	mu sync.Mutex
 	m  map[string]weak.Pointer[x509.Certificate] // by DER
 }
 
 // parsePeerCertificate returns the certificate whose DER is der, parsed
-// once for every caller that holds it. der must not change afterwards:
-// the certificate aliases it (Raw and the parsed fields), and so does the
-// table's key.
+// once for every caller that holds it. der is only read: a certificate
+// parsed here has a copy of its own.
 func parsePeerCertificate(der []byte) (*x509.Certificate, error) {
 	peerCerts.mu.Lock()
 	if c := peerCerts.m[string(der)].Value(); c != nil { // string(der) here does not allocate
@@ -32,11 +31,14 @@ func parsePeerCertificate(der []byte) (*x509.Certificate, error) {
 		return c, nil
 	}
 	peerCerts.mu.Unlock()
-	c, err := x509.ParseCertificate(der)
+	// The key is its own copy, not c.Raw: whatever a caller does to the
+	// bytes of a certificate it was given, the table still finds and
+	// drops its entry.
+	key := string(der)
+	c, err := x509.ParseCertificate(bytes.Clone(der))
 	if err != nil {
 		return nil, err
 	}
-	key := unsafe.String(unsafe.SliceData(c.Raw), len(c.Raw))
 	peerCerts.mu.Lock()
 	defer peerCerts.mu.Unlock()
 	if other := peerCerts.m[key].Value(); other != nil {

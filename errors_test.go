@@ -224,11 +224,13 @@ func TestAlertError(t *testing.T) {
 	assert.Equal(t, "alert(255)", openssl.AlertError(255).String())
 }
 
-// An entry some other code left on the thread's error queue is neither this
-// operation's error nor left behind: every operation starts from an empty
-// queue (ssl_ops.c's begin_op clears it only when a peek finds an entry).
-// Reads of an established connection are where it shows: a handshake step
-// clears the queue itself, SSL_read does not.
+// An entry some other code left on the thread's error queue does not become
+// an operation's error: every operation starts from an empty queue
+// (ssl_ops.c's begin_op clears it only when a peek finds an entry). Reads
+// of an established connection are where it shows: a handshake step clears
+// the queue itself, SSL_read does not. (That the queue is empty after a
+// read that succeeds holds with or without the clear: the capture drains
+// it.)
 func TestForeignQueueEntryIsNotTheOperationsError(t *testing.T) {
 	runtime.LockOSThread() // the queue is per thread: the calls and the checks share one
 	defer runtime.UnlockOSThread()

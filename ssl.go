@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"runtime"
 	"runtime/cgo"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -901,14 +902,17 @@ func (s *SSL) PeerCertificates() ([]*x509.Certificate, error) {
 // parsed again (certcache.go).
 func parseChain(n int, at func(i int) *C.X509) ([]*x509.Certificate, error) {
 	certs := make([]*x509.Certificate, 0, n)
+	// The DER goes through a pooled buffer: a certificate parsed before
+	// needs no copy of its own (parsePeerCertificate copies on a miss).
+	bp := derBuffers.Get().(*[]byte)
+	defer derBuffers.Put(bp)
 	for i := 0; i < n; i++ {
 		x := at(i)
-		// A buffer per certificate: x509.ParseCertificate keeps references
-		// into its input (Raw and the parsed fields alias it).
-		buf := make([]byte, 2048)
+		buf := *bp
 		m := int(C.gossl_i2d_X509(x, (*C.uchar)(unsafe.Pointer(&buf[0])), C.int(len(buf))))
 		if m < 0 {
 			buf = make([]byte, -m)
+			*bp = buf
 			m = int(C.gossl_i2d_X509(x, (*C.uchar)(unsafe.Pointer(&buf[0])), C.int(len(buf))))
 		}
 		if m <= 0 {
@@ -922,6 +926,10 @@ func parseChain(n int, at func(i int) *C.X509) ([]*x509.Certificate, error) {
 	}
 	return certs, nil
 }
+
+// derBuffers hold one certificate's DER on its way from OpenSSL to
+// parsePeerCertificate.
+var derBuffers = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
 
 func addrPortFromC(a *C.gossl_addr) netip.AddrPort {
 	switch a.family {

@@ -7,17 +7,24 @@
 #
 #   bench/suite.sh SUITE     (root; Debian's mirror the first time)
 #
-# SUITE: bullseye (OpenSSL 1.1.1), bookworm (3.0), trixie (3.5), sid (3.6),
-# experimental (4.0: sid with libssl-dev and openssl from experimental).
-# run.sh's environment passes through: STEPS, ROUNDS, BENCH_QUICK, CONNS.
-# The table is printed; everything run.sh writes lands in bench/out-SUITE/.
+# SUITE: bookworm (OpenSSL 3.0), trixie (3.5), sid (3.6), experimental
+# (4.0: sid with libssl-dev and openssl from experimental). Not bullseye:
+# the C references need OpenSSL 3.0 (EVP_MAC). run.sh's environment passes
+# through: STEPS, ROUNDS, BENCH_QUICK. The table is printed; everything
+# run.sh writes lands in bench/out-SUITE/ (owned by the user sudo ran as).
 #
 #   CACHE_DIR=/var/cache/osd-bench   where the chroots are kept
 #   MIRROR                           default: this host's Debian mirror
+#   GO                               default: go (sudo's PATH may lack it)
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 SUITE" >&2; exit 2; }
 suite=$1
+case $suite in
+bookworm | trixie | sid | experimental) ;;
+*) echo "suite.sh: SUITE is bookworm, trixie, sid or experimental" >&2; exit 2 ;;
+esac
 [ "$(id -u)" -eq 0 ] || { echo "suite.sh: needs root (debootstrap, chroot, mount)" >&2; exit 2; }
+go=${GO:-go}
 cd "$(dirname "$0")/.."
 src=$(pwd)
 cache=${CACHE_DIR:-/var/cache/osd-bench}
@@ -29,9 +36,16 @@ mirror=${MIRROR:-$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p; s/^deb  *\(http[^ ]*\) .*
 mirror=${mirror:-http://deb.debian.org/debian}
 pkgs=libssl-dev,openssl,pkg-config,gcc,libc6-dev,ca-certificates
 
-if [ ! -x "$root/usr/bin/openssl" ]; then
+# A chroot is ready once its last set-up step wrote the stamp; one that a
+# failed or killed set-up left behind is made again, after making sure no
+# mount of a killed run is still inside it (rm would reach the host).
+if [ ! -e "$root/.suite-ready" ]; then
+	if [ -d "$root" ] && findmnt -R -n -o TARGET "$root" | grep -q .; then
+		echo "suite.sh: mounts left under $root; unmount them first" >&2
+		exit 1
+	fi
 	command -v debootstrap >/dev/null || apt-get install -y debootstrap
-	rm -rf "$root"
+	rm -rf --one-file-system "$root"
 	mkdir -p "$cache"
 	debootstrap --variant=minbase --include="$pkgs" "$base" "$root" "$mirror"
 	if [ "$suite" = experimental ]; then
@@ -39,11 +53,14 @@ if [ ! -x "$root/usr/bin/openssl" ]; then
 		chroot "$root" apt-get update -qq
 		chroot "$root" env DEBIAN_FRONTEND=noninteractive \
 			apt-get install -y --no-install-recommends -t experimental libssl-dev openssl
+		chroot "$root" openssl version | grep -q '^OpenSSL 4\.' ||
+			{ echo "suite.sh: experimental gave no OpenSSL 4" >&2; exit 1; }
 	fi
+	touch "$root/.suite-ready"
 fi
 
-goroot=$(go env GOROOT)
-modcache=$(go env GOMODCACHE)
+goroot=$("$go" env GOROOT)
+modcache=$("$go" env GOMODCACHE)
 mounts=()
 bind() { # host-dir chroot-dir
 	mkdir -p "$root$2"
@@ -74,8 +91,11 @@ cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/host-ca.crt"
 echo "suite.sh: $suite: $(chroot "$root" openssl version)"
 chroot "$root" env PATH=/usr/local/go/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
 	GOFLAGS=-buildvcs=false GOTOOLCHAIN=local SSL_CERT_FILE=/etc/ssl/host-ca.crt \
-	${STEPS:+STEPS=$STEPS} ${ROUNDS:+ROUNDS=$ROUNDS} ${BENCH_QUICK:+BENCH_QUICK=$BENCH_QUICK} ${CONNS:+CONNS=$CONNS} \
+	${STEPS:+"STEPS=$STEPS"} ${ROUNDS:+"ROUNDS=$ROUNDS"} ${BENCH_QUICK:+"BENCH_QUICK=$BENCH_QUICK"} \
 	bash -c 'cd /work/src/bench && bash run.sh'
 rm -rf "bench/out-$suite"
 cp -r "$root/work/src/bench/out" "bench/out-$suite"
+if [ -n "${SUDO_UID:-}" ]; then
+	chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "bench/out-$suite"
+fi
 echo "suite.sh: output in bench/out-$suite"

@@ -1,6 +1,7 @@
 package dtls
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -59,9 +60,12 @@ func (c *Conn) runVerifiers(s *openssl.SSL, peerCert bool) (err error) {
 	// OpenSSL last: three cgo calls.)
 	if cfg.VerifyPeerCertificate != nil && (peerCert || c.srv == nil || cfg.ClientAuth != tls.NoClientCert) &&
 		!s.SessionReused() && !c.usedPSK() {
+		// Copies: the certificates are shared with every connection that
+		// received them (the root package parses each once), and a
+		// callback that wrote to its rawCerts must not reach those.
 		raw := make([][]byte, len(c.peerCerts))
 		for i, pc := range c.peerCerts {
-			raw[i] = pc.Raw
+			raw[i] = bytes.Clone(pc.Raw)
 		}
 		if err := cfg.VerifyPeerCertificate(raw, c.verifiedChains); err != nil {
 			return err

@@ -26,7 +26,9 @@ const (
 )
 
 func prep(args []string) error {
-	if len(args) != 1 {
+	// A flag where DIR goes (prep -h) would otherwise become a directory
+	// of keys named after it.
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
 		return errorf("usage: prep DIR")
 	}
 	dir := args[0]
