@@ -561,7 +561,12 @@ int gossl_SSL_set1_host(SSL *ssl, const char *name, gossl_result *r)
         ret = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name);
     } else {
         ERR_clear_error();
+#if OPENSSL_VERSION_NUMBER >= 0x40000000L
+        /* 4.0 deprecates SSL_set1_host for its DNS and IP halves. */
+        ret = SSL_set1_dnsname(ssl, name);
+#else
         ret = SSL_set1_host(ssl, name);
+#endif
     }
     gossl_capture(r, NULL, ret);
     return ret;

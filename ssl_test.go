@@ -99,6 +99,36 @@ func TestPeerCertificatesChainIntact(t *testing.T) {
 	assert.Equal(t, p.server.Leaf.IPAddresses[0].String(), certs[0].IPAddresses[0].String())
 }
 
+// SetHost with a DNS name: OpenSSL's verifier checks the certificate's
+// names (through SSL_set1_host, or SSL_set1_dnsname from OpenSSL 4.0, which
+// deprecates the former); another name fails verification.
+func TestSetHostName(t *testing.T) {
+	p := newPKI(t)
+	ctx := newTLSServerCtx(t, p, nil)
+	cctx := newTLSClientCtx(t)
+	require.NoError(t, cctx.AddCAPEM(p.ca.CertPEM))
+	require.NoError(t, cctx.SetVerify(openssl.VerifyPeer, -1))
+	dial := func(name string) (*openssl.StreamConn, error) {
+		cc, sc := tcpPair(t)
+		serveTLS(sc, ctx)
+		client, err := openssl.NewClientConn(cc, cctx)
+		require.NoError(t, err)
+		t.Cleanup(func() { client.Close() })
+		require.NoError(t, client.SSL().SetServerName(name))
+		require.NoError(t, client.SSL().SetHost(name))
+		return client, client.Handshake()
+	}
+	_, err := dial("localhost")
+	require.NoError(t, err, "the certificate's name verifies")
+
+	client, err := dial("other.example")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "certificate verify failed")
+	var ve *openssl.VerifyError
+	require.ErrorAs(t, client.SSL().VerifyResult(), &ve)
+	assert.Equal(t, openssl.VerifyErrHostnameMismatch, ve.Code)
+}
+
 // SetHost with an IP address: OpenSSL checks the certificate's IP
 // addresses (a name check would fail); SetServerName sends no SNI for it.
 func TestSetHostIP(t *testing.T) {

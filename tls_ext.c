@@ -141,6 +141,20 @@ int gossl_SSL_CTX_set_ticket_key(SSL_CTX *ctx, const unsigned char *key80, gossl
     return ret == 1;
 }
 
+/* Whether now is inside x's validity; an unreadable time counts as outside. */
+static int peer_cert_current(const X509 *x)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x40000000L
+    int err = 0;
+
+    /* 4.0 deprecates X509_cmp_current_time for this. */
+    return X509_check_certificate_times(NULL, x, &err) == 1;
+#else
+    /* X509_cmp_current_time: < 0 before now, > 0 after, 0 on error. */
+    return X509_cmp_current_time(X509_get0_notAfter(x)) > 0 && X509_cmp_current_time(X509_get0_notBefore(x)) < 0;
+#endif
+}
+
 /*
  * A ticket whose peer certificate is outside its validity is ignored, as if
  * it did not decrypt: the client gets a full handshake (and a new ticket),
@@ -160,9 +174,7 @@ static SSL_TICKET_RETURN valid_peer_ticket(SSL *s, SSL_SESSION *ss, const unsign
     case SSL_TICKET_SUCCESS:
     case SSL_TICKET_SUCCESS_RENEW:
         peer = ss != NULL ? SSL_SESSION_get0_peer(ss) : NULL;
-        /* X509_cmp_current_time: < 0 before now, > 0 after, 0 on error. */
-        if (peer != NULL && (X509_cmp_current_time(X509_get0_notAfter(peer)) <= 0 ||
-                             X509_cmp_current_time(X509_get0_notBefore(peer)) >= 0))
+        if (peer != NULL && !peer_cert_current(peer))
             return SSL_TICKET_RETURN_IGNORE_RENEW;
         return status == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE : SSL_TICKET_RETURN_USE_RENEW;
     case SSL_TICKET_EMPTY:

@@ -213,3 +213,12 @@ void bio_drain(BIO *b)
 {
     (void)BIO_reset(b);
 }
+
+int set_host(SSL *ssl, const char *name)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x40000000L
+    return SSL_set1_dnsname(ssl, name);
+#else
+    return SSL_set1_host(ssl, name);
+#endif
+}

@@ -42,4 +42,7 @@ void die(const char *what);
 /* Drops everything a memory BIO holds (errors would mean a broken BIO). */
 void bio_drain(BIO *b);
 
+/* SSL_set1_host, which 4.0 deprecates for SSL_set1_dnsname. */
+int set_host(SSL *ssl, const char *name);
+
 #endif

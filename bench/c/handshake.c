@@ -91,7 +91,7 @@ static void handshake(SSL_CTX *sctx, SSL_CTX *cctx, BIO_ADDR *peer, struct total
     t0 = cpu_ns();
     c = make_ssl(cctx, &crb, &cwb);
     SSL_set_connect_state(c);
-    if (SSL_set_tlsext_host_name(c, "localhost") != 1 || SSL_set1_host(c, "localhost") != 1)
+    if (SSL_set_tlsext_host_name(c, "localhost") != 1 || set_host(c, "localhost") != 1)
         die("client name");
     t->client += cpu_ns() - t0;
 

@@ -160,7 +160,7 @@ static int one_handshake(SSL_CTX *ctx)
         die("SSL_new");
     BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &server);
     SSL_set_bio(ssl, bio, bio);
-    if (!SSL_set_mtu(ssl, 1200) || SSL_set_tlsext_host_name(ssl, "localhost") != 1 || SSL_set1_host(ssl, "localhost") != 1)
+    if (!SSL_set_mtu(ssl, 1200) || SSL_set_tlsext_host_name(ssl, "localhost") != 1 || set_host(ssl, "localhost") != 1)
         die("client SSL");
     if (SSL_connect(ssl) == 1) {
         ok = 1;
