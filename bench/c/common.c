@@ -222,3 +222,29 @@ int set_host(SSL *ssl, const char *name)
     return SSL_set1_host(ssl, name);
 #endif
 }
+
+SSL *mem_ssl(SSL_CTX *ctx, int mtu, BIO **rbio, BIO **wbio)
+{
+    SSL *ssl = SSL_new(ctx);
+
+    *rbio = BIO_new(BIO_s_mem());
+    *wbio = BIO_new(BIO_s_mem());
+    if (ssl == NULL || *rbio == NULL || *wbio == NULL)
+        die("SSL_new, BIO_new");
+    BIO_set_mem_eof_return(*rbio, -1);
+    BIO_set_mem_eof_return(*wbio, -1);
+    SSL_set_bio(ssl, *rbio, *wbio);
+    if (!SSL_set_mtu(ssl, mtu))
+        die("SSL_set_mtu");
+    return ssl;
+}
+
+void carry(BIO *from, BIO *to)
+{
+    unsigned char buf[4096];
+    int n;
+
+    while ((n = BIO_read(from, buf, sizeof buf)) > 0)
+        if (BIO_write(to, buf, n) != n)
+            die("BIO_write");
+}

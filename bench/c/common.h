@@ -45,4 +45,11 @@ void bio_drain(BIO *b);
 /* SSL_set1_host, which 4.0 deprecates for SSL_set1_dnsname. */
 int set_host(SSL *ssl, const char *name);
 
+/* A new SSL of ctx over a pair of memory BIOs (a read of an empty one
+ * wants more, as a socket's would), with the given MTU. */
+SSL *mem_ssl(SSL_CTX *ctx, int mtu, BIO **rbio, BIO **wbio);
+
+/* Moves what one side wrote to the other's read BIO. */
+void carry(BIO *from, BIO *to);
+
 #endif

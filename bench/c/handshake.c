@@ -36,33 +36,6 @@ static SSL_CTX *make_ctx(const SSL_METHOD *m)
     return ctx;
 }
 
-static SSL *make_ssl(SSL_CTX *ctx, BIO **rbio, BIO **wbio)
-{
-    SSL *ssl = SSL_new(ctx);
-
-    *rbio = BIO_new(BIO_s_mem());
-    *wbio = BIO_new(BIO_s_mem());
-    if (ssl == NULL || *rbio == NULL || *wbio == NULL)
-        die("SSL_new, BIO_new");
-    BIO_set_mem_eof_return(*rbio, -1);
-    BIO_set_mem_eof_return(*wbio, -1);
-    SSL_set_bio(ssl, *rbio, *wbio);
-    if (!SSL_set_mtu(ssl, MTU))
-        die("SSL_set_mtu");
-    return ssl;
-}
-
-/* Moves what one side wrote to the other's read BIO. */
-static void carry(BIO *from, BIO *to)
-{
-    unsigned char buf[4096];
-    int n;
-
-    while ((n = BIO_read(from, buf, sizeof buf)) > 0)
-        if (BIO_write(to, buf, n) != n)
-            die("BIO_write");
-}
-
 static int want_more(SSL *ssl, int ret)
 {
     int e = SSL_get_error(ssl, ret);
@@ -84,12 +57,12 @@ static void handshake(SSL_CTX *sctx, SSL_CTX *cctx, BIO_ADDR *peer, struct total
     unsigned char buf[64];
 
     t0 = cpu_ns();
-    s = make_ssl(sctx, &srb, &swb);
+    s = mem_ssl(sctx, MTU, &srb, &swb);
     SSL_set_accept_state(s);
     t->server += cpu_ns() - t0;
 
     t0 = cpu_ns();
-    c = make_ssl(cctx, &crb, &cwb);
+    c = mem_ssl(cctx, MTU, &crb, &cwb);
     SSL_set_connect_state(c);
     if (SSL_set_tlsext_host_name(c, "localhost") != 1 || set_host(c, "localhost") != 1)
         die("client name");

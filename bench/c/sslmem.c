@@ -7,9 +7,9 @@
  * grouped by the file and line OpenSSL passed to its allocator
  * (CRYPTO_set_mem_functions), largest first, for the server's SSL and the
  * client's: the second such pair of the process, so that one-time caches
- * are not counted, and without the memory BIOs that carry the datagrams. Used to see why an
- * idle connection costs more on one OpenSSL than on another (bench/suite.sh
- * builds it for another suite's OpenSSL).
+ * are not counted, and without the memory BIOs that carry the datagrams.
+ * Used to see why an idle connection costs more on one OpenSSL than on
+ * another (bench/suite.sh builds it for another suite's OpenSSL).
  *
  * usage: sslmem CA CERT KEY
  */
@@ -138,32 +138,6 @@ static SSL_CTX *make_ctx(const SSL_METHOD *m)
     return ctx;
 }
 
-static SSL *make_ssl(SSL_CTX *ctx, BIO **rbio, BIO **wbio)
-{
-    SSL *ssl = SSL_new(ctx);
-
-    *rbio = BIO_new(BIO_s_mem());
-    *wbio = BIO_new(BIO_s_mem());
-    if (ssl == NULL || *rbio == NULL || *wbio == NULL)
-        die("SSL_new, BIO_new");
-    BIO_set_mem_eof_return(*rbio, -1);
-    BIO_set_mem_eof_return(*wbio, -1);
-    SSL_set_bio(ssl, *rbio, *wbio);
-    if (!SSL_set_mtu(ssl, MTU))
-        die("SSL_set_mtu");
-    return ssl;
-}
-
-static void carry(BIO *from, BIO *to)
-{
-    unsigned char buf[4096];
-    int n;
-
-    while ((n = BIO_read(from, buf, sizeof buf)) > 0)
-        if (BIO_write(to, buf, n) != n)
-            die("BIO_write");
-}
-
 static int cmp(const void *a, const void *b)
 {
     const struct alloc *x = a, *y = b;
@@ -219,10 +193,10 @@ static void idle_pair(SSL_CTX *sctx, SSL_CTX *cctx, int sgen, int cgen, SSL **sp
     int sdone = 0, cdone = 0;
 
     gen = sgen;
-    server = make_ssl(sctx, &srb, &swb);
+    server = mem_ssl(sctx, MTU, &srb, &swb);
     SSL_set_accept_state(server);
     gen = cgen;
-    client = make_ssl(cctx, &crb, &cwb);
+    client = mem_ssl(cctx, MTU, &crb, &cwb);
     SSL_set_connect_state(client);
     for (int i = 0; i < 20 && !(sdone && cdone); i++) {
         gen = cgen;
