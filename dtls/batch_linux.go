@@ -29,15 +29,24 @@ import (
 // longer than its slot is whole when no later datagram of the batch was
 // also that long (each overwrites the tail). A longer one that was
 // overwritten is dropped and counted, as UDP may, and the reader then
-// takes one datagram per read, with the whole tail for it, until
-// batchSize short ones in a row have come: long datagrams (a peer's big
-// records on a shared socket, a jumbo-frame ClientHello) come in runs,
-// and only the read that meets a run first can lose some of it (all its
-// long ones but the last). Anything longer than bioBuffer was dropped
-// before batching too.
+// takes one datagram per read, with the whole tail for it, for
+// singleReads reads: long datagrams (a peer's big records on a shared
+// socket, a jumbo-frame ClientHello) come in runs, and those reads keep
+// the rest of a run whole. Only a loss starts them, and they end after a
+// fixed count, whatever comes: one read per datagram answers a flood at
+// about a third of the batched rate (57k/s against 182k/s when batching
+// came, docs/BENCHMARKS.md), so a peer who could hold the reader there
+// would cut the server's flood capacity threefold. Before, one long
+// datagram in every batchSize did, and lost nothing; now it takes two in
+// every batched read, and still 32 of every 40 datagrams are read in
+// batches (about 0.7x of the batched rate by those figures). Anything
+// longer than bioBuffer was dropped before batching too.
 
 const (
 	batchSize = 32
+	// singleReads is how many reads take one datagram after a long one
+	// was lost (see above).
+	singleReads = 8
 	minSlot   = smallBuf
 	// replySize holds a HelloVerifyRequest: at most 255 bytes of cookie.
 	replySize = 512
@@ -65,6 +74,7 @@ type batch struct {
 	n      int // datagrams read
 	err    error
 	single int // reads of one datagram left before batching again (see above)
+	lost   int // long datagrams dropped for the tail, for tests
 
 	readFn func(fd uintptr) bool // b.recv, made once: a method value allocates
 
@@ -164,6 +174,7 @@ func (b *batch) recv(fd uintptr) bool {
 	vlen := batchSize
 	if b.single > 0 {
 		vlen = 1
+		b.single--
 	}
 	for i := 0; i < vlen; i++ {
 		b.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
@@ -196,16 +207,17 @@ func (b *batch) datagram(i int) (d []byte, from netip.AddrPort, ok bool) {
 	m := &b.hdrs[i]
 	n := int(m.Len)
 	if n > b.slot {
-		b.single = batchSize
-		if m.Hdr.Flags&unix.MSG_TRUNC != 0 || b.longAfter(i) {
+		if m.Hdr.Flags&unix.MSG_TRUNC != 0 { // longer than any read takes
+			return nil, netip.AddrPort{}, false
+		}
+		if b.longAfter(i) {
+			b.single = singleReads
+			b.lost++
 			return nil, netip.AddrPort{}, false
 		}
 		copy(b.long, b.lb.Datagram(i))
 		d = b.long[:n]
 	} else {
-		if b.single > 0 {
-			b.single--
-		}
 		d = b.lb.Datagram(i)[:n]
 	}
 	from, ok = b.source(&b.names[i], m.Hdr.Namelen)

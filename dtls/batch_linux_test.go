@@ -81,9 +81,11 @@ func TestBatchSources(t *testing.T) {
 }
 
 // A datagram longer than its slot is whole unless a later one of the same
-// read was long too; the earlier one is then dropped, and reads take one
-// datagram until batchSize short ones in a row have come. Longer than
-// bioBuffer is dropped.
+// read was long too; the earlier one is then dropped, and the next
+// singleReads reads take one datagram each, whatever comes. A long
+// datagram that loses nothing leaves the reader batching: otherwise one
+// long datagram now and then would hold it to one datagram per read.
+// Longer than bioBuffer is dropped.
 func TestBatchLongDatagrams(t *testing.T) {
 	udp, b := batchOn(t, "udp4", "127.0.0.1:0")
 	c, err := net.DialUDP("udp4", nil, udp.LocalAddr().(*net.UDPAddr))
@@ -117,22 +119,33 @@ func TestBatchLongDatagrams(t *testing.T) {
 		return out
 	}
 
+	send(dgram(100, 0), dgram(4000, 1), dgram(100, 2), dgram(100, 3))
+	assert.Equal(t, [][]byte{dgram(100, 0), dgram(4000, 1), dgram(100, 2), dgram(100, 3)}, read(),
+		"one long datagram in a read: whole")
+	send(dgram(10, 0), dgram(10, 1), dgram(10, 2))
+	assert.Len(t, read(), 3, "and the reader batches on")
+	require.Zero(t, b.lost)
+
 	send(dgram(100, 0), dgram(4000, 1), dgram(100, 2), dgram(5000, 3), dgram(minSlot, 4))
 	assert.Equal(t, [][]byte{dgram(100, 0), nil, dgram(100, 2), dgram(5000, 3), dgram(minSlot, 4)}, read(),
 		"the first long one was overwritten by the second")
+	assert.Equal(t, 1, b.lost)
 
 	send(dgram(6000, 5), dgram(bioBuffer, 6), dgram(bioBuffer+1, 7), dgram(100, 8))
-	assert.Equal(t, [][]byte{dgram(6000, 5)}, read(), "one at a time after a long one")
+	assert.Equal(t, [][]byte{dgram(6000, 5)}, read(), "one at a time after a loss")
 	assert.Equal(t, [][]byte{dgram(bioBuffer, 6)}, read())
 	assert.Equal(t, [][]byte{nil}, read(), "longer than bioBuffer: dropped")
 	assert.Equal(t, [][]byte{dgram(100, 8)}, read())
 
-	for i := range batchSize - 1 {
+	for i := range singleReads - 4 { // queued all at once: each single read takes one
 		send(dgram(10, byte(i)))
-		assert.Len(t, read(), 1)
+	}
+	for i := range singleReads - 4 {
+		assert.Len(t, read(), 1, "single read %d of %d", 5+i, singleReads)
 	}
 	send(dgram(10, 0), dgram(10, 1), dgram(10, 2))
-	assert.Len(t, read(), 3, "batchSize short ones in a row: batches again")
+	assert.Len(t, read(), 3, "after singleReads reads: batches again")
+	assert.Equal(t, 1, b.lost)
 }
 
 // Replies reach their peers: IPv4 and IPv6 ones from a dual-stack socket,
