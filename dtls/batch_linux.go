@@ -47,7 +47,7 @@ const (
 	// singleReads is how many reads take one datagram after a long one
 	// was lost (see above).
 	singleReads = 8
-	minSlot   = smallBuf
+	minSlot     = smallBuf
 	// replySize holds a HelloVerifyRequest: at most 255 bytes of cookie.
 	replySize = 512
 )
