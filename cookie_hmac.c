@@ -491,8 +491,7 @@ long gossl_SSL_stateless_peer(SSL *ssl, gossl_result *r)
 
     attached = r->aux;
     attached_to = ssl;
-    if (ERR_peek_error() != 0) /* as gossl_DTLSv1_listen_datagram */
-        ERR_clear_error();
+    gossl_err_reset();
     errno = 0;
     ret = SSL_stateless(ssl);
     attached = saved;

@@ -391,18 +391,7 @@ void gossl_SSL_free(SSL *ssl)
  */
 static int begin_op(SSL *ssl, gossl_result *r)
 {
-    /*
-     * The queue is empty here but for entries some other code on this
-     * thread left: every call of ours that can queue one drains it into a
-     * gossl_result (gossl_capture) before it returns. Clearing an empty
-     * queue still costs 3.0 two frees of NULL for each of its 16 slots,
-     * about a sixth of what an SSL_read of a small record costs; a peek is
-     * one look-up of the thread's queue. What a peek cannot see is an
-     * entry whose code is 0 (foreign code that raised nothing); OpenSSL's
-     * own SSL_get_error and ERR_get_error stop at it the same way.
-     */
-    if (ERR_peek_error() != 0)
-        ERR_clear_error();
+    gossl_err_reset();
     errno = 0;
     if (r->buffers_freed) {
         if (SSL_alloc_buffers(ssl) != 1)
@@ -493,8 +482,7 @@ long gossl_DTLSv1_listen(SSL *ssl, BIO_ADDR *peer, gossl_result *r)
 {
     long ret;
 
-    if (ERR_peek_error() != 0) /* as begin_op */
-        ERR_clear_error();
+    gossl_err_reset();
     errno = 0;
     r->peer.family = 0;
     ret = DTLSv1_listen(ssl, peer);

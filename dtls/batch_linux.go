@@ -74,7 +74,6 @@ type batch struct {
 	n      int // datagrams read
 	err    error
 	single int // reads of one datagram left before batching again (see above)
-	lost   int // long datagrams dropped for the tail, for tests
 
 	readFn func(fd uintptr) bool // b.recv, made once: a method value allocates
 
@@ -212,7 +211,6 @@ func (b *batch) datagram(i int) (d []byte, from netip.AddrPort, ok bool) {
 		}
 		if b.longAfter(i) {
 			b.single = singleReads
-			b.lost++
 			return nil, netip.AddrPort{}, false
 		}
 		copy(b.long, b.lb.Datagram(i))

@@ -173,36 +173,7 @@ func TestCertificateRotationUnderLoad(t *testing.T) {
 func TestPeerCertificatesShared(t *testing.T) {
 	p := newPKI(t)
 	l := listen(t, p.mutualServerConfig())
-	var mu sync.Mutex
-	var accepted []*dtls.Conn
-	var handlers sync.WaitGroup
-	handlers.Add(1)
-	go func() {
-		defer handlers.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			accepted = append(accepted, c.(*dtls.Conn))
-			mu.Unlock()
-			handlers.Add(1)
-			go func() {
-				defer handlers.Done()
-				echo(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range accepted {
-			c.Close()
-		}
-		mu.Unlock()
-		handlers.Wait()
-	})
+	_, accepted := serveEchoAccepted(t, l)
 	alice, bob := p.ca.Issue(t, "alice", testcert.Options{Client: true}), p.ca.Issue(t, "bob", testcert.Options{Client: true})
 	dial := func(pair *testcert.Pair) *dtls.Conn {
 		c, err := dtls.Dial("udp", l.Addr().String(), p.certClientConfig(pair))
@@ -217,11 +188,11 @@ func TestPeerCertificatesShared(t *testing.T) {
 	assert.Same(t, s1, c3.ConnectionState().PeerCertificates[0])
 	assert.Same(t, c1.ConnectionState().VerifiedChains[0][0], s1, "the verified chain starts with the same leaf")
 
-	mu.Lock()
-	defer mu.Unlock()
-	require.Len(t, accepted, 3)
+	conns := accepted()
+	require.Len(t, conns, 3)
 	byName := map[string][]*dtls.Conn{}
-	for _, sc := range accepted {
+	for _, c := range conns {
+		sc := c.(*dtls.Conn)
 		leaf := sc.ConnectionState().PeerCertificates[0]
 		byName[leaf.Subject.CommonName] = append(byName[leaf.Subject.CommonName], sc)
 	}

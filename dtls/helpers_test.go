@@ -73,6 +73,13 @@ func listen(t testing.TB, cfg *dtls.Config) *dtls.Listener {
 // stop closes the listener and every accepted connection and waits for all
 // of it; it also runs at cleanup, so the order of defers does not matter.
 func serveEcho(t testing.TB, l *dtls.Listener) (stop func()) {
+	stop, _ = serveEchoAccepted(t, l)
+	return stop
+}
+
+// serveEchoAccepted is serveEcho that also returns what it accepted so
+// far.
+func serveEchoAccepted(t testing.TB, l *dtls.Listener) (stop func(), accepted func() []net.Conn) {
 	var mu sync.Mutex
 	var conns []net.Conn
 	var handlers sync.WaitGroup
@@ -109,7 +116,12 @@ func serveEcho(t testing.TB, l *dtls.Listener) (stop func()) {
 		})
 	}
 	t.Cleanup(stop)
-	return stop
+	accepted = func() []net.Conn {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]net.Conn(nil), conns...)
+	}
+	return stop, accepted
 }
 
 func echo(c net.Conn) {

@@ -164,6 +164,22 @@ typedef struct {
 
 int gossl_init(void);
 void gossl_capture(gossl_result *r, SSL *ssl, long ret);
+
+/*
+ * Where an operation starts: the thread's error queue emptied of what some
+ * other code left on it. It is empty already but for such entries, since
+ * every call of ours that can queue one drains it (gossl_capture) before
+ * it returns; and clearing an empty queue still costs 3.0 two frees of
+ * NULL for each of its 16 slots (107 ns, against 17 for a peek: a sixth
+ * of an SSL_read of a small record). What a peek cannot see is an entry
+ * whose code is 0 (foreign code that raised nothing); SSL_get_error and
+ * ERR_get_error stop at it the same way.
+ */
+static inline void gossl_err_reset(void)
+{
+    if (ERR_peek_error() != 0)
+        ERR_clear_error();
+}
 void gossl_ERR_strings(unsigned long code, char *lib, size_t liblen, char *reason, size_t reasonlen,
                        char *text, size_t textlen);
 /* The alert description a queue entry reports the peer sent, or -1. */
