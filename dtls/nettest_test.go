@@ -1,9 +1,11 @@
 package dtls_test
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -94,7 +96,24 @@ func TestNetTestConn(t *testing.T) {
 			l.Close()
 			return nil, nil, nil, err
 		}
-		return acceptPair(l, client)
+		c1, c2, stopPair, err := acceptPair(l, client)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		// BasicIO hangs if one datagram is lost: say where, should it.
+		lport, cport := l.Addr().(*net.UDPAddr).Port, cpc.LocalAddr().(*net.UDPAddr).Port
+		return c1, c2, func() {
+			if st := l.Stats(); st.DatagramsDropped > 0 {
+				t.Logf("the Listener dropped %d datagrams", st.DatagramsDropped)
+			}
+			if n := kernelDrops(lport); n > 0 {
+				t.Logf("the kernel dropped %d datagrams for the Listener's socket", n)
+			}
+			if n := kernelDrops(cport); n > 0 {
+				t.Logf("the kernel dropped %d datagrams for the client's socket", n)
+			}
+			stopPair()
+		}, nil
 	})
 }
 
@@ -127,4 +146,22 @@ func acceptPair(l *dtls.Listener, client *dtls.Conn) (c1, c2 net.Conn, stop func
 		l.Close()
 	}
 	return client, server, stop, nil
+}
+
+// kernelDrops is what /proc/net/udp counts as dropped for the IPv4 socket
+// bound to port on 127.0.0.1 (0 where there is no such file).
+func kernelDrops(port int) int {
+	b, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return 0
+	}
+	local := fmt.Sprintf("0100007F:%04X", port)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 13 && f[1] == local {
+			n, _ := strconv.Atoi(f[len(f)-1])
+			return n
+		}
+	}
+	return 0
 }
