@@ -227,12 +227,11 @@ func (c *Conn) pump(step func(*openssl.SSL) (int, error), done <-chan struct{}, 
 		}
 	}()
 	for {
-		select {
-		case <-c.closed:
+		if closedChan(c.closed) {
 			return 0, net.ErrClosed
-		case <-done:
+		}
+		if closedChan(done) {
 			return 0, expired()
-		default:
 		}
 		c.mu.Lock()
 		if c.ssl == nil {
@@ -580,12 +579,11 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	c.takeOver()
-	select {
-	case <-c.closed:
+	if closedChan(c.closed) {
 		return 0, c.closedErr()
-	case <-c.wdl.wait():
+	}
+	if closedChan(c.wdl.wait()) {
 		return 0, c.timeout("write")
-	default:
 	}
 	if len(p) > c.maxPayload {
 		return 0, c.tooLarge(len(p))

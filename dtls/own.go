@@ -69,13 +69,13 @@ func (c *Conn) awaitOwn(timer time.Time, done, stop <-chan struct{}, at time.Tim
 	case bp := <-c.in:
 		c.push(bp)
 		return nil
-	case <-c.closed:
-		return net.ErrClosed
-	case <-done:
-		return errAwaitDone
-	case <-stop:
-		return errAwaitDone
 	default:
+	}
+	if closedChan(c.closed) {
+		return net.ErrClosed
+	}
+	if closedChan(done) || closedChan(stop) {
+		return errAwaitDone
 	}
 	if !at.IsZero() || !timer.IsZero() { // time.Now only when a deadline is set: it is a syscall on some VMs
 		now := time.Now()
