@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/openssl-stateless/openssl"
 )
 
 // TestCgoMarks keeps the #cgo noescape/nocallback lines of build.go and the
@@ -45,5 +47,34 @@ func TestCgoMarks(t *testing.T) {
 	for _, f := range []string{"gossl_SSL_op", "gossl_SSL_read", "gossl_SSL_write", "gossl_DTLSv1_listen",
 		"gossl_SSL_CTX_set_cookie_cb", "gossl_SSL_CTX_set_cert_verify_callback", "gossl_DTLS_set_timer_cb"} {
 		assert.NotContains(t, marked, f)
+	}
+}
+
+// TestRecordBuffersEscape keeps what the uintptr record calls of ssl.go
+// rely on (go:uintptrescapes): a buffer given to Read, Peek or Write is
+// moved to the heap, as an unsafe.Pointer argument to cgo would be, so
+// that a Go callback that grows the stack during the call cannot move it
+// from under OpenSSL. An array on the caller's stack then costs one
+// allocation more than a slice already on the heap.
+func TestRecordBuffersEscape(t *testing.T) {
+	ctx, err := openssl.NewCtx(openssl.DTLSServerMethod)
+	require.NoError(t, err)
+	defer ctx.Close()
+	ssl, err := openssl.NewSSL(ctx)
+	require.NoError(t, err)
+	defer ssl.Close()
+	// Direct calls: through a func value the compiler would move any
+	// argument to the heap, directive or not.
+	heap := make([]byte, 64)
+	for _, c := range []struct {
+		name          string
+		onHeap, stack func()
+	}{
+		{"Read", func() { _, _ = ssl.Read(heap) }, func() { var a [64]byte; _, _ = ssl.Read(a[:]) }},
+		{"Peek", func() { _, _ = ssl.Peek(heap) }, func() { var a [64]byte; _, _ = ssl.Peek(a[:]) }},
+		{"Write", func() { _, _ = ssl.Write(heap) }, func() { var a [64]byte; _, _ = ssl.Write(a[:]) }},
+	} {
+		assert.Equal(t, testing.AllocsPerRun(20, c.onHeap)+1, testing.AllocsPerRun(20, c.stack),
+			"%s: a stack buffer must escape to the heap", c.name)
 	}
 }
