@@ -447,32 +447,32 @@ long gossl_SSL_op(SSL *ssl, int op, gossl_result *r)
     return ret;
 }
 
-long gossl_SSL_read(SSL *ssl, uintptr_t buf, int len, gossl_result *r)
+long gossl_SSL_read(SSL *ssl, unsigned char *buf, int len, gossl_result *r)
 {
     long ret = -1;
 
     if (begin_op(ssl, r))
-        ret = SSL_read(ssl, (void *)buf, len);
+        ret = SSL_read(ssl, buf, len);
     gossl_capture(r, ssl, ret);
     return ret;
 }
 
-long gossl_SSL_peek(SSL *ssl, uintptr_t buf, int len, gossl_result *r)
+long gossl_SSL_peek(SSL *ssl, unsigned char *buf, int len, gossl_result *r)
 {
     long ret = -1;
 
     if (begin_op(ssl, r))
-        ret = SSL_peek(ssl, (void *)buf, len);
+        ret = SSL_peek(ssl, buf, len);
     gossl_capture(r, ssl, ret);
     return ret;
 }
 
-long gossl_SSL_write(SSL *ssl, uintptr_t buf, int len, gossl_result *r)
+long gossl_SSL_write(SSL *ssl, const unsigned char *buf, int len, gossl_result *r)
 {
     long ret = -1;
 
     if (begin_op(ssl, r))
-        ret = SSL_write(ssl, (const void *)buf, len);
+        ret = SSL_write(ssl, buf, len);
     gossl_capture(r, ssl, ret);
     return ret;
 }

@@ -100,7 +100,10 @@ func TestNetTestConn(t *testing.T) {
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		// BasicIO hangs if one datagram is lost: say where, should it.
+		// BasicIO fails if one datagram is lost ("transmitted data
+		// differs"), and hangs if it is the close_notify: say where.
+		// Drops of the client's reader and of a datagram OpenSSL left
+		// unread are counted nowhere.
 		lport, cport := l.Addr().(*net.UDPAddr).Port, cpc.LocalAddr().(*net.UDPAddr).Port
 		return c1, c2, func() {
 			if st := l.Stats(); st.DatagramsDropped > 0 {
@@ -149,7 +152,8 @@ func acceptPair(l *dtls.Listener, client *dtls.Conn) (c1, c2 net.Conn, stop func
 }
 
 // kernelDrops is what /proc/net/udp counts as dropped for the IPv4 socket
-// bound to port on 127.0.0.1 (0 where there is no such file).
+// bound to port on 127.0.0.1 (0 where there is no such file). The file
+// prints the address in the host's byte order: little-endian here.
 func kernelDrops(port int) int {
 	b, err := os.ReadFile("/proc/net/udp")
 	if err != nil {

@@ -65,17 +65,19 @@ func (c *Conn) retireOwn(route func(d []byte, from netip.AddrPort)) {
 // kick, or the socket retired. A zero timer or at means none.
 func (c *Conn) awaitOwn(timer time.Time, done, stop <-chan struct{}, at time.Time) error {
 	kicks := c.kicks.Load()
-	select {
-	case bp := <-c.in:
-		c.push(bp)
-		return nil
-	default:
-	}
+	// The checks first: linger has no other way out while the queue
+	// holds datagrams.
 	if closedChan(c.closed) {
 		return net.ErrClosed
 	}
 	if closedChan(done) || closedChan(stop) {
 		return errAwaitDone
+	}
+	select {
+	case bp := <-c.in:
+		c.push(bp)
+		return nil
+	default:
 	}
 	if !at.IsZero() || !timer.IsZero() { // time.Now only when a deadline is set: it is a syscall on some VMs
 		now := time.Now()

@@ -212,9 +212,12 @@ long gossl_SSL_CTX_set_mode(SSL_CTX *ctx, long set, long clear);
 SSL *gossl_SSL_new(SSL_CTX *ctx, uintptr_t handle, gossl_result *r);
 void gossl_SSL_free(SSL *ssl);
 long gossl_SSL_op(SSL *ssl, int op, gossl_result *r);
-long gossl_SSL_read(SSL *ssl, uintptr_t buf, int len, gossl_result *r);
-long gossl_SSL_peek(SSL *ssl, uintptr_t buf, int len, gossl_result *r);
-long gossl_SSL_write(SSL *ssl, uintptr_t buf, int len, gossl_result *r);
+/* The buffers are unsigned char, not void: cgo checks every void * argument
+ * for Go pointers in the memory it points to, a search of the heap's
+ * metadata per record that a byte buffer cannot fail (ssl.go). */
+long gossl_SSL_read(SSL *ssl, unsigned char *buf, int len, gossl_result *r);
+long gossl_SSL_peek(SSL *ssl, unsigned char *buf, int len, gossl_result *r);
+long gossl_SSL_write(SSL *ssl, const unsigned char *buf, int len, gossl_result *r);
 long gossl_DTLSv1_listen(SSL *ssl, BIO_ADDR *peer, gossl_result *r);
 int gossl_DTLSv1_get_timeout(SSL *ssl, long long *usec); /* go: noescape nocallback */
 /* SSL_free_buffers unless part of a record is unread (SSL_pending), noted in
