@@ -55,9 +55,10 @@ func TestCgoMarks(t *testing.T) {
 // or Write is moved to the heap, so that a Go callback that grows the
 // stack during the call cannot move it from under OpenSSL. cgo does that
 // for every argument of a call not marked both noescape and nocallback
-// (TestCgoMarks keeps these unmarked; marked, this test fails). An array on the caller's stack then costs one
-// allocation more than a slice already on the heap. Only the plain build
-// proves it: -asan and checkptr move such buffers to the heap anyway.
+// (TestCgoMarks keeps these unmarked; marked, this test fails). An array
+// on the caller's stack then costs one allocation more than a slice
+// already on the heap. Only the plain build proves it: -asan and checkptr
+// move such buffers to the heap anyway.
 func TestRecordBuffersEscape(t *testing.T) {
 	ctx, err := openssl.NewCtx(openssl.DTLSServerMethod)
 	require.NoError(t, err)
@@ -66,7 +67,7 @@ func TestRecordBuffersEscape(t *testing.T) {
 	require.NoError(t, err)
 	defer ssl.Close()
 	// Direct calls: through a func value the compiler would move any
-	// argument to the heap, directive or not.
+	// argument to the heap, whatever the callee.
 	heap := make([]byte, 64)
 	for _, c := range []struct {
 		name          string
