@@ -61,6 +61,32 @@ func bigFlightPair(t *testing.T, mtu int) (server *openssl.SSL, sbio *openssl.BI
 	return server, sbio, client, cbio, step
 }
 
+// establishedDTLSPair is bigFlightPair's server and client after a
+// completed handshake, carried datagram by datagram between their BIOs; the
+// client's address is clientAP.
+func establishedDTLSPair(t *testing.T) (server *openssl.SSL, sbio *openssl.BIO, client *openssl.SSL, cbio *openssl.BIO) {
+	server, sbio, client, cbio, serverStep := bigFlightPair(t, 1400)
+	serverAP := netip.MustParseAddrPort("192.0.2.1:4433")
+	carry := func(from, to *openssl.BIO, src netip.AddrPort, step func()) {
+		require.NoError(t, from.DrainDatagrams(func(p []byte) error {
+			require.NoError(t, to.PushDatagram(p, src))
+			step()
+			return nil
+		}))
+	}
+	require.ErrorIs(t, client.Connect(), openssl.ErrWantRead)
+	for i := 0; i < 20 && !(client.IsInitFinished() && server.IsInitFinished()); i++ {
+		carry(cbio, sbio, clientAP, serverStep)
+		carry(sbio, cbio, serverAP, func() {
+			if err := client.Connect(); err != nil {
+				require.ErrorIs(t, err, openssl.ErrWantRead)
+			}
+		})
+	}
+	require.True(t, client.IsInitFinished() && server.IsInitFinished(), "handshake completed")
+	return server, sbio, client, cbio
+}
+
 func TestPacketBIOAnswersQueryMTU(t *testing.T) {
 	const mtu = 576
 	server, sbio, client, cbio, serverStep := bigFlightPair(t, mtu)

@@ -2,7 +2,6 @@ package openssl_test
 
 import (
 	"fmt"
-	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -234,25 +233,7 @@ func TestAlertError(t *testing.T) {
 func TestForeignQueueEntryIsNotTheOperationsError(t *testing.T) {
 	runtime.LockOSThread() // the queue is per thread: the calls and the checks share one
 	defer runtime.UnlockOSThread()
-	server, sbio, client, cbio, serverStep := bigFlightPair(t, 1400)
-	serverAP := netip.MustParseAddrPort("192.0.2.1:4433")
-	carry := func(from, to *openssl.BIO, src netip.AddrPort, step func()) {
-		require.NoError(t, from.DrainDatagrams(func(p []byte) error {
-			require.NoError(t, to.PushDatagram(p, src))
-			step()
-			return nil
-		}))
-	}
-	require.ErrorIs(t, client.Connect(), openssl.ErrWantRead)
-	for i := 0; i < 20 && !(client.IsInitFinished() && server.IsInitFinished()); i++ {
-		carry(cbio, sbio, clientAP, serverStep)
-		carry(sbio, cbio, serverAP, func() {
-			if err := client.Connect(); err != nil {
-				require.ErrorIs(t, err, openssl.ErrWantRead)
-			}
-		})
-	}
-	require.True(t, client.IsInitFinished() && server.IsInitFinished(), "handshake completed")
+	server, sbio, client, cbio := establishedDTLSPair(t)
 
 	buf := make([]byte, 64)
 	testmain.PushForeignError()

@@ -429,7 +429,7 @@ func (s *SSL) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	ret := C.gossl_SSL_read(s.ptr, (*C.uchar)(unsafe.Pointer(&p[0])), C.int(len(p)), s.res)
+	ret := C.gossl_SSL_read(s.ptr, (*C.uchar)(unsafe.Pointer(&p[0])), C.size_t(len(p)), s.res)
 	cause := s.end()
 	if ret > 0 {
 		return int(ret), nil
@@ -448,7 +448,7 @@ func (s *SSL) Peek(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	ret := C.gossl_SSL_peek(s.ptr, (*C.uchar)(unsafe.Pointer(&p[0])), C.int(len(p)), s.res)
+	ret := C.gossl_SSL_peek(s.ptr, (*C.uchar)(unsafe.Pointer(&p[0])), C.size_t(len(p)), s.res)
 	cause := s.end()
 	if ret > 0 {
 		return int(ret), nil
@@ -465,7 +465,7 @@ func (s *SSL) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	ret := C.gossl_SSL_write(s.ptr, (*C.uchar)(unsafe.Pointer(&p[0])), C.int(len(p)), s.res)
+	ret := C.gossl_SSL_write(s.ptr, (*C.uchar)(unsafe.Pointer(&p[0])), C.size_t(len(p)), s.res)
 	cause := s.end()
 	if ret > 0 {
 		return int(ret), nil

@@ -3,6 +3,8 @@ package openssl_test
 import (
 	"errors"
 	"io"
+	"math"
+	"syscall"
 	"testing"
 	"time"
 
@@ -236,4 +238,41 @@ func TestFreeBuffersThenRetransmit(t *testing.T) {
 	assert.False(t, nilSSL.FreeBuffers())
 	s.Close()
 	assert.False(t, s.FreeBuffers())
+}
+
+// A buffer of 2 GiB or more reaches OpenSSL whole: the record calls take a
+// size_t length (SSL_read_ex, SSL_peek_ex, SSL_write_ex). With an int, a
+// Write of 4 GiB + 5 bytes went out as a 5-byte record and reported 5, and
+// a Read into 2 GiB + 1 bytes failed with "bad length". The buffer is an
+// anonymous mapping of which only the record's bytes are ever touched.
+func TestRecordLengthsBeyondInt32(t *testing.T) {
+	if math.MaxInt < 1<<32 {
+		t.Skip("an int of 32 bits cannot hold the lengths")
+	}
+	huge, err := syscall.Mmap(-1, 0, 1<<32+5, syscall.PROT_READ|syscall.PROT_WRITE,
+		syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_NORESERVE)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = syscall.Munmap(huge) })
+	server, sbio, client, cbio := establishedDTLSPair(t)
+
+	n, err := client.Write(huge)
+	assert.Zero(t, n)
+	require.Error(t, err, "no DTLS record carries 4 GiB")
+	t.Logf("Write of %d bytes: %v", len(huge), err)
+	require.NoError(t, cbio.DrainDatagrams(func(p []byte) error {
+		t.Errorf("a %d-byte datagram went out", len(p))
+		return nil
+	}))
+
+	n, err = client.Write([]byte("after"))
+	require.NoError(t, err, "a record too long for DTLS is not fatal")
+	require.Equal(t, 5, n)
+	require.NoError(t, cbio.DrainDatagrams(func(p []byte) error { return sbio.PushDatagram(p, clientAP) }))
+	n, err = server.Peek(huge[:1<<31+1])
+	require.NoError(t, err)
+	assert.Equal(t, "after", string(huge[:n]))
+	clear(huge[:n])
+	n, err = server.Read(huge[:1<<31+1])
+	require.NoError(t, err)
+	assert.Equal(t, "after", string(huge[:n]))
 }

@@ -215,9 +215,9 @@ long gossl_SSL_op(SSL *ssl, int op, gossl_result *r);
 /* The buffers are unsigned char, not void: cgo checks every void * argument
  * for Go pointers in the memory it points to, a search of the heap's
  * metadata per record that a byte buffer cannot fail (ssl.go). */
-long gossl_SSL_read(SSL *ssl, unsigned char *buf, int len, gossl_result *r);
-long gossl_SSL_peek(SSL *ssl, unsigned char *buf, int len, gossl_result *r);
-long gossl_SSL_write(SSL *ssl, const unsigned char *buf, int len, gossl_result *r);
+long gossl_SSL_read(SSL *ssl, unsigned char *buf, size_t len, gossl_result *r);
+long gossl_SSL_peek(SSL *ssl, unsigned char *buf, size_t len, gossl_result *r);
+long gossl_SSL_write(SSL *ssl, const unsigned char *buf, size_t len, gossl_result *r);
 long gossl_DTLSv1_listen(SSL *ssl, BIO_ADDR *peer, gossl_result *r);
 int gossl_DTLSv1_get_timeout(SSL *ssl, long long *usec); /* go: noescape nocallback */
 /* SSL_free_buffers unless part of a record is unread (SSL_pending), noted in
