@@ -17,6 +17,10 @@ import (
 // TLS side of this package, and how a Go server uses Stateless over TCP.
 //
 // A StreamConn is a net.Conn: safe for one reader and one writer at once.
+// A Write waiting for room in the socket does not hold up a Read, so both
+// ends can send more than the sockets hold while they read (as with
+// crypto/tls), and a Write of any size keeps about one record of
+// ciphertext in memory, not all of it.
 // Methods of a nil *StreamConn, or of one neither NewServerConn nor
 // NewClientConn made, return an error for which
 // errors.Is(err, ErrInvalidObject) holds, or their zero value.
@@ -24,16 +28,21 @@ type StreamConn struct {
 	conn   net.Conn
 	server bool
 
-	hsMu   sync.Mutex // one handshake loop at a time, fill included
-	mu     sync.Mutex // guards ssl, rbio, wbio and out
-	ssl    *SSL
-	rbio   *BIO
-	wbio   *BIO
-	out    []byte
-	in     []byte
-	hsDone bool
-	hsErr  error
-	closed bool
+	// Locks are taken in the order below, and outMu never with mu held:
+	// a send that waits for room in the socket holds outMu alone, so that
+	// a Read can still feed OpenSSL what the peer sends meanwhile.
+	hsMu    sync.Mutex // one handshake loop at a time, fill included
+	writeMu sync.Mutex // one Write at a time, whole: its records go out together
+	outMu   sync.Mutex // the net.Conn's write side, and out
+	mu      sync.Mutex // guards ssl, rbio, wbio and the fields below
+	ssl     *SSL
+	rbio    *BIO
+	wbio    *BIO
+	out     []byte
+	in      []byte
+	hsDone  bool
+	hsErr   error
+	closed  bool
 	// fatal is the first fatal error (an alert from the peer, a protocol
 	// error), returned by every later Read and Write, as crypto/tls does.
 	fatal error
@@ -42,6 +51,15 @@ type StreamConn struct {
 }
 
 const streamBuf = 16 << 10
+
+// writeChunk is how much of a Write becomes records before they are sent:
+// one TLS record's worth of plaintext. outBuf holds one record of
+// ciphertext (the plaintext, a 5-byte header and at most 256 bytes of
+// expansion), so a chunk leaves in one write to the net.Conn.
+const (
+	writeChunk = streamBuf
+	outBuf     = streamBuf + 512
+)
 
 // NewServerConn makes a server-side StreamConn on conn. The SSL's peer
 // address is conn.RemoteAddr(), so cookie callbacks and CookieSigner bind
@@ -89,7 +107,7 @@ func newStreamConn(conn net.Conn, ctx *Ctx, server bool) (*StreamConn, error) {
 	}
 	return &StreamConn{
 		conn: conn, server: server, ssl: s, rbio: rb, wbio: wb,
-		out: make([]byte, streamBuf), in: make([]byte, streamBuf),
+		out: make([]byte, outBuf), in: make([]byte, streamBuf),
 	}, nil
 }
 
@@ -127,9 +145,33 @@ func (c *StreamConn) HelloRetryRequestSent() bool {
 	return c.hrrSent
 }
 
-// flush writes everything OpenSSL produced to the net.Conn. Called with
-// c.mu held.
-func (c *StreamConn) flush() error {
+// send writes everything OpenSSL has produced to the net.Conn, in the
+// order it was produced. It takes c.mu only to take bytes from the write
+// BIO, not while it waits for the net.Conn.
+func (c *StreamConn) send() error {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	for {
+		var n int
+		var err error
+		if cerr := c.locked(func() {
+			if c.wbio.Pending() > 0 {
+				n, err = c.wbio.Read(c.out)
+			}
+		}); cerr != nil {
+			return cerr
+		}
+		if err != nil || n == 0 {
+			return err
+		}
+		if _, err := c.conn.Write(c.out[:n]); err != nil {
+			return err
+		}
+	}
+}
+
+// flushLocked is send for Close, which holds outMu and c.mu.
+func (c *StreamConn) flushLocked() error {
 	for c.wbio.Pending() > 0 {
 		n, err := c.wbio.Read(c.out)
 		if err != nil {
@@ -200,19 +242,18 @@ func (c *StreamConn) statelessExchange() error {
 	retries := 0
 	for {
 		var before, after int
-		var err, ferr error
+		var err error
 		if cerr := c.locked(func() {
 			before = c.rbio.Pending()
 			err = c.ssl.Stateless()
 			after = c.rbio.Pending()
-			ferr = c.flush()
 			if errors.Is(err, ErrHelloRetryRequest) {
 				c.hrrSent = true
 			}
 		}); cerr != nil {
 			return cerr
 		}
-		if ferr != nil {
+		if ferr := c.send(); ferr != nil {
 			return ferr
 		}
 		var oe *Error
@@ -253,10 +294,9 @@ func (c *StreamConn) Handshake() error {
 	c.mu.Unlock()
 	buf := make([]byte, streamBuf)
 	for {
-		var err, ferr error
+		var err error
 		if cerr := c.locked(func() {
 			err = c.ssl.Handshake()
-			ferr = c.flush()
 			if err == nil {
 				c.hsDone = true
 			} else if !errors.Is(err, ErrWantRead) {
@@ -265,7 +305,7 @@ func (c *StreamConn) Handshake() error {
 		}); cerr != nil {
 			return cerr
 		}
-		if ferr != nil {
+		if ferr := c.send(); ferr != nil {
 			return ferr
 		}
 		if err == nil || !errors.Is(err, ErrWantRead) {
@@ -286,18 +326,22 @@ func (c *StreamConn) Read(p []byte) (int, error) {
 	for {
 		var n int
 		var err, ferr error
+		var reply bool
 		if cerr := c.locked(func() {
 			if c.fatal != nil {
 				err = c.fatal
 				return
 			}
 			n, err = c.ssl.Read(p)
-			ferr = c.flush()
+			reply = c.wbio.Pending() > 0 // an alert, a KeyUpdate's answer
 			if err != nil && err != io.EOF && !errors.Is(err, ErrWantRead) {
 				c.fatal = err
 			}
 		}); cerr != nil {
 			return 0, cerr
+		}
+		if reply {
+			ferr = c.send()
 		}
 		if n > 0 || (err != nil && !errors.Is(err, ErrWantRead)) {
 			return n, err
@@ -314,26 +358,41 @@ func (c *StreamConn) Read(p []byte) (int, error) {
 	}
 }
 
-// Write encrypts p and sends it.
+// Write encrypts p and sends it, a record at a time. The count it returns
+// is of the bytes whose records reached the net.Conn.
 func (c *StreamConn) Write(p []byte) (int, error) {
 	if err := c.Handshake(); err != nil {
 		return 0, err
 	}
-	var n int
-	var err error
-	if cerr := c.locked(func() {
-		if c.fatal != nil {
-			err = c.fatal
-			return
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	written := 0
+	for {
+		chunk := p[written:min(len(p), written+writeChunk)]
+		var n int
+		var err error
+		if cerr := c.locked(func() {
+			if c.fatal != nil {
+				err = c.fatal
+				return
+			}
+			n, err = c.ssl.Write(chunk)
+		}); cerr != nil {
+			return written, cerr
 		}
-		n, err = c.ssl.Write(p)
-		if ferr := c.flush(); err == nil {
+		// Sent whether or not the write failed: OpenSSL may have queued an
+		// alert.
+		if ferr := c.send(); err == nil {
 			err = ferr
 		}
-	}); cerr != nil {
-		return 0, cerr
+		if err != nil {
+			return written, err
+		}
+		written += n
+		if written == len(p) {
+			return written, nil
+		}
 	}
-	return n, err
 }
 
 // ExportKeyingMaterial returns length bytes of keying material derived
@@ -372,10 +431,12 @@ func (c *StreamConn) Close() error {
 	if err := c.check(); err != nil {
 		return err
 	}
-	// A Write blocked sending (holding c.mu) must not hold Close up: bound
-	// it first, without the lock. The close_notify below gets the same
-	// bound.
+	// A send blocked on the net.Conn (holding outMu) must not hold Close
+	// up: bound it first, without the locks. The close_notify below gets
+	// the same bound, and leaves after whatever was sent before it.
 	_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -384,7 +445,7 @@ func (c *StreamConn) Close() error {
 	c.closed = true
 	if c.hsDone {
 		_, _ = c.ssl.Shutdown()
-		_ = c.flush()
+		_ = c.flushLocked()
 	}
 	err := c.conn.Close()
 	c.ssl.Close()
