@@ -33,16 +33,21 @@ type StreamConn struct {
 	// a Read can still feed OpenSSL what the peer sends meanwhile.
 	hsMu    sync.Mutex // one handshake loop at a time, fill included
 	writeMu sync.Mutex // one Write at a time, whole: its records go out together
-	outMu   sync.Mutex // the net.Conn's write side, and out
+	outMu   sync.Mutex // the net.Conn's write side, out and outErr
 	mu      sync.Mutex // guards ssl, rbio, wbio and the fields below
 	ssl     *SSL
 	rbio    *BIO
 	wbio    *BIO
 	out     []byte
 	in      []byte
-	hsDone  bool
-	hsErr   error
-	closed  bool
+	// outErr is the first failed write to the net.Conn. The bytes it lost
+	// were taken from OpenSSL, so the peer can decrypt nothing after them:
+	// every later send returns it, as crypto/tls's Write does after a
+	// timeout.
+	outErr error
+	hsDone bool
+	hsErr  error
+	closed bool
 	// fatal is the first fatal error (an alert from the peer, a protocol
 	// error), returned by every later Read and Write, as crypto/tls does.
 	fatal error
@@ -151,6 +156,9 @@ func (c *StreamConn) HelloRetryRequestSent() bool {
 func (c *StreamConn) send() error {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
+	if c.outErr != nil {
+		return c.outErr
+	}
 	for {
 		var n int
 		var err error
@@ -165,6 +173,7 @@ func (c *StreamConn) send() error {
 			return err
 		}
 		if _, err := c.conn.Write(c.out[:n]); err != nil {
+			c.outErr = err
 			return err
 		}
 	}
@@ -172,6 +181,9 @@ func (c *StreamConn) send() error {
 
 // flushLocked is send for Close, which holds outMu and c.mu.
 func (c *StreamConn) flushLocked() error {
+	if c.outErr != nil {
+		return c.outErr
+	}
 	for c.wbio.Pending() > 0 {
 		n, err := c.wbio.Read(c.out)
 		if err != nil {
@@ -359,7 +371,9 @@ func (c *StreamConn) Read(p []byte) (int, error) {
 }
 
 // Write encrypts p and sends it, a record at a time. The count it returns
-// is of the bytes whose records reached the net.Conn.
+// is of the bytes whose records reached the net.Conn. Once a write to the
+// net.Conn has failed (a write deadline, a broken connection), part of a
+// record may be lost, and every later Write returns that error.
 func (c *StreamConn) Write(p []byte) (int, error) {
 	if err := c.Handshake(); err != nil {
 		return 0, err
@@ -484,7 +498,9 @@ func (c *StreamConn) SetReadDeadline(t time.Time) error {
 	return c.conn.SetReadDeadline(t)
 }
 
-// SetWriteDeadline sets the net.Conn's write deadline.
+// SetWriteDeadline sets the net.Conn's write deadline. A Write that
+// times out leaves the TLS stream short of what OpenSSL made: every later
+// Write returns the same error (as with crypto/tls).
 func (c *StreamConn) SetWriteDeadline(t time.Time) error {
 	if err := c.check(); err != nil {
 		return err

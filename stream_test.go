@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -285,4 +286,34 @@ func BenchmarkStreamConnBulk(b *testing.B) {
 	b.StopTimer()
 	require.NoError(b, err)
 	require.NoError(b, <-done)
+}
+
+// A Write that timed out may have sent part of a record, after which the
+// peer can decrypt nothing: every later Write returns the same error, as
+// crypto/tls's does, and sends nothing. (Before, the next Write sent new
+// records after the gap, which the peer rejected as a bad record MAC.)
+func TestStreamConnWriteTimeoutIsPermanent(t *testing.T) {
+	p := newPKI(t)
+	cc, sc := tcpPair(t)
+	got := make(chan error, 1)
+	go func() {
+		srv, err := openssl.NewServerConn(sc, newTLSServerCtx(t, p, nil))
+		if err == nil {
+			defer srv.Close()
+			_, err = io.Copy(io.Discard, srv)
+		}
+		got <- err
+	}()
+	cli, err := openssl.NewClientConn(cc, newTLSClientCtx(t))
+	require.NoError(t, err)
+	require.NoError(t, cli.Handshake())
+	require.NoError(t, cli.SetWriteDeadline(time.Now().Add(-time.Second)))
+	_, err = cli.Write([]byte("lost"))
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	require.NoError(t, cli.SetWriteDeadline(time.Time{}))
+	n, err2 := cli.Write([]byte("after"))
+	assert.Zero(t, n)
+	assert.Equal(t, err, err2, "the first failure, again")
+	require.NoError(t, cli.Close())
+	assert.NoError(t, <-got, "the peer saw a clean end: no record after the gap")
 }
