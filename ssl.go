@@ -851,6 +851,18 @@ func (s *SSL) Pending() int {
 	return int(C.SSL_pending(s.ptr))
 }
 
+// HasPending wraps SSL_has_pending(3): the SSL holds bytes of a record,
+// decrypted or not, including part of one still waiting for the rest.
+func (s *SSL) HasPending() bool {
+	nested, err := s.access()
+	if err != nil {
+		return false
+	}
+	defer s.leave(nested)
+	defer runtime.KeepAlive(s)
+	return C.SSL_has_pending(s.ptr) == 1
+}
+
 // FreeBuffers wraps SSL_free_buffers(3): it frees the SSL's record read
 // and write buffers (about 33 KiB for DTLS, half of what an idle DTLS
 // connection holds in OpenSSL 3.0) and reports whether it did. It does not

@@ -365,9 +365,26 @@ func (c *StreamConn) Read(p []byte) (int, error) {
 			return 0, nil
 		}
 		if err := c.fill(c.in); err != nil {
-			return 0, err
+			return 0, c.truncated(err)
 		}
 	}
+}
+
+// truncated turns the net.Conn's end of file into io.ErrUnexpectedEOF when
+// it cuts a record short: part of one is still in the read BIO or in
+// OpenSSL. At a record boundary it stays io.EOF, as crypto/tls has it.
+func (c *StreamConn) truncated(err error) error {
+	if err != io.EOF {
+		return err
+	}
+	var partial bool
+	if cerr := c.locked(func() { partial = c.rbio.Pending() > 0 || c.ssl.HasPending() }); cerr != nil {
+		return cerr
+	}
+	if partial {
+		return io.ErrUnexpectedEOF
+	}
+	return io.EOF
 }
 
 // Write encrypts p and sends it, a record at a time. The count it returns

@@ -199,8 +199,8 @@ func TestStreamConnFullDuplexBulk(t *testing.T) {
 // errBudget is what budgetConn's Write returns once its budget is spent.
 var errBudget = errors.New("test: write budget spent")
 
-// budgetConn fails its writes once the bytes written since limit would
-// exceed the budget given to it.
+// budgetConn writes at most the budget given to limit, counted from
+// then: a Write that would exceed it sends what is left of it and fails.
 type budgetConn struct {
 	net.Conn
 	limited atomic.Bool
@@ -213,10 +213,15 @@ func (b *budgetConn) limit(n int64) {
 }
 
 func (b *budgetConn) Write(p []byte) (int, error) {
-	if b.limited.Load() && b.budget.Add(-int64(len(p))) < 0 {
-		return 0, errBudget
+	if !b.limited.Load() {
+		return b.Conn.Write(p)
 	}
-	return b.Conn.Write(p)
+	left := b.budget.Add(-int64(len(p))) + int64(len(p))
+	if left >= int64(len(p)) {
+		return b.Conn.Write(p)
+	}
+	n, _ := b.Conn.Write(p[:max(0, left)])
+	return n, errBudget
 }
 
 // A Write sends its records as it makes them: when the net.Conn fails
@@ -316,4 +321,45 @@ func TestStreamConnWriteTimeoutIsPermanent(t *testing.T) {
 	assert.Equal(t, err, err2, "the first failure, again")
 	require.NoError(t, cli.Close())
 	assert.NoError(t, <-got, "the peer saw a clean end: no record after the gap")
+}
+
+// The net.Conn's end of file in the middle of a record is
+// io.ErrUnexpectedEOF, not io.EOF, which a reader takes for the end of the
+// data; at a record boundary without close_notify it is io.EOF, as with
+// crypto/tls (which accepts that from servers that skip close_notify).
+func TestStreamConnTruncatedRecord(t *testing.T) {
+	p := newPKI(t)
+	for _, cut := range []bool{true, false} {
+		cc, sc := tcpPair(t)
+		bc := &budgetConn{Conn: sc}
+		done := make(chan error, 1)
+		go func() {
+			srv, err := openssl.NewServerConn(bc, newTLSServerCtx(t, p, nil))
+			if err == nil {
+				if err = srv.Handshake(); err == nil {
+					if cut {
+						bc.limit(12) // a 5-byte header and part of the body
+					}
+					_, err = srv.Write([]byte("hello, world"))
+				}
+				_ = sc.Close() // no close_notify: srv is left to the cleanup
+				t.Cleanup(func() { srv.Close() })
+			}
+			done <- err
+		}()
+		cli, err := openssl.NewClientConn(cc, newTLSClientCtx(t))
+		require.NoError(t, err)
+		got, err := io.ReadAll(cli)
+		assert.Equal(t, cut, cli.SSL().HasPending(), "part of a record is in OpenSSL")
+		cli.Close()
+		if cut {
+			require.ErrorIs(t, <-done, errBudget)
+			assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "cut inside the record")
+			assert.Empty(t, got)
+		} else {
+			require.NoError(t, <-done)
+			assert.NoError(t, err, "cut at a record boundary: io.EOF, which ReadAll returns as nil")
+			assert.Equal(t, "hello, world", string(got))
+		}
+	}
 }
