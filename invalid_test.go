@@ -77,7 +77,6 @@ func TestNilAndZeroSSL(t *testing.T) {
 				assert.False(t, s.SessionReused())
 				assert.False(t, s.IsInitFinished())
 				assert.Zero(t, s.Pending())
-				assert.False(t, s.HasPending())
 				assert.Zero(t, s.ShutdownState())
 			})
 		})

@@ -419,7 +419,7 @@ func (s *SSL) Handshake() error { return s.handshakeOp(C.GOSSL_OP_DO_HANDSHAKE, 
 // through the call, as for any argument of a call that may run Go
 // callbacks (TestRecordBuffersEscape).
 
-// Read wraps SSL_read(3). It returns io.EOF after the peer's close_notify,
+// Read wraps SSL_read_ex(3). It returns io.EOF after the peer's close_notify,
 // ErrWantRead when the read BIO has nothing more yet.
 func (s *SSL) Read(p []byte) (int, error) {
 	if err := s.enter(); err != nil {
@@ -434,10 +434,10 @@ func (s *SSL) Read(p []byte) (int, error) {
 	if ret > 0 {
 		return int(ret), nil
 	}
-	return 0, sslResultError("SSL_read", s.res, cause)
+	return 0, sslResultError("SSL_read_ex", s.res, cause)
 }
 
-// Peek wraps SSL_peek(3): it reads like Read, processing whatever records
+// Peek wraps SSL_peek_ex(3): it reads like Read, processing whatever records
 // arrive (handshake messages, alerts, records that fail to authenticate
 // and are dropped), but leaves the data it returns for the next Read.
 func (s *SSL) Peek(p []byte) (int, error) {
@@ -453,10 +453,10 @@ func (s *SSL) Peek(p []byte) (int, error) {
 	if ret > 0 {
 		return int(ret), nil
 	}
-	return 0, sslResultError("SSL_peek", s.res, cause)
+	return 0, sslResultError("SSL_peek_ex", s.res, cause)
 }
 
-// Write wraps SSL_write(3). On DTLS each Write is one record.
+// Write wraps SSL_write_ex(3). On DTLS each Write is one record.
 func (s *SSL) Write(p []byte) (int, error) {
 	if err := s.enter(); err != nil {
 		return 0, err
@@ -470,7 +470,7 @@ func (s *SSL) Write(p []byte) (int, error) {
 	if ret > 0 {
 		return int(ret), nil
 	}
-	return 0, sslResultError("SSL_write", s.res, cause)
+	return 0, sslResultError("SSL_write_ex", s.res, cause)
 }
 
 // Shutdown wraps SSL_shutdown(3): it sends close_notify. done reports that
@@ -849,18 +849,6 @@ func (s *SSL) Pending() int {
 	defer s.leave(nested)
 	defer runtime.KeepAlive(s)
 	return int(C.SSL_pending(s.ptr))
-}
-
-// HasPending wraps SSL_has_pending(3): the SSL holds bytes of a record,
-// decrypted or not, including part of one still waiting for the rest.
-func (s *SSL) HasPending() bool {
-	nested, err := s.access()
-	if err != nil {
-		return false
-	}
-	defer s.leave(nested)
-	defer runtime.KeepAlive(s)
-	return C.SSL_has_pending(s.ptr) == 1
 }
 
 // FreeBuffers wraps SSL_free_buffers(3): it frees the SSL's record read

@@ -449,14 +449,14 @@ long gossl_SSL_op(SSL *ssl, int op, gossl_result *r)
 
 /*
  * The _ex forms take a size_t length: an int would wrap for a Go slice of
- * 2 GiB or more, turning a huge Write into a silent short one. They report
- * failure as 0, which SSL_get_error reads the same as -1; -1 is kept in
- * r->ret so that every operation's failure looks alike.
+ * 2 GiB or more, turning a huge Write into a silent short one. They return
+ * 1 or 0; the shims return the count read or written, or that 0, which is
+ * what SSL_get_error is given.
  */
 long gossl_SSL_read(SSL *ssl, unsigned char *buf, size_t len, gossl_result *r)
 {
     size_t n = 0;
-    long ret = -1;
+    long ret = 0;
 
     if (begin_op(ssl, r) && SSL_read_ex(ssl, buf, len, &n) == 1)
         ret = (long)n;
@@ -467,7 +467,7 @@ long gossl_SSL_read(SSL *ssl, unsigned char *buf, size_t len, gossl_result *r)
 long gossl_SSL_peek(SSL *ssl, unsigned char *buf, size_t len, gossl_result *r)
 {
     size_t n = 0;
-    long ret = -1;
+    long ret = 0;
 
     if (begin_op(ssl, r) && SSL_peek_ex(ssl, buf, len, &n) == 1)
         ret = (long)n;
@@ -478,7 +478,7 @@ long gossl_SSL_peek(SSL *ssl, unsigned char *buf, size_t len, gossl_result *r)
 long gossl_SSL_write(SSL *ssl, const unsigned char *buf, size_t len, gossl_result *r)
 {
     size_t n = 0;
-    long ret = -1;
+    long ret = 0;
 
     if (begin_op(ssl, r) && SSL_write_ex(ssl, buf, len, &n) == 1)
         ret = (long)n;

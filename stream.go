@@ -13,8 +13,9 @@ import (
 
 // StreamConn runs an SSL over a stream net.Conn (TCP) through two memory
 // BIOs: bytes read from the Conn are written into the read BIO, and what
-// OpenSSL writes is flushed to the Conn after every operation. It is the
-// TLS side of this package, and how a Go server uses Stateless over TCP.
+// OpenSSL writes is sent to the Conn as soon as the operation that made it
+// returns. It is the TLS side of this package, and how a Go server uses
+// Stateless over TCP.
 //
 // A StreamConn is a net.Conn: safe for one reader and one writer at once.
 // A Write waiting for room in the socket does not hold up a Read, so both
@@ -32,22 +33,28 @@ type StreamConn struct {
 	// a send that waits for room in the socket holds outMu alone, so that
 	// a Read can still feed OpenSSL what the peer sends meanwhile.
 	hsMu    sync.Mutex // one handshake loop at a time, fill included
-	writeMu sync.Mutex // one Write at a time, whole: its records go out together
-	outMu   sync.Mutex // the net.Conn's write side, out and outErr
+	writeMu sync.Mutex // one Write at a time, whole: no other Write's records among its own
+	outMu   sync.Mutex // the net.Conn's write side, and out
 	mu      sync.Mutex // guards ssl, rbio, wbio and the fields below
 	ssl     *SSL
 	rbio    *BIO
 	wbio    *BIO
 	out     []byte
 	in      []byte
-	// outErr is the first failed write to the net.Conn. The bytes it lost
-	// were taken from OpenSSL, so the peer can decrypt nothing after them:
-	// every later send returns it, as crypto/tls's Write does after a
-	// timeout.
+	// outErr is the first failed write to the net.Conn (set with outMu
+	// held too). The bytes it lost were taken from OpenSSL, so the peer
+	// can decrypt nothing after them: every later Write returns it, as
+	// crypto/tls's does after a timeout, and what OpenSSL writes from then
+	// on is discarded, so that Reads go on.
 	outErr error
-	hsDone bool
-	hsErr  error
-	closed bool
+	// framing follows the records read from the net.Conn, and eof is an
+	// end of file that came with the last bytes read: fill returns it
+	// next time, after OpenSSL has had the bytes.
+	framing recordFraming
+	eof     bool
+	hsDone  bool
+	hsErr   error
+	closed  bool
 	// fatal is the first fatal error (an alert from the peer, a protocol
 	// error), returned by every later Read and Write, as crypto/tls does.
 	fatal error
@@ -156,14 +163,15 @@ func (c *StreamConn) HelloRetryRequestSent() bool {
 func (c *StreamConn) send() error {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
-	if c.outErr != nil {
-		return c.outErr
-	}
 	for {
 		var n int
 		var err error
 		if cerr := c.locked(func() {
-			if c.wbio.Pending() > 0 {
+			switch {
+			case c.outErr != nil:
+				err = c.outErr
+				c.discardOut()
+			case c.wbio.Pending() > 0:
 				n, err = c.wbio.Read(c.out)
 			}
 		}); cerr != nil {
@@ -172,9 +180,23 @@ func (c *StreamConn) send() error {
 		if err != nil || n == 0 {
 			return err
 		}
-		if _, err := c.conn.Write(c.out[:n]); err != nil {
-			c.outErr = err
-			return err
+		if _, werr := c.conn.Write(c.out[:n]); werr != nil {
+			_ = c.locked(func() {
+				c.outErr = werr
+				c.discardOut()
+			})
+			return werr
+		}
+	}
+}
+
+// discardOut empties the write BIO once outErr is set: nothing in it can
+// reach the peer in a form it could decrypt. Called with outMu and c.mu
+// held.
+func (c *StreamConn) discardOut() {
+	for c.wbio.Pending() > 0 {
+		if _, err := c.wbio.Read(c.out); err != nil {
+			return
 		}
 	}
 }
@@ -197,26 +219,92 @@ func (c *StreamConn) flushLocked() error {
 }
 
 // fill reads once from the net.Conn into the read BIO. It runs without
-// c.mu so that a blocked read never stalls a writer.
+// c.mu so that a blocked read never stalls a writer. Bytes that come with
+// an error are kept and the error dropped: OpenSSL gets the bytes first,
+// and the next read returns the error again (an end of file, which a
+// net.Conn need not repeat, is remembered for it).
 func (c *StreamConn) fill(buf []byte) error {
-	n, err := c.conn.Read(buf)
-	if n > 0 {
-		var werr error
-		if cerr := c.locked(func() { _, werr = c.rbio.Write(buf[:n]) }); cerr != nil {
-			return cerr
-		}
-		if werr != nil {
-			return werr
-		}
+	var eof bool
+	if cerr := c.locked(func() { eof = c.eof }); cerr != nil {
+		return cerr
 	}
-	if err != nil {
-		if n > 0 && !errors.Is(err, io.EOF) {
-			return nil
-		}
+	if eof {
+		return io.EOF
+	}
+	n, err := c.conn.Read(buf)
+	if n == 0 {
 		return err
 	}
-	return nil
+	var werr error
+	if cerr := c.locked(func() {
+		if _, werr = c.rbio.Write(buf[:n]); werr == nil {
+			c.framing.feed(buf[:n])
+			c.eof = err == io.EOF
+		}
+	}); cerr != nil {
+		return cerr
+	}
+	return werr
 }
+
+// truncated turns the net.Conn's end of file into io.ErrUnexpectedEOF when
+// it cuts a record short. At a record boundary it stays io.EOF, as
+// crypto/tls has it (servers that skip close_notify are common).
+func (c *StreamConn) truncated(err error) error {
+	if err != io.EOF {
+		return err
+	}
+	var inside bool
+	if cerr := c.locked(func() { inside = c.framing.inside() }); cerr != nil {
+		return cerr
+	}
+	if inside {
+		return io.ErrUnexpectedEOF
+	}
+	return io.EOF
+}
+
+// recordFraming follows the TLS record framing of a byte stream, to tell
+// an end of file between records from one inside a record whatever
+// OpenSSL has consumed (after a record's header alone it holds nothing
+// SSL_has_pending would report).
+type recordFraming struct {
+	hdr  [5]byte
+	have int  // bytes of the current record's header seen
+	left int  // bytes of its body still to come
+	v2   bool // past the first record's second byte: no SSLv2 header any more
+}
+
+// feed takes the next bytes of the stream. The first record may be a
+// ClientHello in SSLv2's format (a 2-byte header whose first byte has its
+// top bit set), which OpenSSL's server still accepts.
+func (f *recordFraming) feed(p []byte) {
+	for len(p) > 0 {
+		if f.left > 0 {
+			k := min(f.left, len(p))
+			f.left -= k
+			p = p[k:]
+			continue
+		}
+		f.hdr[f.have] = p[0]
+		f.have++
+		p = p[1:]
+		switch {
+		case f.have == 2 && !f.v2:
+			f.v2 = true
+			if f.hdr[0]&0x80 != 0 {
+				f.left = int(f.hdr[0]&0x7f)<<8 | int(f.hdr[1])
+				f.have = 0
+			}
+		case f.have == len(f.hdr):
+			f.left = int(f.hdr[3])<<8 | int(f.hdr[4])
+			f.have = 0
+		}
+	}
+}
+
+// inside reports whether the bytes so far end inside a record.
+func (f *recordFraming) inside() bool { return f.have > 0 || f.left > 0 }
 
 // statelessRetries bounds how many times StatelessHandshake retries
 // SSL_stateless after a -1 that consumed input without a verdict.
@@ -344,8 +432,12 @@ func (c *StreamConn) Read(p []byte) (int, error) {
 				err = c.fatal
 				return
 			}
+			// A Write's record may be in the BIO on its way out: only what
+			// this read added (an alert, a KeyUpdate's answer) is the
+			// Read's to send.
+			before := c.wbio.Pending()
 			n, err = c.ssl.Read(p)
-			reply = c.wbio.Pending() > 0 // an alert, a KeyUpdate's answer
+			reply = c.wbio.Pending() > before
 			if err != nil && err != io.EOF && !errors.Is(err, ErrWantRead) {
 				c.fatal = err
 			}
@@ -370,23 +462,6 @@ func (c *StreamConn) Read(p []byte) (int, error) {
 	}
 }
 
-// truncated turns the net.Conn's end of file into io.ErrUnexpectedEOF when
-// it cuts a record short: part of one is still in the read BIO or in
-// OpenSSL. At a record boundary it stays io.EOF, as crypto/tls has it.
-func (c *StreamConn) truncated(err error) error {
-	if err != io.EOF {
-		return err
-	}
-	var partial bool
-	if cerr := c.locked(func() { partial = c.rbio.Pending() > 0 || c.ssl.HasPending() }); cerr != nil {
-		return cerr
-	}
-	if partial {
-		return io.ErrUnexpectedEOF
-	}
-	return io.EOF
-}
-
 // Write encrypts p and sends it, a record at a time. The count it returns
 // is of the bytes whose records reached the net.Conn. Once a write to the
 // net.Conn has failed (a write deadline, a broken connection), part of a
@@ -403,11 +478,14 @@ func (c *StreamConn) Write(p []byte) (int, error) {
 		var n int
 		var err error
 		if cerr := c.locked(func() {
-			if c.fatal != nil {
+			switch {
+			case c.fatal != nil:
 				err = c.fatal
-				return
+			case c.outErr != nil:
+				err = c.outErr
+			default:
+				n, err = c.ssl.Write(chunk)
 			}
-			n, err = c.ssl.Write(chunk)
 		}); cerr != nil {
 			return written, cerr
 		}

@@ -1,7 +1,6 @@
 package openssl_test
 
 import (
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -161,10 +160,12 @@ func TestStreamConnFullDuplexBulk(t *testing.T) {
 	require.NoError(t, cli.Handshake())
 	require.NoError(t, <-hs)
 
+	// A 4093-byte period: records out of order show.
+	at := func(seed byte, i int) byte { return seed + byte(i/4093) }
 	payload := func(seed byte) []byte {
 		b := make([]byte, total)
 		for i := range b {
-			b[i] = seed + byte(i/4093) // a 4093-byte period: records out of order show
+			b[i] = at(seed, i)
 		}
 		return b
 	}
@@ -183,12 +184,22 @@ func TestStreamConnFullDuplexBulk(t *testing.T) {
 			errs <- err
 		}()
 		go func() {
-			got := make([]byte, total)
-			_, err := io.ReadFull(end.c, got)
-			if err == nil && !bytes.Equal(got, payload(end.from)) {
-				err = errors.New("the bytes read are not the bytes written")
+			buf := make([]byte, 64<<10)
+			for off := 0; off < total; {
+				n, err := end.c.Read(buf)
+				for i, b := range buf[:n] {
+					if b != at(end.from, off+i) {
+						errs <- fmt.Errorf("byte %d read is not the byte written", off+i)
+						return
+					}
+				}
+				off += n
+				if err != nil {
+					errs <- fmt.Errorf("after %d bytes: %w", off, err)
+					return
+				}
 			}
-			errs <- err
+			errs <- nil
 		}()
 	}
 	for range 4 {
@@ -295,8 +306,9 @@ func BenchmarkStreamConnBulk(b *testing.B) {
 
 // A Write that timed out may have sent part of a record, after which the
 // peer can decrypt nothing: every later Write returns the same error, as
-// crypto/tls's does, and sends nothing. (Before, the next Write sent new
-// records after the gap, which the peer rejected as a bad record MAC.)
+// crypto/tls's does, and sends nothing (before, the next Write sent new
+// records after the gap, which the peer rejected as a bad record MAC).
+// Reads go on.
 func TestStreamConnWriteTimeoutIsPermanent(t *testing.T) {
 	p := newPKI(t)
 	cc, sc := tcpPair(t)
@@ -305,11 +317,19 @@ func TestStreamConnWriteTimeoutIsPermanent(t *testing.T) {
 	sctx := newTLSServerCtx(t, p, nil)
 	require.NoError(t, sctx.SetMaxProtoVersion(openssl.VersionTLS12))
 	got := make(chan error, 1)
+	later := make(chan struct{})
 	go func() {
 		srv, err := openssl.NewServerConn(sc, sctx)
 		if err == nil {
 			defer srv.Close()
-			_, err = io.Copy(io.Discard, srv)
+			if err = srv.Handshake(); err != nil {
+				got <- err
+				return
+			}
+			<-later // the record arrives after the client's failed Writes
+			if _, err = srv.Write([]byte("ping")); err == nil {
+				_, err = io.Copy(io.Discard, srv)
+			}
 		}
 		got <- err
 	}()
@@ -323,6 +343,11 @@ func TestStreamConnWriteTimeoutIsPermanent(t *testing.T) {
 	n, err2 := cli.Write([]byte("after"))
 	assert.Zero(t, n)
 	assert.Equal(t, err, err2, "the first failure, again")
+	close(later)
+	ping := make([]byte, 4)
+	_, err = io.ReadFull(cli, ping)
+	require.NoError(t, err)
+	assert.Equal(t, "ping", string(ping))
 	require.NoError(t, cli.Close())
 	assert.NoError(t, <-got, "the peer saw a clean end: no record after the gap")
 }
@@ -333,7 +358,10 @@ func TestStreamConnWriteTimeoutIsPermanent(t *testing.T) {
 // crypto/tls (which accepts that from servers that skip close_notify).
 func TestStreamConnTruncatedRecord(t *testing.T) {
 	p := newPKI(t)
-	for _, cut := range []bool{true, false} {
+	// Bytes of the record "hello, world" that reach the client: part of
+	// the header, all of it (OpenSSL has then consumed the header and
+	// holds nothing), part of the body, all (0).
+	for _, cut := range []int64{3, 5, 12, 0} {
 		cc, sc := tcpPair(t)
 		bc := &budgetConn{Conn: sc}
 		done := make(chan error, 1)
@@ -341,8 +369,8 @@ func TestStreamConnTruncatedRecord(t *testing.T) {
 			srv, err := openssl.NewServerConn(bc, newTLSServerCtx(t, p, nil))
 			if err == nil {
 				if err = srv.Handshake(); err == nil {
-					if cut {
-						bc.limit(12) // a 5-byte header and part of the body
+					if cut > 0 {
+						bc.limit(cut)
 					}
 					_, err = srv.Write([]byte("hello, world"))
 				}
@@ -354,11 +382,10 @@ func TestStreamConnTruncatedRecord(t *testing.T) {
 		cli, err := openssl.NewClientConn(cc, newTLSClientCtx(t))
 		require.NoError(t, err)
 		got, err := io.ReadAll(cli)
-		assert.Equal(t, cut, cli.SSL().HasPending(), "part of a record is in OpenSSL")
 		cli.Close()
-		if cut {
+		if cut > 0 {
 			require.ErrorIs(t, <-done, errBudget)
-			assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "cut inside the record")
+			assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "cut after %d bytes of the record", cut)
 			assert.Empty(t, got)
 		} else {
 			require.NoError(t, <-done)
@@ -366,4 +393,60 @@ func TestStreamConnTruncatedRecord(t *testing.T) {
 			assert.Equal(t, "hello, world", string(got))
 		}
 	}
+}
+
+// eofWithDataConn returns, once armed, everything its net.Conn sends until
+// its end, with io.EOF coming with the last bytes (as io.Reader allows).
+type eofWithDataConn struct {
+	net.Conn
+	armed atomic.Bool
+	rest  []byte
+	ended bool
+}
+
+func (c *eofWithDataConn) Read(p []byte) (int, error) {
+	if !c.armed.Load() {
+		return c.Conn.Read(p)
+	}
+	if !c.ended {
+		c.rest, _ = io.ReadAll(c.Conn)
+		c.ended = true
+	}
+	n := copy(p, c.rest)
+	c.rest = c.rest[n:]
+	if len(c.rest) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Bytes that come with io.EOF reach OpenSSL before the end of file counts:
+// here the last record of data and the close_notify (before, both were
+// dropped and Read returned io.EOF at once).
+func TestStreamConnDataWithEOF(t *testing.T) {
+	p := newPKI(t)
+	cc, sc := tcpPair(t)
+	done := make(chan error, 1)
+	go func() {
+		srv, err := openssl.NewServerConn(sc, newTLSServerCtx(t, p, nil))
+		if err == nil {
+			if err = srv.Handshake(); err == nil {
+				_, err = srv.Write([]byte("hello, world"))
+			}
+			if cerr := srv.Close(); err == nil {
+				err = cerr
+			}
+		}
+		done <- err
+	}()
+	ec := &eofWithDataConn{Conn: cc}
+	cli, err := openssl.NewClientConn(ec, newTLSClientCtx(t))
+	require.NoError(t, err)
+	defer cli.Close()
+	require.NoError(t, cli.Handshake())
+	require.NoError(t, <-done)
+	ec.armed.Store(true)
+	got, err := io.ReadAll(cli)
+	require.NoError(t, err)
+	assert.Equal(t, "hello, world", string(got))
 }

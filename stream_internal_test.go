@@ -1,0 +1,56 @@
+package openssl
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// recordFraming says "inside a record" after every byte but a record's
+// last, whatever the bytes' grouping: here an SSLv2-format ClientHello
+// first (a 2-byte header, top bit set), then records of TLS's 5-byte
+// header, one of them empty, fed a byte at a time and in chunks that cut
+// headers and bodies anywhere.
+func TestRecordFraming(t *testing.T) {
+	var stream []byte
+	var ends []int // offsets just past each record
+	add := func(rec []byte) {
+		stream = append(stream, rec...)
+		ends = append(ends, len(stream))
+	}
+	tls := func(n int) []byte {
+		return append([]byte{0x17, 0x03, 0x03, byte(n >> 8), byte(n)}, make([]byte, n)...)
+	}
+	v2 := append([]byte{0x80 | 0x01, 0x02}, make([]byte, 0x102)...)
+	v2[2] = 1 // SSL2_MT_CLIENT_HELLO
+	for _, first := range [][]byte{v2, tls(7)} {
+		stream, ends = nil, nil
+		add(first)
+		for _, n := range []int{1, 0, 300, 0x80 << 8, 5} {
+			add(tls(n))
+		}
+		boundary := map[int]bool{0: true}
+		for _, e := range ends {
+			boundary[e] = true
+		}
+		for _, chunk := range []int{1, 2, 3, 5, 7, 4096, len(stream)} {
+			var f recordFraming
+			for off := 0; off < len(stream); {
+				k := min(chunk, len(stream)-off)
+				f.feed(stream[off : off+k])
+				off += k
+				if !assert.Equal(t, !boundary[off], f.inside(), "first record of %d bytes, chunks of %d, after %d bytes", len(first), chunk, off) {
+					break
+				}
+			}
+		}
+	}
+	// Only the first record may be SSLv2's: later, a first byte with its
+	// top bit set is a (bad) content type of a 5-byte header.
+	var f recordFraming
+	f.feed(tls(0))
+	f.feed([]byte{0x80, 0x01, 0x00, 0x00})
+	assert.True(t, f.inside(), "4 bytes of a 5-byte header")
+	f.feed([]byte{0x00})
+	assert.False(t, f.inside())
+}
