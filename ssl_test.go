@@ -249,7 +249,10 @@ func TestRecordLengthsBeyondInt32(t *testing.T) {
 	if math.MaxInt < 1<<32 {
 		t.Skip("an int of 32 bits cannot hold the lengths")
 	}
-	huge, err := syscall.Mmap(-1, 0, 1<<32+5, syscall.PROT_READ|syscall.PROT_WRITE,
+	// Variables, not constants, so that the package builds where int has
+	// 32 bits.
+	size, half := uint64(1<<32+5), uint64(1<<31+1)
+	huge, err := syscall.Mmap(-1, 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE,
 		syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_NORESERVE)
 	if errors.Is(err, syscall.ENOMEM) {
 		t.Skipf("no 4 GiB of address space here (ulimit -v, vm.overcommit_memory=2): %v", err)
@@ -271,11 +274,11 @@ func TestRecordLengthsBeyondInt32(t *testing.T) {
 	require.NoError(t, err, "a record too long for DTLS is not fatal")
 	require.Equal(t, 5, n)
 	require.NoError(t, cbio.DrainDatagrams(func(p []byte) error { return sbio.PushDatagram(p, clientAP) }))
-	n, err = server.Peek(huge[:1<<31+1])
+	n, err = server.Peek(huge[:half])
 	require.NoError(t, err)
 	assert.Equal(t, "after", string(huge[:n]))
 	clear(huge[:n])
-	n, err = server.Read(huge[:1<<31+1])
+	n, err = server.Read(huge[:half])
 	require.NoError(t, err)
 	assert.Equal(t, "after", string(huge[:n]))
 }

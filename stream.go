@@ -35,12 +35,18 @@ type StreamConn struct {
 	hsMu    sync.Mutex // one handshake loop at a time, fill included
 	writeMu sync.Mutex // one Write at a time, whole: no other Write's records among its own
 	outMu   sync.Mutex // the net.Conn's write side, and out
+	out     []byte
+	in      []byte     // the reader's: Read's fills (one reader at a time)
+	unread  []byte     // statelessExchange's mirror of the read BIO, under hsMu
 	mu      sync.Mutex // guards ssl, rbio, wbio and the fields below
 	ssl     *SSL
 	rbio    *BIO
 	wbio    *BIO
-	out     []byte
-	in      []byte
+	// sending is set while a send runs: it will take whatever is in the
+	// write BIO before it stops, so a Read that made bytes (an alert, a
+	// KeyUpdate's answer) leaves them to it instead of waiting on outMu
+	// behind a send stuck on a full socket.
+	sending bool
 	// outErr is the first failed write to the net.Conn (set with outMu
 	// held too). The bytes it lost were taken from OpenSSL, so the peer
 	// can decrypt nothing after them: every later Write returns it, as
@@ -55,8 +61,9 @@ type StreamConn struct {
 	hsDone  bool
 	hsErr   error
 	closed  bool
-	// fatal is the first fatal error (an alert from the peer, a protocol
-	// error), returned by every later Read and Write, as crypto/tls does.
+	// fatal is the first fatal error of a Read or a Write (an alert from
+	// the peer, a protocol error), returned by every later Read and Write,
+	// as crypto/tls does.
 	fatal error
 
 	hrrSent bool
@@ -174,6 +181,7 @@ func (c *StreamConn) send() error {
 			case c.wbio.Pending() > 0:
 				n, err = c.wbio.Read(c.out)
 			}
+			c.sending = err == nil && n > 0
 		}); cerr != nil {
 			return cerr
 		}
@@ -184,6 +192,7 @@ func (c *StreamConn) send() error {
 			_ = c.locked(func() {
 				c.outErr = werr
 				c.discardOut()
+				c.sending = false
 			})
 			return werr
 		}
@@ -223,17 +232,17 @@ func (c *StreamConn) flushLocked() error {
 // an error are kept and the error dropped: OpenSSL gets the bytes first,
 // and the next read returns the error again (an end of file, which a
 // net.Conn need not repeat, is remembered for it).
-func (c *StreamConn) fill(buf []byte) error {
+func (c *StreamConn) fill(buf []byte) (int, error) {
 	var eof bool
 	if cerr := c.locked(func() { eof = c.eof }); cerr != nil {
-		return cerr
+		return 0, cerr
 	}
 	if eof {
-		return io.EOF
+		return 0, io.EOF
 	}
 	n, err := c.conn.Read(buf)
 	if n == 0 {
-		return err
+		return 0, err
 	}
 	var werr error
 	if cerr := c.locked(func() {
@@ -242,9 +251,12 @@ func (c *StreamConn) fill(buf []byte) error {
 			c.eof = err == io.EOF
 		}
 	}); cerr != nil {
-		return cerr
+		return 0, cerr
 	}
-	return werr
+	if werr != nil {
+		return 0, werr
+	}
+	return n, nil
 }
 
 // truncated turns the net.Conn's end of file into io.ErrUnexpectedEOF when
@@ -335,12 +347,29 @@ func (c *StreamConn) StatelessHandshake() error {
 }
 
 // statelessExchange runs SSL_stateless until a cookie verifies.
+//
+// SSL_stateless starts with SSL_clear, which drops whatever an earlier call
+// took from the read BIO without finishing its message: a ClientHello
+// split over two reads (one longer than a TCP segment, as with a
+// post-quantum key share) would be lost. So the exchange mirrors the read
+// BIO's unread bytes and calls SSL_stateless only once they hold a whole
+// message (helloBuffered).
 func (c *StreamConn) statelessExchange() error {
 	c.hsMu.Lock()
 	defer c.hsMu.Unlock()
 	buf := make([]byte, streamBuf)
+	more := false // read before the next call
 	retries := 0
 	for {
+		if more || !helloBuffered(c.unread) {
+			n, err := c.fill(buf)
+			c.unread = append(c.unread, buf[:n]...)
+			if err != nil {
+				return fmt.Errorf("openssl: stateless handshake: %w", c.truncated(err))
+			}
+			more = false
+			continue
+		}
 		var before, after int
 		var err error
 		if cerr := c.locked(func() {
@@ -353,20 +382,19 @@ func (c *StreamConn) statelessExchange() error {
 		}); cerr != nil {
 			return cerr
 		}
+		c.unread = c.unread[len(c.unread)-min(after, len(c.unread)):]
 		if ferr := c.send(); ferr != nil {
 			return ferr
 		}
 		var oe *Error
 		switch {
 		case err == nil:
+			c.unread = nil
 			return nil
 		case errors.Is(err, ErrHelloRetryRequest), errors.Is(err, ErrWantRead):
-			if after > 0 && after < before {
-				continue // more records already buffered
-			}
-			if err := c.fill(buf); err != nil {
-				return fmt.Errorf("openssl: stateless handshake: %w", err)
-			}
+			// It took a message and the rest, if any, is judged above; a
+			// call that took nothing wants more than helloBuffered saw.
+			more = after == before
 		case errors.As(err, &oe) && oe.Code == CodeSyscall && len(oe.Queue) == 0 && after < before && retries < statelessRetries:
 			retries++
 		default:
@@ -374,6 +402,57 @@ func (c *StreamConn) statelessExchange() error {
 		}
 	}
 }
+
+// helloBufferMax bounds the unread bytes statelessExchange mirrors: past
+// it, OpenSSL is called whatever they hold (and refuses them). OpenSSL's
+// own limit on a ClientHello is 128 KiB and some.
+const helloBufferMax = 256 << 10
+
+// helloBuffered reports whether b, the start of a TLS byte stream, holds a
+// whole handshake message after any ChangeCipherSpec records (a TLS 1.3
+// client in middlebox-compatibility mode sends one before its second
+// ClientHello), or anything else that OpenSSL should judge at once: a
+// record of another type or version, an SSLv2-format ClientHello, more
+// than helloBufferMax bytes.
+func helloBuffered(b []byte) bool {
+	if len(b) > helloBufferMax {
+		return true
+	}
+	if len(b) > 0 && b[0]&0x80 != 0 {
+		return len(b) >= 2 && len(b) >= 2+(int(b[0]&0x7f)<<8|int(b[1]))
+	}
+	var hdr [4]byte // the handshake message's header, as far as seen
+	got := 0        // bytes of the message seen, its header included
+	for {
+		if len(b) < 5 {
+			return false
+		}
+		typ, n := b[0], int(b[3])<<8|int(b[4])
+		if b[1] != 3 || typ != recordChangeCipherSpec && typ != recordHandshake {
+			return true
+		}
+		if len(b) < 5+n {
+			return false
+		}
+		if typ == recordHandshake {
+			frag := b[5 : 5+n]
+			if got < len(hdr) {
+				copy(hdr[got:], frag)
+			}
+			got += len(frag)
+			if got >= len(hdr) && got >= len(hdr)+(int(hdr[1])<<16|int(hdr[2])<<8|int(hdr[3])) {
+				return true
+			}
+		}
+		b = b[5+n:]
+	}
+}
+
+// TLS record content types (RFC 8446, 5.1).
+const (
+	recordChangeCipherSpec = 20
+	recordHandshake        = 22
+)
 
 // Handshake runs the handshake (SSL_do_handshake(3)) to completion if it has
 // not run yet. Read and Write call it.
@@ -406,13 +485,16 @@ func (c *StreamConn) Handshake() error {
 			return cerr
 		}
 		if ferr := c.send(); ferr != nil {
+			if err != nil && !errors.Is(err, ErrWantRead) {
+				return err // what made the alert that could not be sent
+			}
 			return ferr
 		}
 		if err == nil || !errors.Is(err, ErrWantRead) {
 			return err
 		}
-		if err := c.fill(buf); err != nil {
-			return fmt.Errorf("openssl: handshake: %w", err)
+		if _, err := c.fill(buf); err != nil {
+			return fmt.Errorf("openssl: handshake: %w", c.truncated(err))
 		}
 	}
 }
@@ -437,7 +519,7 @@ func (c *StreamConn) Read(p []byte) (int, error) {
 			// Read's to send.
 			before := c.wbio.Pending()
 			n, err = c.ssl.Read(p)
-			reply = c.wbio.Pending() > before
+			reply = c.wbio.Pending() > before && !c.sending
 			if err != nil && err != io.EOF && !errors.Is(err, ErrWantRead) {
 				c.fatal = err
 			}
@@ -456,7 +538,7 @@ func (c *StreamConn) Read(p []byte) (int, error) {
 		if len(p) == 0 {
 			return 0, nil
 		}
-		if err := c.fill(c.in); err != nil {
+		if _, err := c.fill(c.in); err != nil {
 			return 0, c.truncated(err)
 		}
 	}
@@ -485,6 +567,9 @@ func (c *StreamConn) Write(p []byte) (int, error) {
 				err = c.outErr
 			default:
 				n, err = c.ssl.Write(chunk)
+				if err != nil && err != io.EOF && !errors.Is(err, ErrWantRead) && !errors.Is(err, ErrWantWrite) {
+					c.fatal = err
+				}
 			}
 		}); cerr != nil {
 			return written, cerr

@@ -54,3 +54,35 @@ func TestRecordFraming(t *testing.T) {
 	f.feed([]byte{0x00})
 	assert.False(t, f.inside())
 }
+
+// helloBuffered waits for a whole handshake message, across records and
+// after ChangeCipherSpec records, and lets OpenSSL judge at once whatever
+// is not a TLS record of those two types.
+func TestHelloBuffered(t *testing.T) {
+	rec := func(typ byte, body []byte) []byte {
+		return append([]byte{typ, 3, 3, byte(len(body) >> 8), byte(len(body))}, body...)
+	}
+	msg := append([]byte{1, 0, 0x07, 0xd0}, make([]byte, 2000)...) // a 2000-byte ClientHello
+	ccs := rec(recordChangeCipherSpec, []byte{1})
+	var split []byte // the message in two records, after a ChangeCipherSpec
+	split = append(split, ccs...)
+	split = append(split, rec(recordHandshake, msg[:3])...) // the message's header cut too
+	split = append(split, rec(recordHandshake, msg[3:])...)
+	for _, stream := range [][]byte{rec(recordHandshake, msg), split} {
+		for i := range stream {
+			assert.False(t, helloBuffered(stream[:i]), "%d of %d bytes", i, len(stream))
+		}
+		assert.True(t, helloBuffered(stream))
+	}
+	v2 := append([]byte{0x80, 0x30}, make([]byte, 0x30)...)
+	assert.False(t, helloBuffered(v2[:0x31]))
+	assert.True(t, helloBuffered(v2))
+	assert.True(t, helloBuffered([]byte("GET / HTTP/1.1\r\n")), "not TLS: OpenSSL refuses it at once")
+	assert.True(t, helloBuffered(rec(23, nil)), "application data")
+	assert.True(t, helloBuffered([]byte{recordHandshake, 2, 0, 0, 4}), "not version 3")
+	long := rec(recordHandshake, append([]byte{1, 0xff, 0xff, 0xff}, make([]byte, 16000)...))
+	for len(long) <= helloBufferMax {
+		long = append(long, rec(recordHandshake, make([]byte, 16000))...)
+	}
+	assert.True(t, helloBuffered(long), "more than helloBufferMax")
+}

@@ -450,3 +450,124 @@ func TestStreamConnDataWithEOF(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "hello, world", string(got))
 }
+
+// chunkyConn returns at most max bytes per Read, as a real network does
+// with a ClientHello longer than a segment.
+type chunkyConn struct {
+	net.Conn
+	max int
+}
+
+func (c chunkyConn) Read(p []byte) (int, error) { return c.Conn.Read(p[:min(len(p), c.max)]) }
+
+// StatelessHandshake with every ClientHello arriving in pieces: Go's
+// ClientHello (an X25519MLKEM768 key share: more than a 1460-byte TCP
+// segment) and the second one after the HelloRetryRequest. SSL_stateless
+// starts with SSL_clear, which drops what an earlier call took from the
+// BIO of an unfinished record, so it must only see whole messages.
+func TestStreamConnStatelessHandshakeInPieces(t *testing.T) {
+	p := newPKI(t)
+	ctx := newTLSServerCtx(t, p, newSigner(t, nil))
+	for _, max := range []int{1, 7, 100, 1460} {
+		cc, sc := tcpPair(t)
+		require.NoError(t, sc.SetDeadline(time.Now().Add(10*time.Second)))
+		client := goTLSClient(cc, p, tls.VersionTLS13)
+		go func() {
+			defer client.Close()
+			if err := client.Handshake(); err == nil {
+				_, _ = client.Write([]byte("hello"))
+			}
+		}()
+		srv, err := openssl.NewServerConn(chunkyConn{sc, max}, ctx)
+		require.NoError(t, err)
+		require.NoError(t, srv.StatelessHandshake(), "reads of at most %d bytes", max)
+		assert.True(t, srv.HelloRetryRequestSent())
+		buf := make([]byte, 16)
+		n, err := io.ReadFull(srv, buf[:5])
+		require.NoError(t, err)
+		assert.Equal(t, "hello", string(buf[:n]))
+		srv.Close()
+		client.Close()
+	}
+}
+
+// stallConn holds every Write, once armed, until release is closed, as a
+// socket whose peer stopped reading would; stalled says that one is held.
+type stallConn struct {
+	net.Conn
+	armed   atomic.Bool
+	stalled chan struct{}
+	release chan struct{}
+}
+
+func (c *stallConn) Write(p []byte) (int, error) {
+	if c.armed.Load() {
+		select {
+		case c.stalled <- struct{}{}:
+		default:
+		}
+		<-c.release
+	}
+	return c.Conn.Write(p)
+}
+
+// flipConn flips the last bit of every Write once armed: the peer's
+// record fails authentication.
+type flipConn struct {
+	net.Conn
+	armed atomic.Bool
+}
+
+func (c *flipConn) Write(p []byte) (int, error) {
+	if !c.armed.Load() {
+		return c.Conn.Write(p)
+	}
+	q := append([]byte(nil), p...)
+	q[len(q)-1] ^= 1
+	return c.Conn.Write(q)
+}
+
+// A Read whose record fails authentication makes an alert. With a Write
+// stuck on a full socket, the Read leaves the alert to that Write's send,
+// which takes it when the socket has room, and returns its error at once,
+// instead of waiting behind the stuck Write.
+func TestStreamConnReadErrorWhileWriteStuck(t *testing.T) {
+	p := newPKI(t)
+	cc, sc := tcpPair(t)
+	fc := &flipConn{Conn: sc}
+	ready := make(chan *openssl.StreamConn, 1)
+	go func() {
+		srv, err := openssl.NewServerConn(fc, newTLSServerCtx(t, p, nil))
+		if err != nil || srv.Handshake() != nil {
+			close(ready)
+			return
+		}
+		ready <- srv
+	}()
+	stc := &stallConn{Conn: cc, stalled: make(chan struct{}, 1), release: make(chan struct{})}
+	cli, err := openssl.NewClientConn(stc, newTLSClientCtx(t))
+	require.NoError(t, err)
+	defer cli.Close()
+	require.NoError(t, cli.Handshake())
+	srv := <-ready
+	require.NotNil(t, srv)
+	defer srv.Close()
+
+	stc.armed.Store(true)
+	wrote := make(chan error, 1)
+	go func() { _, err := cli.Write([]byte("stuck")); wrote <- err }()
+	<-stc.stalled
+	fc.armed.Store(true)
+	_, err = srv.Write([]byte("corrupted"))
+	require.NoError(t, err)
+	read := make(chan error, 1)
+	go func() { _, err := cli.Read(make([]byte, 64)); read <- err }()
+	select {
+	case err := <-read:
+		assert.ErrorContains(t, err, "bad record mac")
+	case <-time.After(10 * time.Second):
+		t.Error("the Read waited behind the stuck Write")
+	}
+	close(stc.release)
+	assert.NoError(t, <-wrote, "the Write went out once the socket had room")
+}

@@ -18,8 +18,8 @@
  * wrapper here exists because its function is a macro, has a type that differs
  * between versions, captures the queue, or does several things in one call.
  *
- * Names keep OpenSSL's spelling after our prefix: gossl_SSL_read wraps
- * SSL_read. Names without an OpenSSL counterpart are lower case.
+ * Names keep OpenSSL's spelling after our prefix: gossl_DTLSv1_listen wraps
+ * DTLSv1_listen. Names without an OpenSSL counterpart are lower case.
  *
  * The comment "go: noescape nocallback" after a prototype marks the functions
  * build.go declares with #cgo noescape / #cgo nocallback; TestCgoMarks checks
