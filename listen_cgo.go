@@ -171,7 +171,12 @@ func (s *SSL) listenDatagram(d []byte, from netip.AddrPort, reply []byte) (netip
 //     read the client's next ClientHello and call Stateless again.
 //     errors.Is(err, ErrRetry) holds.
 //   - ErrWantRead (-1, SSL_ERROR_WANT_READ): the read BIO ran dry before a
-//     whole ClientHello arrived; add more bytes and call again.
+//     whole ClientHello arrived. Whatever the call took from the BIO is
+//     lost: SSL_stateless begins with SSL_clear, which empties OpenSSL's
+//     record and message buffers. So over a memory BIO, call Stateless
+//     only once the BIO holds a whole ClientHello (a ClientHello with a
+//     post-quantum key share is longer than one TCP segment);
+//     StreamConn.StatelessHandshake waits for one.
 //   - an *Error (-1): anything else. The manual allows a retry. One case is
 //     expected: a TLS 1.3 client in middlebox-compatibility mode sends a
 //     ChangeCipherSpec before its second ClientHello, and OpenSSL 3.0
