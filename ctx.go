@@ -525,6 +525,21 @@ func (c *Ctx) SetMode(m Mode) Mode {
 	return out
 }
 
+// SetReadAhead wraps SSL_CTX_set_read_ahead(3): SSLs made from c
+// afterwards read from their BIO as much as it holds, not one record at a
+// time (DTLS SSLs always do). Fewer reads of a socket BIO for a bulk TLS
+// reader; StreamConn works either way.
+func (c *Ctx) SetReadAhead(on bool) error {
+	return c.with(func() error {
+		v := C.int(0)
+		if on {
+			v = 1
+		}
+		C.gossl_SSL_CTX_set_read_ahead(c.ptr, v)
+		return nil
+	})
+}
+
 // SetMaxSendFragment wraps SSL_CTX_set_max_send_fragment(3): the largest
 // plaintext record the SSLs of c write, from 512 to 16384 bytes (the
 // default). OpenSSL sizes an SSL's write buffer from it: a DTLS SSL whose

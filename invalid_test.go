@@ -104,6 +104,7 @@ func TestNilAndZeroCtx(t *testing.T) {
 				invalid(t, c.SetCertVerifyCallback(nil), "SetCertVerifyCallback")
 				invalid(t, c.SetMinProtoVersion(0), "SetMinProtoVersion")
 				invalid(t, c.SetMaxProtoVersion(0), "SetMaxProtoVersion")
+				invalid(t, c.SetReadAhead(true), "SetReadAhead")
 				assert.Zero(t, c.MinProtoVersion())
 				assert.Zero(t, c.MaxProtoVersion())
 				invalid(t, c.SetCipherList("DEFAULT"), "SetCipherList")

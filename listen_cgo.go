@@ -173,10 +173,12 @@ func (s *SSL) listenDatagram(d []byte, from netip.AddrPort, reply []byte) (netip
 //   - ErrWantRead (-1, SSL_ERROR_WANT_READ): the read BIO ran dry before a
 //     whole ClientHello arrived. Whatever the call took from the BIO is
 //     lost: SSL_stateless begins with SSL_clear, which empties OpenSSL's
-//     record and message buffers. So over a memory BIO, call Stateless
-//     only once the BIO holds a whole ClientHello (a ClientHello with a
-//     post-quantum key share is longer than one TCP segment);
-//     StreamConn.StatelessHandshake waits for one.
+//     record and message buffers. So call Stateless only once the BIO
+//     holds a whole ClientHello (one with a post-quantum key share is
+//     longer than a TCP segment), over a memory BIO as over a non-blocking
+//     socket; and with read_ahead set (Ctx.SetReadAhead), OpenSSL takes
+//     what follows the ClientHello too, which the next call drops, so give
+//     it one message at a time. StreamConn.StatelessHandshake does both.
 //   - an *Error (-1): anything else. The manual allows a retry. One case is
 //     expected: a TLS 1.3 client in middlebox-compatibility mode sends a
 //     ChangeCipherSpec before its second ClientHello, and OpenSSL 3.0

@@ -279,7 +279,10 @@ func (s *statelessServer) fill() error {
 }
 
 // untilVerdict calls Stateless until it returns something other than
-// ErrWantRead, feeding bytes from the connection in between.
+// ErrWantRead, feeding bytes from the connection in between. It calls
+// Stateless on whatever one read brought, which Stateless's doc warns
+// against: here each flight is one loopback write of less than a
+// segment's worth, read whole (StreamConn waits for whole messages).
 func (s *statelessServer) untilVerdict() error {
 	for {
 		err := s.ssl.Stateless()

@@ -352,6 +352,11 @@ uint64_t gossl_SSL_CTX_set_options(SSL_CTX *ctx, uint64_t set, uint64_t clear)
     return (uint64_t)SSL_CTX_set_options(ctx, set);
 }
 
+void gossl_SSL_CTX_set_read_ahead(SSL_CTX *ctx, int on)
+{
+    SSL_CTX_set_read_ahead(ctx, on);
+}
+
 long gossl_SSL_CTX_set_mode(SSL_CTX *ctx, long set, long clear)
 {
     if (clear)

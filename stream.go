@@ -37,7 +37,7 @@ type StreamConn struct {
 	outMu   sync.Mutex // the net.Conn's write side, and out
 	out     []byte
 	in      []byte     // the reader's: Read's fills (one reader at a time)
-	unread  []byte     // statelessExchange's mirror of the read BIO, under hsMu
+	unread  []byte     // statelessExchange's bytes read and not yet given to OpenSSL, under hsMu
 	mu      sync.Mutex // guards ssl, rbio, wbio and the fields below
 	ssl     *SSL
 	rbio    *BIO
@@ -228,11 +228,20 @@ func (c *StreamConn) flushLocked() error {
 }
 
 // fill reads once from the net.Conn into the read BIO. It runs without
-// c.mu so that a blocked read never stalls a writer. Bytes that come with
-// an error are kept and the error dropped: OpenSSL gets the bytes first,
-// and the next read returns the error again (an end of file, which a
-// net.Conn need not repeat, is remembered for it).
-func (c *StreamConn) fill(buf []byte) (int, error) {
+// c.mu so that a blocked read never stalls a writer.
+func (c *StreamConn) fill(buf []byte) error {
+	n, err := c.readConn(buf)
+	if err != nil {
+		return err
+	}
+	return c.feed(buf[:n])
+}
+
+// readConn reads once from the net.Conn. Bytes that come with an error are
+// returned and the error dropped: OpenSSL gets the bytes first, and the
+// next read returns the error again (an end of file, which a net.Conn
+// need not repeat, is remembered for it).
+func (c *StreamConn) readConn(buf []byte) (int, error) {
 	var eof bool
 	if cerr := c.locked(func() { eof = c.eof }); cerr != nil {
 		return 0, cerr
@@ -244,19 +253,25 @@ func (c *StreamConn) fill(buf []byte) (int, error) {
 	if n == 0 {
 		return 0, err
 	}
-	var werr error
-	if cerr := c.locked(func() {
-		if _, werr = c.rbio.Write(buf[:n]); werr == nil {
-			c.framing.feed(buf[:n])
-			c.eof = err == io.EOF
+	if err == io.EOF {
+		if cerr := c.locked(func() { c.eof = true }); cerr != nil {
+			return 0, cerr
 		}
-	}); cerr != nil {
-		return 0, cerr
-	}
-	if werr != nil {
-		return 0, werr
 	}
 	return n, nil
+}
+
+// feed hands bytes read from the net.Conn to OpenSSL's read BIO.
+func (c *StreamConn) feed(p []byte) error {
+	var werr error
+	if cerr := c.locked(func() {
+		if _, werr = c.rbio.Write(p); werr == nil {
+			c.framing.feed(p)
+		}
+	}); cerr != nil {
+		return cerr
+	}
+	return werr
 }
 
 // truncated turns the net.Conn's end of file into io.ErrUnexpectedEOF when
@@ -333,6 +348,10 @@ const statelessRetries = 4
 // SSL_ERROR_SYSCALL and an empty error queue; the next call reads the
 // ClientHello and succeeds. `openssl s_server -stateless` gives up there;
 // StatelessHandshake retries when the call consumed input.
+//
+// Each call of SSL_stateless is given one whole message (a ClientHello
+// that arrives over several reads is gathered first), since the call
+// drops what an earlier one took of an unfinished message.
 func (c *StreamConn) StatelessHandshake() error {
 	if err := c.check(); err != nil {
 		return err
@@ -349,27 +368,34 @@ func (c *StreamConn) StatelessHandshake() error {
 // statelessExchange runs SSL_stateless until a cookie verifies.
 //
 // SSL_stateless starts with SSL_clear, which drops whatever an earlier call
-// took from the read BIO without finishing its message: a ClientHello
+// took into OpenSSL's buffers without finishing its message: a ClientHello
 // split over two reads (one longer than a TCP segment, as with a
-// post-quantum key share) would be lost. So the exchange mirrors the read
-// BIO's unread bytes and calls SSL_stateless only once they hold a whole
-// message (helloBuffered).
+// post-quantum key share) would be lost, and so would bytes OpenSSL read
+// ahead of the message (a Ctx with read_ahead set). So the exchange keeps
+// what it reads in c.unread and gives the read BIO one unit at a time: the
+// records of one whole ClientHello, or one ChangeCipherSpec (helloUnit).
 func (c *StreamConn) statelessExchange() error {
 	c.hsMu.Lock()
 	defer c.hsMu.Unlock()
 	buf := make([]byte, streamBuf)
-	more := false // read before the next call
 	retries := 0
 	for {
-		if more || !helloBuffered(c.unread) {
-			n, err := c.fill(buf)
+		k := helloUnit(c.unread)
+		if k == 0 {
+			n, err := c.readConn(buf)
 			c.unread = append(c.unread, buf[:n]...)
+			if err == io.EOF && len(c.unread) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
 			if err != nil {
 				return fmt.Errorf("openssl: stateless handshake: %w", c.truncated(err))
 			}
-			more = false
 			continue
 		}
+		if err := c.feed(c.unread[:k]); err != nil {
+			return err
+		}
+		c.unread = c.unread[k:]
 		var before, after int
 		var err error
 		if cerr := c.locked(func() {
@@ -382,20 +408,27 @@ func (c *StreamConn) statelessExchange() error {
 		}); cerr != nil {
 			return cerr
 		}
-		c.unread = c.unread[len(c.unread)-min(after, len(c.unread)):]
+		var oe *Error
+		again := errors.Is(err, ErrHelloRetryRequest) || errors.Is(err, ErrWantRead)
+		// OpenSSL 3.0 answers a ChangeCipherSpec (a TLS 1.3 client's, in
+		// middlebox-compatibility mode) with SSL_ERROR_SYSCALL and nothing
+		// queued, having consumed it; the next unit succeeds.
+		quirk := !again && errors.As(err, &oe) && oe.Code == CodeSyscall && len(oe.Queue) == 0 &&
+			after < before && retries < statelessRetries
 		if ferr := c.send(); ferr != nil {
+			if err != nil && !again && !quirk {
+				return err // what made the alert that could not be sent
+			}
 			return ferr
 		}
-		var oe *Error
 		switch {
 		case err == nil:
+			// The handshake goes on from the read BIO: give it the rest.
+			rest := c.unread
 			c.unread = nil
-			return nil
-		case errors.Is(err, ErrHelloRetryRequest), errors.Is(err, ErrWantRead):
-			// It took a message and the rest, if any, is judged above; a
-			// call that took nothing wants more than helloBuffered saw.
-			more = after == before
-		case errors.As(err, &oe) && oe.Code == CodeSyscall && len(oe.Queue) == 0 && after < before && retries < statelessRetries:
+			return c.feed(rest)
+		case again:
+		case quirk:
 			retries++
 		default:
 			return err
@@ -403,55 +436,83 @@ func (c *StreamConn) statelessExchange() error {
 	}
 }
 
-// helloBufferMax bounds the unread bytes statelessExchange mirrors: past
-// it, OpenSSL is called whatever they hold (and refuses them). OpenSSL's
-// own limit on a ClientHello is 128 KiB and some.
+// helloBufferMax bounds the bytes statelessExchange keeps unread: past it,
+// OpenSSL is given them whatever they hold (and refuses them).
 const helloBufferMax = 256 << 10
 
-// helloBuffered reports whether b, the start of a TLS byte stream, holds a
-// whole handshake message after any ChangeCipherSpec records (a TLS 1.3
-// client in middlebox-compatibility mode sends one before its second
-// ClientHello), or anything else that OpenSSL should judge at once: a
-// record of another type or version, an SSLv2-format ClientHello, more
-// than helloBufferMax bytes.
-func helloBuffered(b []byte) bool {
+// clientHelloMax is the longest ClientHello OpenSSL accepts
+// (CLIENT_HELLO_MAX_LENGTH in its server state machine).
+const clientHelloMax = 131396
+
+// helloUnit returns how many bytes at the start of b, a TLS byte stream
+// from a client, to give SSL_stateless in one call, or 0 to read more
+// first. A unit is one ChangeCipherSpec record (a TLS 1.3 client in
+// middlebox-compatibility mode sends one before its second ClientHello),
+// or the records of one whole ClientHello. Whatever OpenSSL would refuse
+// at once, and more than helloBufferMax bytes, is given to it at once,
+// all of b: a record of another type or version, a ChangeCipherSpec of
+// another length, a handshake message other than a ClientHello or longer
+// than OpenSSL allows, an SSLv2-format record other than a ClientHello.
+func helloUnit(b []byte) int {
 	if len(b) > helloBufferMax {
-		return true
+		return len(b)
 	}
-	if len(b) > 0 && b[0]&0x80 != 0 {
-		return len(b) >= 2 && len(b) >= 2+(int(b[0]&0x7f)<<8|int(b[1]))
+	if len(b) > 0 && b[0]&0x80 != 0 { // SSLv2's format: a 2-byte header
+		if len(b) < 3 {
+			return 0
+		}
+		if b[2] != handshakeClientHello {
+			return len(b)
+		}
+		if n := 2 + (int(b[0]&0x7f)<<8 | int(b[1])); len(b) >= n {
+			return n
+		}
+		return 0
 	}
 	var hdr [4]byte // the handshake message's header, as far as seen
-	got := 0        // bytes of the message seen, its header included
+	got, off := 0, 0
 	for {
-		if len(b) < 5 {
-			return false
+		r := b[off:]
+		if len(r) < 5 {
+			return 0
 		}
-		typ, n := b[0], int(b[3])<<8|int(b[4])
-		if b[1] != 3 || typ != recordChangeCipherSpec && typ != recordHandshake {
-			return true
+		typ, n := r[0], int(r[3])<<8|int(r[4])
+		if r[1] != 3 || typ != recordChangeCipherSpec && typ != recordHandshake ||
+			typ == recordChangeCipherSpec && (n != 1 || got > 0) {
+			return len(b)
 		}
-		if len(b) < 5+n {
-			return false
+		if len(r) < 5+n {
+			return 0
 		}
-		if typ == recordHandshake {
-			frag := b[5 : 5+n]
-			if got < len(hdr) {
-				copy(hdr[got:], frag)
+		off += 5 + n
+		if typ == recordChangeCipherSpec {
+			return off
+		}
+		if got < len(hdr) {
+			copy(hdr[got:], r[5:5+n])
+		}
+		got += n
+		if got > 0 && hdr[0] != handshakeClientHello {
+			return len(b)
+		}
+		if got >= len(hdr) {
+			length := int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
+			if length > clientHelloMax {
+				return len(b)
 			}
-			got += len(frag)
-			if got >= len(hdr) && got >= len(hdr)+(int(hdr[1])<<16|int(hdr[2])<<8|int(hdr[3])) {
-				return true
+			if got >= len(hdr)+length {
+				return off
 			}
 		}
-		b = b[5+n:]
 	}
 }
 
-// TLS record content types (RFC 8446, 5.1).
+// TLS record content types (RFC 8446, 5.1) and the ClientHello's
+// handshake type.
 const (
 	recordChangeCipherSpec = 20
 	recordHandshake        = 22
+	handshakeClientHello   = 1
 )
 
 // Handshake runs the handshake (SSL_do_handshake(3)) to completion if it has
@@ -493,7 +554,7 @@ func (c *StreamConn) Handshake() error {
 		if err == nil || !errors.Is(err, ErrWantRead) {
 			return err
 		}
-		if _, err := c.fill(buf); err != nil {
+		if err := c.fill(buf); err != nil {
 			return fmt.Errorf("openssl: handshake: %w", c.truncated(err))
 		}
 	}
@@ -538,7 +599,7 @@ func (c *StreamConn) Read(p []byte) (int, error) {
 		if len(p) == 0 {
 			return 0, nil
 		}
-		if _, err := c.fill(c.in); err != nil {
+		if err := c.fill(c.in); err != nil {
 			return 0, c.truncated(err)
 		}
 	}

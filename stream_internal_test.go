@@ -55,34 +55,51 @@ func TestRecordFraming(t *testing.T) {
 	assert.False(t, f.inside())
 }
 
-// helloBuffered waits for a whole handshake message, across records and
-// after ChangeCipherSpec records, and lets OpenSSL judge at once whatever
-// is not a TLS record of those two types.
-func TestHelloBuffered(t *testing.T) {
+// helloUnit waits for a whole ClientHello, across records, gives a
+// ChangeCipherSpec before it as a unit of its own, never more than the
+// unit, and lets OpenSSL judge at once whatever it would refuse.
+func TestHelloUnit(t *testing.T) {
 	rec := func(typ byte, body []byte) []byte {
 		return append([]byte{typ, 3, 3, byte(len(body) >> 8), byte(len(body))}, body...)
 	}
-	msg := append([]byte{1, 0, 0x07, 0xd0}, make([]byte, 2000)...) // a 2000-byte ClientHello
-	ccs := rec(recordChangeCipherSpec, []byte{1})
-	var split []byte // the message in two records, after a ChangeCipherSpec
-	split = append(split, ccs...)
-	split = append(split, rec(recordHandshake, msg[:3])...) // the message's header cut too
-	split = append(split, rec(recordHandshake, msg[3:])...)
-	for _, stream := range [][]byte{rec(recordHandshake, msg), split} {
-		for i := range stream {
-			assert.False(t, helloBuffered(stream[:i]), "%d of %d bytes", i, len(stream))
+	cat := func(parts ...[]byte) []byte {
+		var b []byte
+		for _, p := range parts {
+			b = append(b, p...)
 		}
-		assert.True(t, helloBuffered(stream))
+		return b
 	}
-	v2 := append([]byte{0x80, 0x30}, make([]byte, 0x30)...)
-	assert.False(t, helloBuffered(v2[:0x31]))
-	assert.True(t, helloBuffered(v2))
-	assert.True(t, helloBuffered([]byte("GET / HTTP/1.1\r\n")), "not TLS: OpenSSL refuses it at once")
-	assert.True(t, helloBuffered(rec(23, nil)), "application data")
-	assert.True(t, helloBuffered([]byte{recordHandshake, 2, 0, 0, 4}), "not version 3")
-	long := rec(recordHandshake, append([]byte{1, 0xff, 0xff, 0xff}, make([]byte, 16000)...))
+	msg := append([]byte{handshakeClientHello, 0, 0x07, 0xd0}, make([]byte, 2000)...) // 2000 bytes long
+	whole := rec(recordHandshake, msg)
+	split := cat(rec(recordHandshake, msg[:3]), rec(recordHandshake, msg[3:])) // its header cut too
+	ccs := rec(recordChangeCipherSpec, []byte{1})
+	v2 := append([]byte{0x80, 0x30, handshakeClientHello}, make([]byte, 0x2f)...)
+	next := rec(recordHandshake, []byte{handshakeClientHello}) // the start of what follows
+	for _, unit := range [][]byte{whole, split, ccs, v2} {
+		for i := range unit {
+			assert.Zero(t, helloUnit(unit[:i]), "%d of a %d-byte unit", i, len(unit))
+		}
+		assert.Equal(t, len(unit), helloUnit(unit))
+		assert.Equal(t, len(unit), helloUnit(cat(unit, next)), "the unit alone, not what follows")
+	}
+	assert.Equal(t, len(ccs), helloUnit(cat(ccs, split)))
+
+	refused := map[string][]byte{
+		"not TLS":                             []byte("GET / HTTP/1.1\r\n"),
+		"application data":                    rec(23, []byte{0}),
+		"not version 3":                       {recordHandshake, 2, 0, 0, 4},
+		"a ChangeCipherSpec of 2 bytes":       rec(recordChangeCipherSpec, []byte{1, 1}),
+		"a ChangeCipherSpec inside a message": cat(rec(recordHandshake, msg[:100]), ccs),
+		"a ServerHello":                       rec(recordHandshake, []byte{2}),
+		"an SSLv2 record of another kind":     {0x80, 0x30, 2},
+		"a ClientHello longer than OpenSSL's": rec(recordHandshake, []byte{handshakeClientHello, 0x02, 0x02, 0}),
+	}
+	for what, b := range refused {
+		assert.Equal(t, len(b), helloUnit(b), what)
+	}
+	long := rec(recordHandshake, []byte{handshakeClientHello, 0x01, 0xff, 0xff}) // 131071: allowed
 	for len(long) <= helloBufferMax {
 		long = append(long, rec(recordHandshake, make([]byte, 16000))...)
 	}
-	assert.True(t, helloBuffered(long), "more than helloBufferMax")
+	assert.Equal(t, len(long), helloUnit(long), "more than helloBufferMax")
 }

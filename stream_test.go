@@ -464,11 +464,19 @@ func (c chunkyConn) Read(p []byte) (int, error) { return c.Conn.Read(p[:min(len(
 // ClientHello (an X25519MLKEM768 key share: more than a 1460-byte TCP
 // segment) and the second one after the HelloRetryRequest. SSL_stateless
 // starts with SSL_clear, which drops what an earlier call took from the
-// BIO of an unfinished record, so it must only see whole messages.
+// BIO of an unfinished record, so it must only see whole messages. With
+// read_ahead set, OpenSSL also takes what follows a message (the second
+// ClientHello after the ChangeCipherSpec that comes with it), which the
+// same SSL_clear would drop.
 func TestStreamConnStatelessHandshakeInPieces(t *testing.T) {
 	p := newPKI(t)
 	ctx := newTLSServerCtx(t, p, newSigner(t, nil))
-	for _, max := range []int{1, 7, 100, 1460} {
+	ahead := newTLSServerCtx(t, p, newSigner(t, nil))
+	require.NoError(t, ahead.SetReadAhead(true))
+	for _, c := range []struct {
+		ctx *openssl.Ctx
+		max int
+	}{{ctx, 1}, {ctx, 7}, {ctx, 100}, {ctx, 1460}, {ahead, 1460}, {ahead, 1 << 16}} {
 		cc, sc := tcpPair(t)
 		require.NoError(t, sc.SetDeadline(time.Now().Add(10*time.Second)))
 		client := goTLSClient(cc, p, tls.VersionTLS13)
@@ -478,16 +486,15 @@ func TestStreamConnStatelessHandshakeInPieces(t *testing.T) {
 				_, _ = client.Write([]byte("hello"))
 			}
 		}()
-		srv, err := openssl.NewServerConn(chunkyConn{sc, max}, ctx)
+		srv, err := openssl.NewServerConn(chunkyConn{sc, c.max}, c.ctx)
 		require.NoError(t, err)
-		require.NoError(t, srv.StatelessHandshake(), "reads of at most %d bytes", max)
+		require.NoError(t, srv.StatelessHandshake(), "reads of at most %d bytes, read_ahead %v", c.max, c.ctx == ahead)
 		assert.True(t, srv.HelloRetryRequestSent())
 		buf := make([]byte, 16)
 		n, err := io.ReadFull(srv, buf[:5])
 		require.NoError(t, err)
 		assert.Equal(t, "hello", string(buf[:n]))
 		srv.Close()
-		client.Close()
 	}
 }
 
@@ -570,4 +577,14 @@ func TestStreamConnReadErrorWhileWriteStuck(t *testing.T) {
 	}
 	close(stc.release)
 	assert.NoError(t, <-wrote, "the Write went out once the socket had room")
+	// And the alert the Read left to it went out after it.
+	require.NoError(t, srv.SetReadDeadline(time.Now().Add(10*time.Second)))
+	buf := make([]byte, 64)
+	n, err := srv.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "stuck", string(buf[:n]))
+	_, err = srv.Read(buf)
+	var alert openssl.AlertError
+	require.ErrorAs(t, err, &alert, "%v", err)
+	assert.Equal(t, openssl.AlertBadRecordMAC, alert)
 }

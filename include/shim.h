@@ -206,6 +206,8 @@ int gossl_SSL_CTX_set_ciphersuites(SSL_CTX *ctx, const char *list, gossl_result 
 uint64_t gossl_SSL_CTX_set_options(SSL_CTX *ctx, uint64_t set, uint64_t clear);
 /* SSL_CTX_set_mode/clear_mode (macros): the mode now set. */
 long gossl_SSL_CTX_set_mode(SSL_CTX *ctx, long set, long clear);
+/* SSL_CTX_set_read_ahead (a macro). */
+void gossl_SSL_CTX_set_read_ahead(SSL_CTX *ctx, int on);
 
 /* ---- ssl_ops.c: SSL ------------------------------------------------------ */
 
