@@ -525,10 +525,10 @@ func (c *Ctx) SetMode(m Mode) Mode {
 	return out
 }
 
-// SetReadAhead wraps SSL_CTX_set_read_ahead(3): SSLs made from c
-// afterwards read from their BIO as much as it holds, not one record at a
-// time (DTLS SSLs always do). Fewer reads of a socket BIO for a bulk TLS
-// reader; StreamConn works either way.
+// SetReadAhead wraps SSL_CTX_set_read_ahead(3): TLS SSLs made from c
+// afterwards read from their BIO as much as their read buffer holds, not
+// one record at a time: fewer reads of a socket BIO for a bulk reader.
+// DTLS reads a datagram at a time either way. StreamConn works either way.
 func (c *Ctx) SetReadAhead(on bool) error {
 	return c.with(func() error {
 		v := C.int(0)

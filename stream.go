@@ -38,6 +38,7 @@ type StreamConn struct {
 	out     []byte
 	in      []byte     // the reader's: Read's fills (one reader at a time)
 	unread  []byte     // statelessExchange's bytes read and not yet given to OpenSSL, under hsMu
+	scan    helloScan  // its place in unread, under hsMu
 	mu      sync.Mutex // guards ssl, rbio, wbio and the fields below
 	ssl     *SSL
 	rbio    *BIO
@@ -337,6 +338,10 @@ func (f *recordFraming) inside() bool { return f.have > 0 || f.left > 0 }
 // SSL_stateless after a -1 that consumed input without a verdict.
 const statelessRetries = 4
 
+// maxHelloRetryRequests is how many HelloRetryRequests StatelessHandshake
+// sends before it gives up on the client.
+const maxHelloRetryRequests = 2
+
 // StatelessHandshake runs the server's stateless cookie exchange with
 // Stateless (SSL_stateless(3)) and then completes the handshake. A
 // ClientHello without a valid cookie is answered with a HelloRetryRequest;
@@ -373,14 +378,14 @@ func (c *StreamConn) StatelessHandshake() error {
 // post-quantum key share) would be lost, and so would bytes OpenSSL read
 // ahead of the message (a Ctx with read_ahead set). So the exchange keeps
 // what it reads in c.unread and gives the read BIO one unit at a time: the
-// records of one whole ClientHello, or one ChangeCipherSpec (helloUnit).
+// records of one whole ClientHello, or one ChangeCipherSpec (helloScan).
 func (c *StreamConn) statelessExchange() error {
 	c.hsMu.Lock()
 	defer c.hsMu.Unlock()
 	buf := make([]byte, streamBuf)
-	retries := 0
+	retries, hrrs := 0, 0
 	for {
-		k := helloUnit(c.unread)
+		k := c.scan.next(c.unread)
 		if k == 0 {
 			n, err := c.readConn(buf)
 			c.unread = append(c.unread, buf[:n]...)
@@ -395,7 +400,7 @@ func (c *StreamConn) statelessExchange() error {
 		if err := c.feed(c.unread[:k]); err != nil {
 			return err
 		}
-		c.unread = c.unread[k:]
+		c.unread, c.scan = c.unread[k:], helloScan{}
 		var before, after int
 		var err error
 		if cerr := c.locked(func() {
@@ -427,6 +432,12 @@ func (c *StreamConn) statelessExchange() error {
 			rest := c.unread
 			c.unread = nil
 			return c.feed(rest)
+		case errors.Is(err, ErrHelloRetryRequest):
+			// A client that gets a second HelloRetryRequest aborts (RFC
+			// 8446, 4.1.4): one that goes on only spends the server's CPU.
+			if hrrs++; hrrs == maxHelloRetryRequests {
+				return fmt.Errorf("openssl: stateless handshake: no valid cookie after %d HelloRetryRequests", hrrs)
+			}
 		case again:
 		case quirk:
 			retries++
@@ -440,68 +451,82 @@ func (c *StreamConn) statelessExchange() error {
 // OpenSSL is given them whatever they hold (and refuses them).
 const helloBufferMax = 256 << 10
 
-// clientHelloMax is the longest ClientHello OpenSSL accepts
-// (CLIENT_HELLO_MAX_LENGTH in its server state machine).
-const clientHelloMax = 131396
+// Limits of OpenSSL's: the longest ClientHello its server accepts
+// (CLIENT_HELLO_MAX_LENGTH), the longest record it reads at all
+// (SSL3_RT_MAX_ENCRYPTED_LENGTH), and the shortest SSLv2-format record
+// (MIN_SSL2_RECORD_LEN).
+const (
+	clientHelloMax = 131396
+	recordMax      = 16384 + 2048
+	ssl2RecordMin  = 9
+)
 
-// helloUnit returns how many bytes at the start of b, a TLS byte stream
-// from a client, to give SSL_stateless in one call, or 0 to read more
-// first. A unit is one ChangeCipherSpec record (a TLS 1.3 client in
-// middlebox-compatibility mode sends one before its second ClientHello),
-// or the records of one whole ClientHello. Whatever OpenSSL would refuse
-// at once, and more than helloBufferMax bytes, is given to it at once,
-// all of b: a record of another type or version, a ChangeCipherSpec of
-// another length, a handshake message other than a ClientHello or longer
-// than OpenSSL allows, an SSLv2-format record other than a ClientHello.
-func helloUnit(b []byte) int {
+// helloScan finds the units statelessExchange gives SSL_stateless. It
+// keeps its place between reads, so that a ClientHello sent in many small
+// records and segments is parsed once, not once per segment.
+type helloScan struct {
+	off int     // bytes of whole records scanned
+	got int     // bytes of the handshake message seen, its header included
+	hdr [4]byte // the message's header, as far as seen
+}
+
+// next returns how many bytes at the start of b, a TLS byte stream from a
+// client, to give SSL_stateless in one call, or 0 to read more first. b
+// grows between calls; once a unit is taken from its front, the scan
+// starts again from zero. A unit is one ChangeCipherSpec record (a TLS 1.3
+// client in middlebox-compatibility mode sends one before its second
+// ClientHello), or the records of one whole ClientHello. What OpenSSL
+// refuses as soon as it has read a header is given to it at once, all of
+// b: a record of another type or version or longer than OpenSSL reads, a
+// ChangeCipherSpec of another length or inside a message, a handshake
+// message other than a ClientHello or longer than OpenSSL allows, an
+// SSLv2-format record other than a ClientHello; and more than
+// helloBufferMax bytes.
+func (s *helloScan) next(b []byte) int {
 	if len(b) > helloBufferMax {
 		return len(b)
 	}
-	if len(b) > 0 && b[0]&0x80 != 0 { // SSLv2's format: a 2-byte header
-		if len(b) < 3 {
+	if s.off == 0 && len(b) > 0 && b[0]&0x80 != 0 { // SSLv2's format: a 2-byte header
+		if len(b) < 5 { // OpenSSL reads five bytes before it decides
 			return 0
 		}
-		if b[2] != handshakeClientHello {
+		n := 2 + (int(b[0]&0x7f)<<8 | int(b[1]))
+		switch {
+		case b[2] != handshakeClientHello || n < 2+ssl2RecordMin:
 			return len(b)
-		}
-		if n := 2 + (int(b[0]&0x7f)<<8 | int(b[1])); len(b) >= n {
+		case len(b) >= n:
 			return n
 		}
 		return 0
 	}
-	var hdr [4]byte // the handshake message's header, as far as seen
-	got, off := 0, 0
 	for {
-		r := b[off:]
+		r := b[s.off:]
 		if len(r) < 5 {
 			return 0
 		}
 		typ, n := r[0], int(r[3])<<8|int(r[4])
-		if r[1] != 3 || typ != recordChangeCipherSpec && typ != recordHandshake ||
-			typ == recordChangeCipherSpec && (n != 1 || got > 0) {
+		if r[1] != 3 || n > recordMax || typ != recordChangeCipherSpec && typ != recordHandshake ||
+			typ == recordChangeCipherSpec && (n != 1 || s.got > 0) {
 			return len(b)
 		}
 		if len(r) < 5+n {
 			return 0
 		}
-		off += 5 + n
+		s.off += 5 + n
 		if typ == recordChangeCipherSpec {
-			return off
+			return s.off
 		}
-		if got < len(hdr) {
-			copy(hdr[got:], r[5:5+n])
+		if s.got < len(s.hdr) {
+			copy(s.hdr[s.got:], r[5:5+n])
 		}
-		got += n
-		if got > 0 && hdr[0] != handshakeClientHello {
-			return len(b)
-		}
-		if got >= len(hdr) {
-			length := int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
-			if length > clientHelloMax {
+		s.got += n
+		if s.got >= len(s.hdr) {
+			length := int(s.hdr[1])<<16 | int(s.hdr[2])<<8 | int(s.hdr[3])
+			if s.hdr[0] != handshakeClientHello || length > clientHelloMax {
 				return len(b)
 			}
-			if got >= len(hdr)+length {
-				return off
+			if s.got >= len(s.hdr)+length {
+				return s.off
 			}
 		}
 	}

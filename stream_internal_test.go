@@ -1,9 +1,11 @@
 package openssl
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // recordFraming says "inside a record" after every byte but a record's
@@ -55,10 +57,12 @@ func TestRecordFraming(t *testing.T) {
 	assert.False(t, f.inside())
 }
 
-// helloUnit waits for a whole ClientHello, across records, gives a
+// helloScan waits for a whole ClientHello, across records, gives a
 // ChangeCipherSpec before it as a unit of its own, never more than the
-// unit, and lets OpenSSL judge at once whatever it would refuse.
-func TestHelloUnit(t *testing.T) {
+// unit, and hands OpenSSL at once what it refuses once it has read a
+// header; scanning as the bytes come, as statelessExchange does, or all at
+// once.
+func TestHelloScan(t *testing.T) {
 	rec := func(typ byte, body []byte) []byte {
 		return append([]byte{typ, 3, 3, byte(len(body) >> 8), byte(len(body))}, body...)
 	}
@@ -69,37 +73,50 @@ func TestHelloUnit(t *testing.T) {
 		}
 		return b
 	}
+	once := func(b []byte) int {
+		var s helloScan
+		return s.next(b)
+	}
 	msg := append([]byte{handshakeClientHello, 0, 0x07, 0xd0}, make([]byte, 2000)...) // 2000 bytes long
 	whole := rec(recordHandshake, msg)
-	split := cat(rec(recordHandshake, msg[:3]), rec(recordHandshake, msg[3:])) // its header cut too
+	split := cat(rec(recordHandshake, nil), rec(recordHandshake, msg[:3]), rec(recordHandshake, msg[3:])) // an empty record, the header cut
 	ccs := rec(recordChangeCipherSpec, []byte{1})
 	v2 := append([]byte{0x80, 0x30, handshakeClientHello}, make([]byte, 0x2f)...)
 	next := rec(recordHandshake, []byte{handshakeClientHello}) // the start of what follows
 	for _, unit := range [][]byte{whole, split, ccs, v2} {
+		var s helloScan
 		for i := range unit {
-			assert.Zero(t, helloUnit(unit[:i]), "%d of a %d-byte unit", i, len(unit))
+			require.Zero(t, s.next(unit[:i]), "%d of a %d-byte unit, as they come", i, len(unit))
+			assert.Zero(t, once(unit[:i]), "%d of a %d-byte unit, at once", i, len(unit))
 		}
-		assert.Equal(t, len(unit), helloUnit(unit))
-		assert.Equal(t, len(unit), helloUnit(cat(unit, next)), "the unit alone, not what follows")
+		assert.Equal(t, len(unit), s.next(unit))
+		assert.Equal(t, len(unit), once(unit))
+		assert.Equal(t, len(unit), once(cat(unit, next)), "the unit alone, not what follows")
 	}
-	assert.Equal(t, len(ccs), helloUnit(cat(ccs, split)))
+	assert.Equal(t, len(ccs), once(cat(ccs, split)))
 
+	// Each ends with the byte that decides.
 	refused := map[string][]byte{
-		"not TLS":                             []byte("GET / HTTP/1.1\r\n"),
-		"application data":                    rec(23, []byte{0}),
+		"not TLS":                             []byte("GET /"),
+		"application data":                    {23, 3, 3, 0, 1},
 		"not version 3":                       {recordHandshake, 2, 0, 0, 4},
-		"a ChangeCipherSpec of 2 bytes":       rec(recordChangeCipherSpec, []byte{1, 1}),
-		"a ChangeCipherSpec inside a message": cat(rec(recordHandshake, msg[:100]), ccs),
-		"a ServerHello":                       rec(recordHandshake, []byte{2}),
-		"an SSLv2 record of another kind":     {0x80, 0x30, 2},
+		"a record longer than OpenSSL reads":  {recordHandshake, 3, 3, 0x48, 0x01},
+		"a ChangeCipherSpec of 2 bytes":       {recordChangeCipherSpec, 3, 3, 0, 2},
+		"a ChangeCipherSpec inside a message": cat(rec(recordHandshake, msg[:100]), ccs[:5]),
+		"a ServerHello":                       rec(recordHandshake, []byte{2, 0, 0, 4}),
 		"a ClientHello longer than OpenSSL's": rec(recordHandshake, []byte{handshakeClientHello, 0x02, 0x02, 0}),
+		"an SSLv2 record of another kind":     {0x80, 0x30, 2, 0, 0},
+	}
+	for n := range ssl2RecordMin {
+		refused[fmt.Sprintf("an SSLv2 record of %d bytes", n)] = []byte{0x80, byte(n), handshakeClientHello, 3, 1}
 	}
 	for what, b := range refused {
-		assert.Equal(t, len(b), helloUnit(b), what)
+		assert.Equal(t, len(b), once(b), what)
+		assert.Zero(t, once(b[:len(b)-1]), "%s: before OpenSSL could refuse it", what)
 	}
 	long := rec(recordHandshake, []byte{handshakeClientHello, 0x01, 0xff, 0xff}) // 131071: allowed
 	for len(long) <= helloBufferMax {
 		long = append(long, rec(recordHandshake, make([]byte, 16000))...)
 	}
-	assert.Equal(t, len(long), helloUnit(long), "more than helloBufferMax")
+	assert.Equal(t, len(long), once(long), "more than helloBufferMax")
 }

@@ -1,6 +1,7 @@
 package openssl_test
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/openssl-stateless/openssl"
+	"github.com/openssl-stateless/openssl/internal/record"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -476,7 +478,7 @@ func TestStreamConnStatelessHandshakeInPieces(t *testing.T) {
 	for _, c := range []struct {
 		ctx *openssl.Ctx
 		max int
-	}{{ctx, 1}, {ctx, 7}, {ctx, 100}, {ctx, 1460}, {ahead, 1460}, {ahead, 1 << 16}} {
+	}{{ctx, 1}, {ctx, 7}, {ctx, 100}, {ctx, 1460}, {ahead, 1}, {ahead, 1460}, {ahead, 1 << 16}} {
 		cc, sc := tcpPair(t)
 		require.NoError(t, sc.SetDeadline(time.Now().Add(10*time.Second)))
 		client := goTLSClient(cc, p, tls.VersionTLS13)
@@ -587,4 +589,50 @@ func TestStreamConnReadErrorWhileWriteStuck(t *testing.T) {
 	var alert openssl.AlertError
 	require.ErrorAs(t, err, &alert, "%v", err)
 	assert.Equal(t, openssl.AlertBadRecordMAC, alert)
+}
+
+// goClientHello returns the first record a crypto/tls client sends.
+func goClientHello(t *testing.T) []byte {
+	cc, sc := net.Pipe()
+	defer sc.Close()
+	go func() {
+		_ = tls.Client(cc, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}).Handshake()
+		cc.Close()
+	}()
+	hdr := make([]byte, 5)
+	_, err := io.ReadFull(sc, hdr)
+	require.NoError(t, err)
+	rec := append(hdr, make([]byte, int(hdr[3])<<8|int(hdr[4]))...)
+	_, err = io.ReadFull(sc, rec[5:])
+	require.NoError(t, err)
+	return rec
+}
+
+// A client that answers HelloRetryRequests with more ClientHellos without
+// the cookie only spends the server's CPU (a real one aborts at the
+// second, RFC 8446 4.1.4): StatelessHandshake gives up after two.
+func TestStreamConnStatelessGivesUpAfterTwoHelloRetryRequests(t *testing.T) {
+	p := newPKI(t)
+	ch := goClientHello(t)
+	cc, sc := tcpPair(t)
+	require.NoError(t, sc.SetDeadline(time.Now().Add(10*time.Second)))
+	go func() { _, _ = cc.Write(bytes.Repeat(ch, 5)) }()
+	srv, err := openssl.NewServerConn(sc, newTLSServerCtx(t, p, newSigner(t, nil)))
+	require.NoError(t, err)
+	err = srv.StatelessHandshake()
+	require.ErrorContains(t, err, "no valid cookie after 2 HelloRetryRequests")
+	srv.Close()
+
+	sent, err := io.ReadAll(cc)
+	require.NoError(t, err)
+	hrrs := 0
+	for len(sent) > 0 {
+		r, rest, err := record.ParseTLSRecord(sent)
+		require.NoError(t, err)
+		if r.Type == record.Handshake && len(r.Payload) > 0 && r.Payload[0] == 2 { // ServerHello: here HelloRetryRequests
+			hrrs++
+		}
+		sent = rest
+	}
+	assert.Equal(t, 2, hrrs)
 }
