@@ -32,17 +32,18 @@ type StreamConn struct {
 	// Locks are taken in the order below, and outMu never with mu held:
 	// a send that waits for room in the socket holds outMu alone, so that
 	// a Read can still feed OpenSSL what the peer sends meanwhile.
-	hsMu    sync.Mutex // one handshake loop at a time, fill included
-	writeMu sync.Mutex // one Write at a time, whole: no other Write's records among its own
-	outMu   sync.Mutex // the net.Conn's write side, and out
-	out     []byte
-	in      []byte     // the reader's: Read's fills (one reader at a time)
-	unread  []byte     // statelessExchange's bytes read and not yet given to OpenSSL, under hsMu
-	scan    helloScan  // its place in unread, under hsMu
-	mu      sync.Mutex // guards ssl, rbio, wbio and the fields below
-	ssl     *SSL
-	rbio    *BIO
-	wbio    *BIO
+	hsMu     sync.Mutex // one handshake loop at a time, fill included
+	writeMu  sync.Mutex // one Write at a time, whole: no other Write's records among its own
+	outMu    sync.Mutex // the net.Conn's write side, and out
+	out      []byte
+	in       []byte     // the reader's: Read's fills (one reader at a time)
+	unread   []byte     // statelessExchange's bytes read and not yet given to OpenSSL, under hsMu
+	scan     helloScan  // its place in unread, under hsMu
+	cookieOK bool       // statelessExchange saw a cookie verify, under hsMu
+	mu       sync.Mutex // guards ssl, rbio, wbio and the fields below
+	ssl      *SSL
+	rbio     *BIO
+	wbio     *BIO
 	// sending is set while a send runs: it will take whatever is in the
 	// write BIO before it stops, so a Read that made bytes (an alert, a
 	// KeyUpdate's answer) leaves them to it instead of waiting on outMu
@@ -356,7 +357,10 @@ const maxHelloRetryRequests = 2
 //
 // Each call of SSL_stateless is given one whole message (a ClientHello
 // that arrives over several reads is gathered first), since the call
-// drops what an earlier one took of an unfinished message.
+// drops what an earlier one took of an unfinished message. After two
+// HelloRetryRequests it gives up with an error: a client aborts at the
+// second (RFC 8446, 4.1.4). Once the handshake has completed, or failed,
+// StatelessHandshake returns what Handshake returns.
 func (c *StreamConn) StatelessHandshake() error {
 	if err := c.check(); err != nil {
 		return err
@@ -382,6 +386,16 @@ func (c *StreamConn) StatelessHandshake() error {
 func (c *StreamConn) statelessExchange() error {
 	c.hsMu.Lock()
 	defer c.hsMu.Unlock()
+	// Once a cookie has verified, or the handshake has run, there is
+	// nothing to exchange, and SSL_stateless's SSL_clear would wipe the
+	// connection.
+	var done bool
+	if cerr := c.locked(func() { done = c.hsDone || c.hsErr != nil }); cerr != nil {
+		return cerr
+	}
+	if done || c.cookieOK {
+		return nil
+	}
 	buf := make([]byte, streamBuf)
 	retries, hrrs := 0, 0
 	for {
@@ -397,10 +411,11 @@ func (c *StreamConn) statelessExchange() error {
 			}
 			continue
 		}
-		if err := c.feed(c.unread[:k]); err != nil {
+		unit := c.unread[:k]
+		c.unread, c.scan = c.unread[k:], helloScan{}
+		if err := c.feed(unit); err != nil {
 			return err
 		}
-		c.unread, c.scan = c.unread[k:], helloScan{}
 		var before, after int
 		var err error
 		if cerr := c.locked(func() {
@@ -430,7 +445,7 @@ func (c *StreamConn) statelessExchange() error {
 		case err == nil:
 			// The handshake goes on from the read BIO: give it the rest.
 			rest := c.unread
-			c.unread = nil
+			c.unread, c.cookieOK = nil, true
 			return c.feed(rest)
 		case errors.Is(err, ErrHelloRetryRequest):
 			// A client that gets a second HelloRetryRequest aborts (RFC
@@ -447,17 +462,20 @@ func (c *StreamConn) statelessExchange() error {
 	}
 }
 
-// helloBufferMax bounds the bytes statelessExchange keeps unread: past it,
-// OpenSSL is given them whatever they hold (and refuses them).
+// helloBufferMax bounds the bytes statelessExchange keeps unread (plus
+// one read): past it, OpenSSL is given them as they are. No real
+// ClientHello is that long; OpenSSL refuses the bytes, or takes them and
+// asks for more, and the next call drops what it took.
 const helloBufferMax = 256 << 10
 
 // Limits of OpenSSL's: the longest ClientHello its server accepts
-// (CLIENT_HELLO_MAX_LENGTH), the longest record it reads at all
-// (SSL3_RT_MAX_ENCRYPTED_LENGTH), and the shortest SSLv2-format record
-// (MIN_SSL2_RECORD_LEN).
+// (CLIENT_HELLO_MAX_LENGTH), the longest record it reads past the header
+// without compression (SSL3_RT_MAX_ENCRYPTED_LENGTH less the 1024 bytes
+// of compression's allowance; no ClientHello record comes near it), and
+// the shortest SSLv2-format record (MIN_SSL2_RECORD_LEN).
 const (
 	clientHelloMax = 131396
-	recordMax      = 16384 + 2048
+	recordMax      = 16384 + 320
 	ssl2RecordMin  = 9
 )
 
@@ -492,7 +510,7 @@ func (s *helloScan) next(b []byte) int {
 		}
 		n := 2 + (int(b[0]&0x7f)<<8 | int(b[1]))
 		switch {
-		case b[2] != handshakeClientHello || n < 2+ssl2RecordMin:
+		case b[2] != handshakeClientHello || n < 2+ssl2RecordMin || n > 2+recordMax:
 			return len(b)
 		case len(b) >= n:
 			return n

@@ -96,11 +96,13 @@ func TestHelloScan(t *testing.T) {
 	assert.Equal(t, len(ccs), once(cat(ccs, split)))
 
 	// Each ends with the byte that decides.
+	over := recordMax + 1 // a variable: its bytes are taken below
 	refused := map[string][]byte{
 		"not TLS":                             []byte("GET /"),
 		"application data":                    {23, 3, 3, 0, 1},
 		"not version 3":                       {recordHandshake, 2, 0, 0, 4},
-		"a record longer than OpenSSL reads":  {recordHandshake, 3, 3, 0x48, 0x01},
+		"a record longer than OpenSSL reads":  {recordHandshake, 3, 3, byte(over >> 8), byte(over)},
+		"an SSLv2 record longer than that":    {0x80 | byte(over>>8), byte(over), handshakeClientHello, 3, 1},
 		"a ChangeCipherSpec of 2 bytes":       {recordChangeCipherSpec, 3, 3, 0, 2},
 		"a ChangeCipherSpec inside a message": cat(rec(recordHandshake, msg[:100]), ccs[:5]),
 		"a ServerHello":                       rec(recordHandshake, []byte{2, 0, 0, 4}),
@@ -114,9 +116,14 @@ func TestHelloScan(t *testing.T) {
 		assert.Equal(t, len(b), once(b), what)
 		assert.Zero(t, once(b[:len(b)-1]), "%s: before OpenSSL could refuse it", what)
 	}
-	long := rec(recordHandshake, []byte{handshakeClientHello, 0x01, 0xff, 0xff}) // 131071: allowed
+	longest := []byte{recordHandshake, 3, 3, byte((over - 1) >> 8), byte(over - 1)}
+	assert.Zero(t, once(longest), "the longest record OpenSSL reads: wait for its body")
+	// An unfinished ClientHello in 1-byte records, past helloBufferMax.
+	long := rec(recordHandshake, []byte{handshakeClientHello})
 	for len(long) <= helloBufferMax {
-		long = append(long, rec(recordHandshake, make([]byte, 16000))...)
+		long = append(long, rec(recordHandshake, []byte{0x01})...)
 	}
-	assert.Equal(t, len(long), once(long), "more than helloBufferMax")
+	var s helloScan
+	assert.Zero(t, s.next(long[:helloBufferMax]), "unfinished")
+	assert.Equal(t, len(long), s.next(long), "more than helloBufferMax")
 }

@@ -39,6 +39,9 @@ func TestStreamConnStatelessWithGoClient(t *testing.T) {
 	defer srv.Close()
 	require.NoError(t, srv.StatelessHandshake())
 	assert.True(t, srv.HelloRetryRequestSent())
+	// Again: nothing to do (SSL_stateless would wipe the connection, and
+	// would read the client's data as a ClientHello).
+	require.NoError(t, srv.StatelessHandshake())
 	buf := make([]byte, 64)
 	n, err := srv.Read(buf)
 	require.NoError(t, err)
@@ -616,11 +619,18 @@ func TestStreamConnStatelessGivesUpAfterTwoHelloRetryRequests(t *testing.T) {
 	ch := goClientHello(t)
 	cc, sc := tcpPair(t)
 	require.NoError(t, sc.SetDeadline(time.Now().Add(10*time.Second)))
-	go func() { _, _ = cc.Write(bytes.Repeat(ch, 5)) }()
+	go func() {
+		_, _ = cc.Write(bytes.Repeat(ch, 5))
+		_ = cc.(*net.TCPConn).CloseWrite()
+	}()
 	srv, err := openssl.NewServerConn(sc, newTLSServerCtx(t, p, newSigner(t, nil)))
 	require.NoError(t, err)
 	err = srv.StatelessHandshake()
 	require.ErrorContains(t, err, "no valid cookie after 2 HelloRetryRequests")
+	// Closing a socket with bytes unread would reset the connection, and
+	// the client would not read the server's answers to the end.
+	_, err = io.Copy(io.Discard, sc)
+	require.NoError(t, err)
 	srv.Close()
 
 	sent, err := io.ReadAll(cc)
