@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -100,6 +101,11 @@ func TestDTLSEcho(t *testing.T) {
 				assertNoCrash(t, r.stderr)
 			}
 
+			// A client exits once its close_notify is sent, and the server
+			// may not have read it yet; one it reads after stopServer's
+			// signal is dropped (the Listener is closing), and make test
+			// once saw two of four so on a loaded machine.
+			waitCount(t, srv, `reason="closed by the client"`, clients)
 			stats := parseStats(t, stopServer(t, srv))
 			t.Logf("server stats: %v", stats)
 			assert.Equal(t, clients, stats["handshakes_completed"])
@@ -401,4 +407,14 @@ func TestDTLSForwardBackendDown(t *testing.T) {
 	srv.WaitForStderr(`msg="backend unreachable (ICMP port unreachable)"`)
 	stats := parseStats(t, stopServer(t, srv))
 	assert.Equal(t, 1, stats["handshakes_completed"])
+}
+
+// waitCount waits, up to testpeer.Timeout, until p's stderr holds s n
+// times; the caller asserts the count.
+func waitCount(t *testing.T, p *testpeer.Proc, s string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(testpeer.Timeout)
+	for strings.Count(p.Stderr.String(), s) < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 }
