@@ -44,10 +44,11 @@ type StreamConn struct {
 	ssl      *SSL
 	rbio     *BIO
 	wbio     *BIO
-	// sending is set while a send runs: it will take whatever is in the
-	// write BIO before it stops, so a Read that made bytes (an alert, a
-	// KeyUpdate's answer) leaves them to it instead of waiting on outMu
-	// behind a send stuck on a full socket.
+	// sending is set while a send runs, or is about to (a Write's, from
+	// its SSL_write on): it will take whatever is in the write BIO before
+	// it stops, so a Read that made bytes (an alert, a KeyUpdate's answer)
+	// leaves them to it instead of waiting on outMu behind a send stuck on
+	// a full socket, and a Read sends only when no send will.
 	sending bool
 	// outErr is the first failed write to the net.Conn (set with outMu
 	// held too). The bytes it lost were taken from OpenSSL, so the peer
@@ -618,12 +619,8 @@ func (c *StreamConn) Read(p []byte) (int, error) {
 				err = c.fatal
 				return
 			}
-			// A Write's record may be in the BIO on its way out: only what
-			// this read added (an alert, a KeyUpdate's answer) is the
-			// Read's to send.
-			before := c.wbio.Pending()
 			n, err = c.ssl.Read(p)
-			reply = c.wbio.Pending() > before && !c.sending
+			reply = !c.sending && c.wbio.Pending() > 0
 			if err != nil && err != io.EOF && !errors.Is(err, ErrWantRead) {
 				c.fatal = err
 			}
@@ -671,6 +668,7 @@ func (c *StreamConn) Write(p []byte) (int, error) {
 				err = c.outErr
 			default:
 				n, err = c.ssl.Write(chunk)
+				c.sending = true // the send below takes the record
 				if err != nil && err != io.EOF && !errors.Is(err, ErrWantRead) && !errors.Is(err, ErrWantWrite) {
 					c.fatal = err
 				}
