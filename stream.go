@@ -722,16 +722,25 @@ func (c *StreamConn) locked(f func()) error {
 
 // Close sends close_notify (SSL_shutdown(3)) if the handshake completed,
 // closes the net.Conn and frees the SSL. Close of a nil *StreamConn returns
-// an error, as (*os.File)(nil).Close does.
+// an error, as (*os.File)(nil).Close does. A Close that meets a Write on
+// its way out (its records being sent, perhaps waiting for room in a full
+// socket) closes the net.Conn at once, without close_notify, as crypto/tls
+// does: the Write returns an error for which errors.Is(err, net.ErrClosed)
+// holds, and its count leaves out the record it was sending.
 func (c *StreamConn) Close() error {
 	if err := c.check(); err != nil {
 		return err
 	}
-	// A send blocked on the net.Conn (holding outMu) must not hold Close
-	// up: bound it first, without the locks. The close_notify below gets
-	// the same bound, and leaves after whatever was sent before it.
-	_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
-	c.outMu.Lock()
+	var err error
+	connClosed := false
+	if !c.outMu.TryLock() {
+		// A send holds outMu, and may wait for room in the socket for
+		// as long as the peer does not read: closing the net.Conn ends
+		// it now. A close_notify could only go after it anyway.
+		err = c.conn.Close()
+		connClosed = true
+		c.outMu.Lock()
+	}
 	defer c.outMu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -739,11 +748,19 @@ func (c *StreamConn) Close() error {
 		return nil
 	}
 	c.closed = true
-	if c.hsDone {
+	// c.sending with outMu free is a Write between its SSL_write and its
+	// send: its record is not sent here either, so the Write's count
+	// stays what reached the net.Conn.
+	if c.hsDone && !connClosed && !c.sending {
+		// A peer that reads nothing could hold the close_notify in a
+		// full socket: bound it, as crypto/tls bounds its own.
+		_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = c.ssl.Shutdown()
 		_ = c.flushLocked()
 	}
-	err := c.conn.Close()
+	if !connClosed {
+		err = c.conn.Close()
+	}
 	c.ssl.Close()
 	return err
 }

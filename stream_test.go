@@ -646,3 +646,54 @@ func TestStreamConnStatelessGivesUpAfterTwoHelloRetryRequests(t *testing.T) {
 	}
 	assert.Equal(t, 2, hrrs)
 }
+
+// A Close that meets a Write stuck on a full socket (the peer reads
+// nothing) closes the net.Conn at once, as crypto/tls does: the Write
+// returns net.ErrClosed. Before, Close set a one-second write deadline and
+// waited for it, and the Write returned a timeout, as if its own deadline
+// had passed.
+func TestStreamConnCloseDuringStuckWrite(t *testing.T) {
+	p := newPKI(t)
+	cc, sc := tcpPair(t)
+	ready := make(chan *openssl.StreamConn, 1)
+	go func() {
+		srv, err := openssl.NewServerConn(sc, newTLSServerCtx(t, p, nil))
+		if err != nil || srv.Handshake() != nil {
+			close(ready)
+			return
+		}
+		ready <- srv
+	}()
+	cli, err := openssl.NewClientConn(cc, newTLSClientCtx(t))
+	require.NoError(t, err)
+	require.NoError(t, cli.Handshake())
+	srv := <-ready
+	require.NotNil(t, srv)
+	defer srv.Close()
+
+	type result struct {
+		n   int
+		err error
+	}
+	wrote := make(chan result, 1)
+	big := make([]byte, 64<<20) // more than the two sockets hold
+	go func() { n, err := cli.Write(big); wrote <- result{n, err} }()
+	// Wait until the Write is stuck: its count stops growing, since the
+	// server reads nothing.
+	time.Sleep(200 * time.Millisecond)
+	require.NoError(t, cli.Close())
+	var r result
+	select {
+	case r = <-wrote:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Write did not return after Close")
+	}
+	require.Error(t, r.err)
+	assert.ErrorIs(t, r.err, net.ErrClosed)
+	assert.False(t, errors.Is(r.err, os.ErrDeadlineExceeded), "%v", r.err)
+	assert.Less(t, r.n, len(big))
+	assert.Zero(t, r.n%(16<<10), "the count is of whole records sent: %d", r.n)
+	assert.NoError(t, cli.Close(), "Close again")
+	_, err = cli.Write([]byte("after"))
+	assert.ErrorIs(t, err, net.ErrClosed)
+}
