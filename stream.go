@@ -22,6 +22,11 @@ import (
 // ends can send more than the sockets hold while they read (as with
 // crypto/tls), and a Write of any size keeps about one record of
 // ciphertext in memory, not all of it.
+// TLS 1.2 renegotiation is refused on both sides (OpNoRenegotiation on
+// the SSL), as crypto/tls refuses it by default: a renegotiation that
+// runs while a Write encrypts would make that Write wait for the peer's
+// handshake messages, which only a Read takes in. A peer that asks for one
+// gets a no_renegotiation alert (OpenSSL's peers then end the connection).
 // Methods of a nil *StreamConn, or of one neither NewServerConn nor
 // NewClientConn made, return an error for which
 // errors.Is(err, ErrInvalidObject) holds, or their zero value.
@@ -122,6 +127,7 @@ func newStreamConn(conn net.Conn, ctx *Ctx, server bool) (*StreamConn, error) {
 		return nil, err
 	}
 	s.SetPeerAddr(conn.RemoteAddr())
+	s.SetOptions(OpNoRenegotiation)
 	if server {
 		s.SetAcceptState()
 	} else {
