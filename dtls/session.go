@@ -27,6 +27,11 @@ type ClientSessionState struct {
 	session        []byte
 	peerCerts      []*x509.Certificate
 	verifiedChains [][]*x509.Certificate
+	// unverified: saved by a connection whose Config had
+	// InsecureSkipVerify, which verified no chain. A Config that verifies
+	// does not resume it (crypto/tls's rule), or a cache shared by both
+	// would let it skip the verification it asks for.
+	unverified bool
 }
 
 // NewClientSessionState returns the session whose OpenSSL encoding (DER,
@@ -148,6 +153,11 @@ func (c *Config) offerSession(ssl *openssl.SSL, key string) *ClientSessionState 
 	if !ok || cs == nil || len(cs.session) == 0 {
 		return nil
 	}
+	if cs.unverified && !c.InsecureSkipVerify {
+		// Not dropped: the Config that saved it may still resume it. A
+		// full handshake here saves a verified session in its place.
+		return nil
+	}
 	if len(cs.peerCerts) > 0 && time.Now().After(cs.peerCerts[0].NotAfter) {
 		// As crypto/tls: a session whose server certificate has expired
 		// is not offered; the full handshake checks the current one.
@@ -204,7 +214,10 @@ func (c *Conn) saveSession() {
 		return
 	}
 	if der := c.ssl.Session(); der != nil {
-		c.cfg.ClientSessionCache.Put(c.sessionKey, &ClientSessionState{session: der, peerCerts: c.peerCerts, verifiedChains: c.verifiedChains})
+		c.cfg.ClientSessionCache.Put(c.sessionKey, &ClientSessionState{
+			session: der, peerCerts: c.peerCerts, verifiedChains: c.verifiedChains,
+			unverified: c.cfg.InsecureSkipVerify && len(c.verifiedChains) == 0,
+		})
 	}
 }
 

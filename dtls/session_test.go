@@ -1,6 +1,7 @@
 package dtls_test
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"sync"
@@ -221,4 +222,33 @@ func TestLRUClientSessionCache(t *testing.T) {
 	c.Put("a", nil)
 	_, ok = c.Get("a")
 	assert.False(t, ok)
+}
+
+// A session saved by a Config with InsecureSkipVerify verified nothing: a
+// Config that verifies does not resume it from a cache both share (as
+// crypto/tls), but runs a full handshake and verifies. Before, it resumed
+// the session and connected to a server its RootCAs do not trust.
+func TestUnverifiedSessionNotResumedByVerifyingConfig(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	serveEcho(t, l)
+	cache := dtls.NewLRUClientSessionCache(4)
+	insecure := &dtls.Config{InsecureSkipVerify: true, ServerName: "localhost", ClientSessionCache: cache}
+	assert.False(t, dialResume(t, l, insecure).DidResume)
+	assert.True(t, dialResume(t, l, insecure).DidResume, "the insecure Config resumes its own session")
+
+	other := newPKI(t) // a CA that did not sign the server's certificate
+	strict := &dtls.Config{RootCAs: other.pool(), ServerName: "localhost", ClientSessionCache: cache}
+	_, err := dtls.Dial("udp", l.Addr().String(), strict)
+	var verr *tls.CertificateVerificationError
+	require.ErrorAs(t, err, &verr, "%v", err)
+
+	trusting := p.clientConfig()
+	trusting.ClientSessionCache = cache
+	first := dialResume(t, l, trusting)
+	assert.False(t, first.DidResume, "a full handshake, which verifies")
+	require.NotEmpty(t, first.VerifiedChains)
+	second := dialResume(t, l, trusting)
+	assert.True(t, second.DidResume, "the verified session it saved resumes")
+	assert.NotEmpty(t, second.VerifiedChains)
 }
