@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -699,4 +700,88 @@ func TestServerCloseTeardown(t *testing.T) {
 			})
 		}
 	})
+}
+
+// Client over a socket connected to the server (net.DialUDP, the shape
+// pion's Client took): the handshake completes. Before, every send was a
+// WriteTo on a connected socket, which fails, and the handshake timed out
+// with no word of why. A socket connected elsewhere is refused.
+func TestClientOverConnectedSocket(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	serveEcho(t, l)
+	pc, err := net.DialUDP("udp", nil, l.Addr().(*net.UDPAddr))
+	require.NoError(t, err)
+	cfg := p.clientConfig()
+	cfg.HandshakeTimeout = 5 * time.Second
+	c, err := dtls.Client(pc, l.Addr(), cfg)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Handshake())
+	roundTrip(t, c, []byte("over a connected socket"))
+
+	other, err := net.DialUDP("udp", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9})
+	require.NoError(t, err)
+	defer other.Close()
+	_, err = dtls.Client(other, l.Addr(), cfg)
+	assert.ErrorContains(t, err, "connected to 127.0.0.1:9")
+}
+
+// countingConn counts ReadFrom calls.
+type countingConn struct {
+	net.PacketConn
+	reads atomic.Int64
+}
+
+func (c *countingConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	c.reads.Add(1)
+	return c.PacketConn.ReadFrom(p)
+}
+
+// A PacketConn handed to Client with a read deadline already past (left by
+// a STUN exchange, say): the Conn's deadlines are its own, so the handshake
+// completes, and the reader does not spin. Before, every read failed at
+// once, the reader retried without pause (hundreds of thousands of reads
+// a second) and the handshake timed out.
+func TestClientClearsStaleReadDeadline(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	serveEcho(t, l)
+	raw, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	require.NoError(t, raw.SetReadDeadline(time.Now().Add(-time.Second)))
+	pc := &countingConn{PacketConn: raw}
+	cfg := p.clientConfig()
+	cfg.HandshakeTimeout = 5 * time.Second
+	c, err := dtls.Client(pc, l.Addr(), cfg)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Handshake())
+	roundTrip(t, c, []byte("past the stale deadline"))
+	assert.Less(t, pc.reads.Load(), int64(1000), "reads of the client's socket")
+}
+
+// refusingConn fails every WriteTo.
+type refusingConn struct{ net.PacketConn }
+
+func (refusingConn) WriteTo([]byte, net.Addr) (int, error) {
+	return 0, errors.New("sendto: operation not permitted")
+}
+
+// A handshake whose every send fails times out saying why.
+func TestHandshakeTimeoutTellsFailedSend(t *testing.T) {
+	raw, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	p := newPKI(t)
+	cfg := p.clientConfig()
+	cfg.HandshakeTimeout = 300 * time.Millisecond
+	c, err := dtls.Client(refusingConn{raw}, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}, cfg)
+	require.NoError(t, err)
+	defer c.Close()
+	err = c.Handshake()
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+	assert.ErrorContains(t, err, "operation not permitted")
 }

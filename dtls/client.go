@@ -71,7 +71,29 @@ func Client(pc net.PacketConn, raddr net.Addr, cfg *Config) (*Conn, error) {
 			return nil, fmt.Errorf("dtls: peer address: %w", err)
 		}
 	}
-	return newClient(pc, ua, cfg, ua.IP.String(), false)
+	// A socket connected to its peer (net.DialUDP) refuses WriteTo: it is
+	// read and written as Dial's own is, and must be connected to raddr.
+	connected := false
+	if udp, ok := pc.(*net.UDPConn); ok {
+		if ra, ok := udp.RemoteAddr().(*net.UDPAddr); ok && ra != nil {
+			if unmapped(ra.AddrPort()) != unmapped(ua.AddrPort()) {
+				return nil, fmt.Errorf("dtls: Client: the socket is connected to %v, not to %v", ra, ua)
+			}
+			connected = true
+		}
+	}
+	// The Conn's deadlines are its own; one left on pc (by a STUN
+	// exchange, say) would fail every read of the reader goroutine.
+	if err := pc.SetReadDeadline(time.Time{}); err != nil {
+		return nil, fmt.Errorf("dtls: Client: %w", err)
+	}
+	return newClient(pc, ua, cfg, ua.IP.String(), connected)
+}
+
+// unmapped is a with an IPv4-mapped IPv6 address made IPv4, so that both
+// spellings of one peer compare equal.
+func unmapped(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }
 
 // newClient makes a client Conn on the SSL_CTX shared by every client of
@@ -143,7 +165,9 @@ func (c *Conn) readLoop() {
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+				// A deadline set on pc since Client cleared it: clear
+				// it again, and back off below in case it does not go.
+				_ = c.pc.SetReadDeadline(time.Time{})
 			}
 			if errors.Is(err, net.ErrClosed) {
 				return

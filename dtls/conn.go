@@ -66,6 +66,7 @@ type Conn struct {
 	hsMu            sync.Mutex
 	hsDone          atomic.Bool
 	hsErr           error
+	sendErr         error // the handshake's last failed send, guarded by mu
 	cookieExchanged atomic.Bool
 	maxPayload      int
 	maxFrag         int // the maximum fragment length agreed, when it bounds maxPayload
@@ -239,7 +240,9 @@ func (c *Conn) pump(step func(*openssl.SSL) (int, error), done <-chan struct{}, 
 			return 0, net.ErrClosed
 		}
 		n, err := step(c.ssl)
-		_ = c.flushLocked() // a lost datagram is retransmitted on the timer
+		// A lost datagram is retransmitted on the timer; a send that
+		// fails is remembered for the handshake's timeout to tell.
+		c.noteSend(c.flushLocked())
 		if !errors.Is(err, openssl.ErrWantRead) {
 			c.mu.Unlock()
 			return n, err
@@ -324,8 +327,17 @@ func (c *Conn) retransmit() error {
 		return net.ErrClosed
 	}
 	_, err := c.ssl.DTLSHandleTimeout()
-	_ = c.flushLocked()
+	c.noteSend(c.flushLocked())
 	return err
+}
+
+// noteSend keeps the last failed send of the handshake (a socket that
+// refuses every send, say), so that its timeout says why. Called with
+// c.mu held.
+func (c *Conn) noteSend(err error) {
+	if err != nil && !c.hsDone.Load() {
+		c.sendErr = err
+	}
 }
 
 // timeout is the error of an expired deadline or handshake timeout, as
@@ -375,6 +387,13 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	})
 	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) && !isTimeout(err) {
 		err = fmt.Errorf("dtls: handshake with %v: %w", c.rap, err)
+	}
+	if isTimeout(err) {
+		c.mu.Lock()
+		if c.sendErr != nil {
+			err = fmt.Errorf("%w (sending to the peer failed: %v)", err, c.sendErr)
+		}
+		c.mu.Unlock()
 	}
 	if err == nil {
 		err = c.finishHandshake()
