@@ -41,6 +41,7 @@ type Conn struct {
 	ownRC      syscall.RawConn // own's, for sendmmsg (flight_linux.go)
 	ownRetired atomic.Bool
 	kicks      atomic.Uint64 // see kick
+	ownClose   sync.Once     // see closeOwn
 	ownDL      time.Time     // own's read deadline as last set; reader only
 	ownDLStale bool          // own's deadline may differ from ownDL; reader only
 	// The record buffers kept through a wait (holdBuffers): held while
@@ -718,8 +719,8 @@ func (c *Conn) teardown() {
 			})
 		}
 		// Before the SSL goes: a reader may be receiving into its BIO's
-		// buffer, and Close waits until no read is in progress.
-		_ = c.own.Close()
+		// buffer, and the close waits until no read is in progress.
+		c.closeOwn()
 	}
 	c.mu.Lock()
 	if c.ssl != nil {

@@ -55,7 +55,18 @@ func (c *Conn) retireOwn(route func(d []byte, from netip.AddrPort)) {
 	}
 	c.kicks.Add(1)
 	drainSocket(c.own, func(d []byte) { route(d, c.rap) })
-	_ = c.own.Close()
+	c.closeOwn()
+}
+
+// closeOwn closes the connection's own socket once, and returns only when
+// that close has: when no read of it is in progress, since a read may
+// receive into the BIO's buffer, which teardown frees next. A second
+// net.UDPConn.Close returns at once, without waiting for the reads the
+// first one waits for: a teardown that met retireOwn's close half done
+// would free the buffer under a read. sync.Once makes the second caller
+// wait for the first.
+func (c *Conn) closeOwn() {
+	c.ownClose.Do(func() { _ = c.own.Close() })
 }
 
 // awaitOwn waits on the connection's own socket until the next datagram is
