@@ -259,13 +259,18 @@ func (b *batch) source(sa *unix.RawSockaddrInet6, namelen uint32) (netip.AddrPor
 // datagrams would otherwise allocate a name each.
 func (b *batch) zone(index int) string {
 	if index != b.zoneIndex || b.zoneName == "" {
-		name := strconv.Itoa(index)
-		if ifi, err := net.InterfaceByIndex(index); err == nil {
-			name = ifi.Name
-		}
-		b.zoneIndex, b.zoneName = index, name
+		b.zoneIndex, b.zoneName = index, zoneName(index)
 	}
 	return b.zoneName
+}
+
+// zoneName names an IPv6 scope ID as Go's net package does: the
+// interface's name, else the number.
+func zoneName(index int) string {
+	if ifi, err := net.InterfaceByIndex(index); err == nil {
+		return ifi.Name
+	}
+	return strconv.Itoa(index)
 }
 
 // next returns the buffer for the next reply, sending the queued ones

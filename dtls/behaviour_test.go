@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -784,4 +785,57 @@ func TestHandshakeTimeoutTellsFailedSend(t *testing.T) {
 	require.ErrorAs(t, err, &ne)
 	assert.True(t, ne.Timeout())
 	assert.ErrorContains(t, err, "operation not permitted")
+}
+
+// linkLocalAddr returns an IPv6 link-local address of an interface that
+// is up, with its zone, or skips the test where there is none.
+func linkLocalAddr(t *testing.T) netip.Addr {
+	t.Helper()
+	ifs, err := net.Interfaces()
+	require.NoError(t, err)
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(ipn.IP); ok && ip.Is6() && ip.IsLinkLocalUnicast() {
+					return ip.WithZone(ifi.Name)
+				}
+			}
+		}
+	}
+	t.Skip("no interface that is up has an IPv6 link-local address")
+	return netip.Addr{}
+}
+
+// A client at an IPv6 link-local address (CoAP devices on a LAN or a
+// Thread network): its datagrams carry the interface as their zone, and
+// the connection is keyed and answered by address and zone. Before, the
+// Listener admitted the peer without its zone, so its later datagrams
+// matched no connection and its handshake timed out.
+func TestLinkLocalPeer(t *testing.T) {
+	ll := linkLocalAddr(t)
+	forEachSocketMode(t, func(t *testing.T, shared bool) {
+		p := newPKI(t)
+		cfg := p.serverConfig()
+		cfg.SharedSocket = shared
+		l, err := dtls.Listen("udp6", "[::]:0", cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { l.Close() })
+		serveEcho(t, l)
+		ccfg := p.clientConfig()
+		ccfg.HandshakeTimeout = 5 * time.Second
+		addr := netip.AddrPortFrom(ll, uint16(l.Addr().(*net.UDPAddr).Port))
+		c, err := dtls.Dial("udp6", addr.String(), ccfg)
+		require.NoError(t, err, "dial %v", addr)
+		defer c.Close()
+		roundTrip(t, c, []byte("from a link-local address"))
+		assert.Equal(t, 1, l.PeerCount())
+		assert.Equal(t, uint64(1), l.Stats().CookiesVerified)
+	})
 }

@@ -558,17 +558,19 @@ func (r *reader) listenBatch(b *batch, n int) {
 				}
 			}
 			if ended && k == next-1 {
-				r.listened(d, lb.From[k], peer, err, ans != nil)
+				r.listened(d, lb.From[k], err, ans != nil)
 			} else {
-				r.listened(d, lb.From[k], netip.AddrPort{}, openssl.ErrRetry, ans != nil)
+				r.listened(d, lb.From[k], openssl.ErrRetry, ans != nil)
 			}
 		}
 		if peer.IsValid() {
 			// The peer's later datagrams of this read (a retransmitted
 			// ClientHello, say) are its connection's now, as they
-			// would have been one datagram at a time.
+			// would have been one datagram at a time. Its address is
+			// the source of the datagram that admitted it, zone and all.
+			admitted := lb.From[next-1]
 			for k := next; k < n; k++ {
-				if lb.Len[k] >= 0 && lb.From[k] == peer && r.routeKnown(lb.Datagram(k)[:lb.Len[k]], peer) {
+				if lb.Len[k] >= 0 && lb.From[k] == admitted && r.routeKnown(lb.Datagram(k)[:lb.Len[k]], admitted) {
 					lb.Len[k] = -1
 				}
 			}
@@ -760,7 +762,7 @@ func (r *reader) listen(d []byte, from netip.AddrPort, out *replies) {
 	if out != nil {
 		reply = out.next()
 	}
-	peer, n, err := r.lssl.DTLSv1ListenDatagram(d, from, reply)
+	_, n, err := r.lssl.DTLSv1ListenDatagram(d, from, reply)
 	sent := n > 0
 	if sent {
 		if out == nil || !out.commit(n, from) {
@@ -775,20 +777,22 @@ func (r *reader) listen(d []byte, from netip.AddrPort, out *replies) {
 			return nil
 		})
 	}
-	r.listened(d, from, peer, err, sent)
+	r.listened(d, from, err, sent)
 }
 
 // listened counts DTLSv1_listen's outcome for d, from `from`, and acts on
-// it: a cookie that verified (err nil) admits peer; ErrRetry is a
+// it: a cookie that verified (err nil) admits from; ErrRetry is a
 // HelloVerifyRequest sent (sent) or d dropped; anything else leaves the
 // listening SSL in an unknown state, and it is replaced. Called with r.lmu
 // held.
-func (r *reader) listened(d []byte, from, peer netip.AddrPort, err error, sent bool) {
+func (r *reader) listened(d []byte, from netip.AddrPort, err error, sent bool) {
 	l := r.ln
 	switch {
 	case err == nil:
 		l.cookiesVerified.Add(1)
-		l.admit(r, peer)
+		// from, not peer: the binding reports the peer without its IPv6
+		// zone, and a link-local peer's later datagrams come with it.
+		l.admit(r, from)
 	case errors.Is(err, openssl.ErrRetry):
 		if !sent {
 			l.datagramsDropped.Add(1)

@@ -120,7 +120,11 @@ func readPending(udp *net.UDPConn, f func(d []byte, from netip.AddrPort)) {
 			case *syscall.SockaddrInet4:
 				from = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
 			case *syscall.SockaddrInet6:
-				from = netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port))
+				addr := netip.AddrFrom16(a.Addr)
+				if a.ZoneId != 0 { // a link-local peer: its datagrams are routed by address and zone
+					addr = addr.WithZone(zoneName(int(a.ZoneId)))
+				}
+				from = netip.AddrPortFrom(addr.Unmap(), uint16(a.Port))
 			default:
 				continue
 			}
