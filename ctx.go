@@ -476,6 +476,9 @@ func (c *Ctx) MaxProtoVersion() Version {
 // SetCipherList wraps SSL_CTX_set_cipher_list(3): the OpenSSL cipher string
 // for TLS 1.2 and DTLS.
 func (c *Ctx) SetCipherList(list string) error {
+	if err := noNUL("cipher list", list); err != nil {
+		return err
+	}
 	return c.with(func() error {
 		cs := C.CString(list)
 		defer C.free(unsafe.Pointer(cs))
@@ -488,6 +491,9 @@ func (c *Ctx) SetCipherList(list string) error {
 
 // SetCiphersuites wraps SSL_CTX_set_ciphersuites(3): the TLS 1.3 suites.
 func (c *Ctx) SetCiphersuites(list string) error {
+	if err := noNUL("cipher suites", list); err != nil {
+		return err
+	}
 	return c.with(func() error {
 		cs := C.CString(list)
 		defer C.free(unsafe.Pointer(cs))

@@ -460,3 +460,13 @@ type VerifyError struct {
 func (e *VerifyError) Error() string {
 	return fmt.Sprintf("openssl: certificate verify failed: %s (X509_V_ERR %d)", e.Code, int(e.Code))
 }
+
+// noNUL refuses a string OpenSSL would read only up to its first NUL
+// byte (a name, a path, a cipher list): C.CString copies the whole string,
+// so "a.example\x00.evil" would be sent or checked as "a.example".
+func noNUL(what, s string) error {
+	if strings.IndexByte(s, 0) >= 0 {
+		return fmt.Errorf("openssl: %s %q holds a NUL byte", what, s)
+	}
+	return nil
+}

@@ -274,3 +274,27 @@ func TestWrongMethod(t *testing.T) {
 	assert.ErrorContains(t, err, "Stateless", "names the TLS counterpart")
 	assert.False(t, errors.Is(err, openssl.ErrRetry))
 }
+
+// Strings OpenSSL reads up to their first NUL are refused when they hold
+// one: "a.example\x00.evil" was sent in SNI, and checked against the
+// server's certificate, as "a.example".
+func TestStringsWithNUL(t *testing.T) {
+	ctx, err := openssl.NewCtx(openssl.TLSClientMethod)
+	require.NoError(t, err)
+	defer ctx.Close()
+	ssl, err := openssl.NewSSL(ctx)
+	require.NoError(t, err)
+	defer ssl.Close()
+	const bad = "a.example\x00.evil"
+	for name, err := range map[string]error{
+		"SetServerName":      ssl.SetServerName(bad),
+		"SetHost":            ssl.SetHost(bad),
+		"SetCipherList":      ctx.SetCipherList("ALL\x00:eNULL"),
+		"SetCiphersuites":    ctx.SetCiphersuites("TLS_AES_128_GCM_SHA256\x00"),
+		"UsePSKIdentityHint": ctx.UsePSKIdentityHint(bad),
+	} {
+		assert.ErrorContains(t, err, "NUL byte", name)
+	}
+	assert.NoError(t, ssl.SetServerName("a.example"), "the same name without the NUL")
+	assert.NoError(t, ssl.SetHost("a.example"))
+}

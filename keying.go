@@ -107,13 +107,19 @@ func (s *SSL) SRTPProtectionProfile() SRTPProtectionProfile {
 // 4): crypto/tls refuses them, and so does ExportKeyingMaterial.
 var reservedLabels = []string{"client finished", "server finished", "master secret", "key expansion"}
 
+// maxExportLength is the most ExportKeyingMaterial derives: TLS 1.3's
+// HkdfLabel carries the length in 16 bits (RFC 8446, 7.1), and TLS 1.2
+// uses (SRTP keys, channel bindings) need a few dozen bytes.
+const maxExportLength = 1<<16 - 1
+
 // ExportKeyingMaterial wraps SSL_export_keying_material(3): length bytes
 // derived from the connection's secrets (RFC 5705; RFC 8446, 7.5), as
 // crypto/tls's ConnectionState.ExportKeyingMaterial. A nil context is no
 // context, which differs from an empty one. As in crypto/tls, it fails
 // before the handshake has completed, for the labels TLS reserves, and on a
 // TLS 1.2 or DTLS connection without the extended master secret (RFC 7627),
-// whose exported keys a man in the middle could share.
+// whose exported keys a man in the middle could share, and for a length
+// above 65535 bytes.
 func (s *SSL) ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error) {
 	nested, err := s.access()
 	if err != nil {
@@ -124,6 +130,8 @@ func (s *SSL) ExportKeyingMaterial(label string, context []byte, length int) ([]
 	switch {
 	case length < 0:
 		return nil, fmt.Errorf("openssl: ExportKeyingMaterial: negative length %d", length)
+	case length > maxExportLength:
+		return nil, fmt.Errorf("openssl: ExportKeyingMaterial: length %d is more than %d bytes", length, maxExportLength)
 	case C.SSL_is_init_finished(s.ptr) != 1:
 		return nil, errors.New("openssl: ExportKeyingMaterial: the handshake has not completed")
 	}

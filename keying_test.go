@@ -67,6 +67,15 @@ func TestStreamConnExportKeyingMaterialMatchesCryptoTLS(t *testing.T) {
 			assert.ErrorContains(t, err, "reserved")
 			_, err = srv.ExportKeyingMaterial("EXPERIMENTAL-test", nil, -1)
 			assert.Error(t, err)
+			// A length no exporter gives is refused, not allocated (a
+			// panic in make before).
+			_, err = srv.ExportKeyingMaterial("EXPERIMENTAL-test", nil, 1<<62)
+			assert.ErrorContains(t, err, "more than 65535 bytes")
+			most, err := srv.ExportKeyingMaterial("EXPERIMENTAL-test", nil, 1<<16-1)
+			if v == tls.VersionTLS12 {
+				require.NoError(t, err)
+				assert.Len(t, most, 1<<16-1)
+			}
 			require.NoError(t, srv.Close())
 			_, err = srv.ExportKeyingMaterial("EXPERIMENTAL-test", nil, 32)
 			assert.Error(t, err, "no keying material after Close")

@@ -205,7 +205,9 @@ func (s *SSL) Stateless() error {
 	switch {
 	case ret == 1:
 		return nil
-	case ret == 0 && cause == nil:
+	case ret == 0 && cause == nil && s.res.nerr == 0:
+		// SSL_stateless also returns 0, with OpenSSL's error queue
+		// filled, when its SSL_clear fails: that is no HelloRetryRequest.
 		return ErrHelloRetryRequest
 	}
 	return sslResultError("SSL_stateless", s.res, cause)

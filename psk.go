@@ -75,6 +75,9 @@ func (c *Ctx) SetPSKClientCallback(f func(s *SSL, hint string) (identity string,
 // DTLS 1.2 server sends in its ServerKeyExchange, at most
 // MaxPSKIdentityLen bytes; "" sends none.
 func (c *Ctx) UsePSKIdentityHint(hint string) error {
+	if err := noNUL("PSK identity hint", hint); err != nil {
+		return err
+	}
 	return c.with(func() error {
 		var h *C.char
 		if hint != "" {

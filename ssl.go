@@ -670,6 +670,9 @@ func (s *SSL) SetServerName(name string) error {
 	if _, err := netip.ParseAddr(name); err == nil {
 		return nil
 	}
+	if err := noNUL("server name", name); err != nil {
+		return err
+	}
 	cs := C.CString(name)
 	defer C.free(unsafe.Pointer(cs))
 	if C.gossl_SSL_set_tlsext_host_name(s.ptr, cs, s.res) != 1 {
@@ -689,6 +692,9 @@ func (s *SSL) SetHost(name string) error {
 	}
 	defer s.leave(nested)
 	defer runtime.KeepAlive(s)
+	if err := noNUL("host name", name); err != nil {
+		return err
+	}
 	cs := C.CString(name)
 	defer C.free(unsafe.Pointer(cs))
 	if C.gossl_SSL_set1_host(s.ptr, cs, s.res) != 1 {
