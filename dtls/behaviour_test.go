@@ -839,3 +839,58 @@ func TestLinkLocalPeer(t *testing.T) {
 		assert.Equal(t, uint64(1), l.Stats().CookiesVerified)
 	})
 }
+
+// deafConn drops every datagram it reads but HelloVerifyRequests: its
+// client gets through the cookie exchange and never hears the server's
+// flight.
+type deafConn struct{ net.PacketConn }
+
+func (c deafConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, a, err := c.PacketConn.ReadFrom(p)
+		if err != nil {
+			return n, a, err
+		}
+		if h, m, err := record.FirstDTLSHandshake(p[:n]); err == nil && h.Epoch == 0 && m.Type == record.TypeHelloVerifyRequest {
+			return n, a, nil
+		}
+	}
+}
+
+// A client whose handshake failed after its cookie verified (it never
+// heard the server's flight), and that tries again from the same port with
+// a new ClientHello while the server's side of the first handshake still
+// waits: the new ClientHello goes through the cookie exchange and its
+// handshake completes, beside and then in place of the stale one. Before,
+// the stale handshake took it and ignored it, until the server's
+// HandshakeTimeout (10 s) ended it.
+func TestRetryFromSamePortDuringStaleHandshake(t *testing.T) {
+	forEachSocketMode(t, func(t *testing.T, shared bool) {
+		p := newPKI(t)
+		cfg := p.serverConfig()
+		cfg.SharedSocket = shared
+		l := listen(t, cfg)
+		serveEcho(t, l)
+
+		pc1, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		require.NoError(t, err)
+		local := pc1.LocalAddr().(*net.UDPAddr)
+		ccfg := p.clientConfig()
+		ccfg.HandshakeTimeout = 500 * time.Millisecond
+		c1, err := dtls.Client(deafConn{pc1}, l.Addr(), ccfg)
+		require.NoError(t, err)
+		require.Error(t, c1.Handshake(), "the first attempt never hears the server")
+		c1.Close()
+		require.Equal(t, uint64(1), l.Stats().CookiesVerified)
+
+		pc2, err := net.ListenUDP("udp", local)
+		require.NoError(t, err)
+		ccfg.HandshakeTimeout = 5 * time.Second
+		c2, err := dtls.Client(pc2, l.Addr(), ccfg)
+		require.NoError(t, err)
+		defer c2.Close()
+		require.NoError(t, c2.Handshake(), "the retry from the same port gets through")
+		roundTrip(t, c2, []byte("second attempt"))
+		assert.Equal(t, uint64(2), l.Stats().CookiesVerified)
+	})
+}

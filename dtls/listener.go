@@ -647,14 +647,14 @@ func (r *reader) routeKnown(d []byte, from netip.AddrPort) bool {
 		l.deliver(c, d)
 		l.deliver(succ, d)
 		return true
-	case c != nil && !(c.hsDone.Load() && isInitialClientHello(d)):
+	case c != nil && !c.isReconnect(d):
 		l.deliver(c, d)
 		return true
 	}
-	// An unknown source, or a known one whose handshake is long done
-	// sending an epoch-0 ClientHello: a client that lost its state and
-	// reconnects from the same address and port (RFC 6347, 4.2.8). Both
-	// go through the cookie exchange. A reconnect's handshake then runs
+	// An unknown source, or a known one starting a new handshake
+	// (isReconnect): a client that lost its state and reconnects from the
+	// same address and port (RFC 6347, 4.2.8). Both go through the cookie
+	// exchange. A reconnect's handshake then runs
 	// beside the old connection, which goes only once the new handshake
 	// completes: a replayed ClientHello, cookie and all, proves nothing
 	// and ends nothing.
@@ -792,7 +792,7 @@ func (r *reader) listened(d []byte, from netip.AddrPort, err error, sent bool) {
 		l.cookiesVerified.Add(1)
 		// from, not peer: the binding reports the peer without its IPv6
 		// zone, and a link-local peer's later datagrams come with it.
-		l.admit(r, from)
+		l.admit(r, from, d)
 	case errors.Is(err, openssl.ErrRetry):
 		if !sent {
 			l.datagramsDropped.Add(1)

@@ -58,6 +58,24 @@ func (c *Conn) retireOwn(route func(d []byte, from netip.AddrPort)) {
 	c.closeOwn()
 }
 
+// isReconnect reports whether d, from a server connection's peer, starts
+// a new handshake: an epoch-0 ClientHello once the handshake is done, or
+// during it one whose random is not the handshake's (a client that gave
+// up, or restarted, and tries again from the same port: OpenSSL's
+// handshake would ignore it until HandshakeTimeout). Either goes through
+// the Listener's cookie exchange, so a forged one admits nothing; a
+// retransmission of the handshake's own ClientHello stays with it.
+func (c *Conn) isReconnect(d []byte) bool {
+	if c.srv == nil || !isInitialClientHello(d) {
+		return false
+	}
+	if c.hsDone.Load() {
+		return true
+	}
+	r, ok := clientHelloRandom(d)
+	return ok && c.srv.hasRandom && r != c.srv.random
+}
+
 // closeOwn closes the connection's own socket once, and returns only when
 // that close has: when no read of it is in progress, since a read may
 // receive into the BIO's buffer, which teardown frees next. A second
@@ -255,7 +273,7 @@ func (c *Conn) took(d []byte) error {
 		c.mu.Unlock()
 		return net.ErrClosed
 	}
-	if c.srv != nil && c.hsDone.Load() && isInitialClientHello(d) {
+	if c.isReconnect(d) {
 		// The peer lost its state and reconnects from the same address
 		// (RFC 6347, 4.2.8): that goes through the Listener's cookie
 		// exchange, as on the shared socket, with a copy: the Listener

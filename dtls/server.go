@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/openssl-stateless/openssl/internal/record"
 )
 
 // The server side of connections: what a Listener keeps per connection and
@@ -30,6 +32,12 @@ type serverConn struct {
 	counted   bool  // counted in ln.nconns and host.conns
 	successor *Conn // a reconnect from the same address, shaking hands
 	replaces  *Conn // on a successor: the connection it is to replace
+
+	// The random of the ClientHello whose cookie admitted the
+	// connection (both of a DTLS 1.2 client's ClientHellos carry the
+	// same). Set before the connection is shared, never changed.
+	random    [record.RandomLen]byte
+	hasRandom bool
 
 	// takeover ends linger; lingerDone is closed when it has ended.
 	takeover     chan struct{}
@@ -203,7 +211,7 @@ func (l *Listener) forgetHost(s *serverConn) {
 // the peer's host's share of either. A peer that already has a
 // connection gets a successor, which replaces it only once its own
 // handshake completes. Called with r.lmu held.
-func (l *Listener) admit(r *reader, peer netip.AddrPort) {
+func (l *Listener) admit(r *reader, peer netip.AddrPort, hello []byte) {
 	hostAddr := hostOf(peer)
 	l.mu.Lock()
 	old := l.conns[peer]
@@ -257,6 +265,7 @@ func (l *Listener) admit(r *reader, peer netip.AddrPort) {
 	// Listener's address, and the writes spread as the reads do.
 	c := newConn(r.pc, own, peer, l.cfg, r.lssl, r.lbio)
 	c.srv = newServerConn(l, hostAddr, h)
+	c.srv.random, c.srv.hasRandom = clientHelloRandom(hello)
 	c.verified = l.verified
 	r.lssl, r.lbio = ssl, bio
 	l.hosts[hostAddr] = h

@@ -37,6 +37,18 @@ func isInitialClientHello(d []byte) bool {
 	return ok && m.Type == record.TypeClientHello
 }
 
+// clientHelloRandom returns the random of a datagram's epoch-0 ClientHello,
+// when the datagram holds the start of one.
+func clientHelloRandom(d []byte) ([record.RandomLen]byte, bool) {
+	var r [record.RandomLen]byte
+	m, ok := firstHandshake(d)
+	if !ok || m.Type != record.TypeClientHello || m.FragmentOffset != 0 || len(m.Body) < 2+record.RandomLen {
+		return r, false
+	}
+	copy(r[:], m.Body[2:]) // after client_version
+	return r, true
+}
+
 // clientHelloHasCookie reports whether a datagram's ClientHello carries a
 // non-empty cookie.
 func clientHelloHasCookie(d []byte) bool {
