@@ -894,3 +894,54 @@ func TestRetryFromSamePortDuringStaleHandshake(t *testing.T) {
 		assert.Equal(t, uint64(2), l.Stats().CookiesVerified)
 	})
 }
+
+// The read and write deadlines bound the handshake that Read, Write and
+// Handshake run, as the underlying connection's deadlines bound
+// crypto/tls's. Before, only HandshakeTimeout did: a Read with a deadline
+// 100 ms away waited the whole 30 s here for a server that never answers.
+func TestDeadlinesBoundImplicitHandshake(t *testing.T) {
+	p := newPKI(t)
+	for _, tc := range []struct {
+		name string
+		run  func(c *dtls.Conn) error
+	}{
+		{"Read", func(c *dtls.Conn) error {
+			require.NoError(t, c.SetReadDeadline(time.Now().Add(100*time.Millisecond)))
+			_, err := c.Read(make([]byte, 16))
+			return err
+		}},
+		{"Write", func(c *dtls.Conn) error {
+			require.NoError(t, c.SetWriteDeadline(time.Now().Add(100*time.Millisecond)))
+			_, err := c.Write([]byte("x"))
+			return err
+		}},
+		{"Handshake", func(c *dtls.Conn) error {
+			require.NoError(t, c.SetDeadline(time.Now().Add(100*time.Millisecond)))
+			return c.Handshake()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			silent, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			require.NoError(t, err)
+			defer silent.Close()
+			cfg := p.clientConfig()
+			cfg.HandshakeTimeout = 30 * time.Second
+			pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			require.NoError(t, err)
+			c, err := dtls.Client(pc, silent.LocalAddr(), cfg)
+			require.NoError(t, err)
+			defer c.Close()
+			done := make(chan error, 1)
+			go func() { done <- tc.run(c) }()
+			select {
+			case err := <-done:
+				require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+				var ne net.Error
+				require.ErrorAs(t, err, &ne)
+				assert.True(t, ne.Timeout())
+			case <-time.After(10 * time.Second):
+				t.Fatal("the deadline did not bound the handshake")
+			}
+		})
+	}
+}

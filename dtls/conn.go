@@ -349,7 +349,9 @@ func (c *Conn) timeout(op string) error {
 }
 
 // Handshake runs the handshake if it has not run yet, bounded by
-// Config.HandshakeTimeout. Read and Write call it.
+// Config.HandshakeTimeout and by the read and write deadlines, as the
+// underlying connection's deadlines bound crypto/tls's. Read and Write
+// call it.
 func (c *Conn) Handshake() error {
 	if c.hsDone.Load() {
 		return nil
@@ -359,8 +361,10 @@ func (c *Conn) Handshake() error {
 	return c.HandshakeContext(ctx)
 }
 
-// HandshakeContext runs the handshake, giving up when ctx is done. The
-// first error is kept and returned by every later call.
+// HandshakeContext runs the handshake, giving up when ctx is done or the
+// earlier of the read and write deadlines (as they stand when it starts)
+// passes. The first error is kept and returned by every later call, as
+// crypto/tls keeps it.
 func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if c.hsDone.Load() {
 		return nil
@@ -369,6 +373,11 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	defer c.hsMu.Unlock()
 	if c.hsDone.Load() || c.hsErr != nil {
 		return c.hsErr
+	}
+	if dl := earlier(c.rdl.when(), c.wdl.when()); !dl.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl)
+		defer cancel()
 	}
 	if c.direct() {
 		// A cancellation without a deadline must reach a goroutine
@@ -407,6 +416,14 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	c.hsDone.Store(true)
 	c.startIdleTimer()
 	return nil
+}
+
+// earlier returns the earlier of two deadlines; the zero time is none.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // startIdleTimer arms Config.IdleTimeout once the handshake is done.
