@@ -52,6 +52,9 @@ type Conn struct {
 	mu  sync.Mutex // guards ssl and bio: every OpenSSL call and every send
 	ssl *openssl.SSL
 	bio *openssl.BIO
+	// final is the connection's state when its SSL was freed (teardown),
+	// for ConnectionState after Close. Guarded by mu.
+	final *ConnectionState
 
 	in        chan *[]byte // datagrams routed to this peer (queue.go)
 	queued    atomic.Int64 // bytes (buffer capacity) in, see account
@@ -740,6 +743,12 @@ func (c *Conn) teardown() {
 		c.closeOwn()
 	}
 	c.mu.Lock()
+	if c.ssl != nil && c.hsDone.Load() {
+		// What ConnectionState reports from now on: the SSL it reads
+		// goes next.
+		final := c.stateOf(c.ssl, true)
+		c.final = &final
+	}
 	if c.ssl != nil {
 		c.ssl.Close() // frees the BIO too
 		c.ssl, c.bio = nil, nil
@@ -857,11 +866,17 @@ func (cs *ConnectionState) ExportKeyingMaterial(label string, context []byte, le
 	return b, nil
 }
 
-// ConnectionState returns the state of the connection.
+// ConnectionState returns the state of the connection; after Close, its
+// state when it closed, as crypto/tls's does.
 func (c *Conn) ConnectionState() ConnectionState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cs := c.stateOf(c.ssl, c.hsDone.Load())
+	var cs ConnectionState
+	if c.ssl == nil && c.final != nil {
+		cs = *c.final
+	} else {
+		cs = c.stateOf(c.ssl, c.hsDone.Load())
+	}
 	cs.conn = c
 	return cs
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -251,4 +252,29 @@ func TestUnverifiedSessionNotResumedByVerifyingConfig(t *testing.T) {
 	second := dialResume(t, l, trusting)
 	assert.True(t, second.DidResume, "the verified session it saved resumes")
 	assert.NotEmpty(t, second.VerifiedChains)
+}
+
+// ConnectionState after Close is the state the connection closed with, as
+// crypto/tls's: logging it in a deferred function after Close, or once the
+// peer has closed, found every field zeroed but HandshakeComplete.
+func TestConnectionStateAfterClose(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	serveEcho(t, l)
+	c, err := dtls.Dial("udp", l.Addr().String(), p.clientConfig())
+	require.NoError(t, err)
+	roundTrip(t, c, []byte("before Close"))
+	before := c.ConnectionState()
+	require.NoError(t, c.Close())
+	after := c.ConnectionState()
+	assert.True(t, after.HandshakeComplete)
+	assert.Equal(t, before.Version, after.Version)
+	assert.Equal(t, before.CipherSuite, after.CipherSuite)
+	assert.NotZero(t, after.CipherSuite)
+	require.NotEmpty(t, after.PeerCertificates)
+	assert.Equal(t, before.PeerCertificates, after.PeerCertificates)
+	assert.Equal(t, before.VerifiedChains, after.VerifiedChains)
+	assert.Equal(t, before.ServerName, after.ServerName)
+	_, err = after.ExportKeyingMaterial("EXPERIMENTAL-after-close", nil, 16)
+	assert.ErrorIs(t, err, net.ErrClosed, "no keying material once the secrets are gone")
 }
