@@ -338,13 +338,19 @@ func (l *Listener) Close() error {
 				drop = append(drop, succ)
 			}
 		}
-		// Lingering connections reading their own sockets look at
-		// l.closed only when kicked.
+		kick := make([]*Conn, 0, len(l.conns))
 		for _, c := range l.conns {
-			c.kick()
+			kick = append(kick, c)
 		}
 		l.mu.Unlock()
+		// Lingering connections reading their own sockets look at
+		// l.closed only when kicked: closed first, so that one that
+		// sees a kick's count sees l.closed too, and does not go back
+		// to wait out its linger.
 		close(l.closed)
+		for _, c := range kick {
+			c.kick()
+		}
 		for _, c := range drop {
 			c.closeNow()
 		}

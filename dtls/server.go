@@ -223,6 +223,11 @@ func (l *Listener) admit(r *reader, peer netip.AddrPort, hello []byte) {
 	switch {
 	case l.closing:
 		why = "listener closing"
+	case l.err != nil:
+		// Accept reports the failure and hands out no connection: a
+		// reconnect through a connection's own socket would wait in the
+		// queue for nothing.
+		why = "listener failed"
 	case l.pending+len(l.acceptCh) >= cap(l.acceptCh):
 		why = "accept queue full"
 	case old != nil && old.srv.successor != nil:
