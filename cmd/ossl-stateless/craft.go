@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openssl-stateless/openssl"
+	"github.com/openssl-stateless/openssl/internal/record"
 )
 
 // The ClientHellos that probe and flood send are written by the binding's
@@ -76,6 +77,14 @@ func newDTLSHello(ctx *openssl.Ctx, peer netip.AddrPort) (*dtlsHello, error) {
 		ssl.Close()
 		return nil, err
 	}
+	// The probe sends every datagram itself and never asks OpenSSL to
+	// retransmit; a timer that expires between two steps (a -window or a
+	// replay delay longer than it) makes the next step retransmit the
+	// first ClientHello ahead of the second (step drops it).
+	if err := ssl.SetDTLSInitialTimeout(60 * time.Second); err != nil {
+		ssl.Close()
+		return nil, err
+	}
 	ssl.SetConnectState()
 	return &dtlsHello{ssl: ssl, bio: bio, peer: peer}, nil
 }
@@ -95,10 +104,25 @@ func (h *dtlsHello) step() ([]byte, error) {
 		out = append(out, append([]byte(nil), p...))
 		return nil
 	})
+	// A retransmission of an earlier ClientHello (an expired timer) goes
+	// out ahead of the new one: its message_seq is lower.
+	for len(out) > 1 && helloSeq(out[0]) < helloSeq(out[len(out)-1]) {
+		out = out[1:]
+	}
 	if len(out) != 1 {
 		return nil, fmt.Errorf("writing a ClientHello: OpenSSL wrote %d datagrams, want 1", len(out))
 	}
 	return out[0], nil
+}
+
+// helloSeq is the message_seq of a datagram's first handshake message, -1
+// if it has none.
+func helloSeq(d []byte) int {
+	_, m, err := record.FirstDTLSHandshake(d)
+	if err != nil {
+		return -1
+	}
+	return int(m.MessageSeq)
 }
 
 // First returns the first ClientHello (no cookie).

@@ -84,16 +84,20 @@ type amplification struct {
 
 // cookieReport is what the server does with the cookie of its
 // HelloVerifyRequest. Each *Answer field is the server's answer to a
-// second ClientHello carrying the cookie: "ServerHello" means accepted.
+// second ClientHello carrying the cookie: "ServerHello" means accepted,
+// and so does "alert": the cookie passed and the handshake failed after it
+// (no shared cipher, say). Servers answer a cookie they refuse with
+// another HelloVerifyRequest, or not at all. A check that could not run
+// (no cookie to test) leaves its answer "" and its verdict null.
 type cookieReport struct {
 	Length int `json:"length"`
 
 	SamePortAnswer  string `json:"same_port_answer"`
 	Accepted        bool   `json:"accepted"` // from the port it was issued to, at once
-	OtherPortAnswer string `json:"other_port_answer"`
-	PortBound       bool   `json:"port_bound"` // refused from another local port
-	BitFlipAnswer   string `json:"bit_flip_answer"`
-	BitFlipRejected bool   `json:"bit_flip_rejected"`
+	OtherPortAnswer string `json:"other_port_answer,omitempty"`
+	PortBound       *bool  `json:"port_bound"` // refused from another local port
+	BitFlipAnswer   string `json:"bit_flip_answer,omitempty"`
+	BitFlipRejected *bool  `json:"bit_flip_rejected"`
 
 	Replay *replayReport `json:"replay,omitempty"` // nil with -replay-max 0
 }
@@ -501,11 +505,28 @@ func (p *prober) run() error {
 	}
 	defer b.Close()
 	large := answerOf(b.hello, b.got)
+	ignored := large.FirstAnswer == answerNone
+	if ignored {
+		// Silence to the large ClientHello is either the server holding
+		// the first client's state or a server (or path) that drops
+		// datagrams that large: a minimal one from a third port, while
+		// the first is still pending, tells them apart.
+		c, err := p.start(p.ctx, 0)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if answerOf(c.hello, c.got).FirstAnswer != answerNone {
+			ignored = false
+			r.Notes = append(r.Notes, fmt.Sprintf("the %d-byte ClientHello got no answer, and a minimal one from another port did: the server, or the path to it, drops datagrams that large", large.ClientHelloBytes))
+		}
+		abortStarted(c)
+	}
 	abortStarted(a)
 	abortStarted(b)
 
 	r.FirstAnswer, r.Messages = minimal.FirstAnswer, minimal.Messages
-	r.IgnoresOthersWhileUnverified = minimal.FirstAnswer != answerNone && large.FirstAnswer == answerNone
+	r.IgnoresOthersWhileUnverified = minimal.FirstAnswer != answerNone && ignored
 	r.KeepsState = minimal.FirstAnswer == answerSH || r.IgnoresOthersWhileUnverified
 	r.Amplification = &amplification{
 		Minimal:            minimal,
@@ -530,7 +551,7 @@ func (p *prober) run() error {
 			return err
 		}
 		c.SamePortAnswer, err = p.sendFinish(a.h, a.s, second)
-		c.Accepted = c.SamePortAnswer == answerSH
+		c.Accepted = passed(c.SamePortAnswer)
 		r.Notes = append(r.Notes, "the server answered no other client while the first had not returned its cookie: the cookie's port binding, bit flip and replay were not tested")
 		return err
 	}
@@ -586,10 +607,15 @@ func (p *prober) exchangeCookie(s *probeSock) (h *dtlsHello, second []byte, issu
 }
 
 // noCookie records that a check could not get a cookie to test.
-func (p *prober) noCookie(check, answer string) string {
-	p.report.Notes = append(p.report.Notes, fmt.Sprintf("%s: a first ClientHello got %s instead of a HelloVerifyRequest", check, answer))
-	return answerNone
+func (p *prober) noCookie(check, answer string) {
+	p.report.Notes = append(p.report.Notes, fmt.Sprintf("%s: a first ClientHello got %s instead of a HelloVerifyRequest: not tested", check, answer))
 }
+
+// passed reports whether an answer to a second ClientHello shows its
+// cookie passed: the handshake went on, or failed after it with an alert.
+func passed(answer string) bool { return answer == answerSH || answer == answerAlert }
+
+func ptr(b bool) *bool { return &b }
 
 func (p *prober) cookieChecks(c *cookieReport) error {
 	a, err := p.dial()
@@ -609,15 +635,15 @@ func (p *prober) cookieChecks(c *cookieReport) error {
 	case err != nil:
 		return err
 	case h == nil:
-		c.OtherPortAnswer = p.noCookie("cookie from another port", answer)
+		p.noCookie("cookie from another port", answer)
 	default:
 		c.OtherPortAnswer, err = p.sendFinish(h, b, second)
 		h.Close()
 		if err != nil {
 			return err
 		}
+		c.PortBound = ptr(!passed(c.OtherPortAnswer))
 	}
-	c.PortBound = c.OtherPortAnswer != answerSH
 
 	// The same with one bit of the cookie flipped, from A.
 	h, second, _, answer, err = p.exchangeCookie(a)
@@ -625,7 +651,7 @@ func (p *prober) cookieChecks(c *cookieReport) error {
 	case err != nil:
 		return err
 	case h == nil:
-		c.BitFlipAnswer = p.noCookie("cookie with a bit flipped", answer)
+		p.noCookie("cookie with a bit flipped", answer)
 	default:
 		flipped, err := record.EditDTLSClientHello(second, func(ch *record.ClientHello) {
 			ch.Cookie = append([]byte(nil), ch.Cookie...)
@@ -648,8 +674,8 @@ func (p *prober) cookieChecks(c *cookieReport) error {
 			// handshake cannot finish.
 			a.abort(flipped)
 		}
+		c.BitFlipRejected = ptr(!passed(c.BitFlipAnswer))
 	}
-	c.BitFlipRejected = c.BitFlipAnswer != answerSH
 
 	if err := p.dtls10(); err != nil {
 		return err
@@ -659,7 +685,7 @@ func (p *prober) cookieChecks(c *cookieReport) error {
 	// bound first, at once if that fails, then bisecting.
 	if p.o.replayMax == 0 {
 		c.SamePortAnswer, err = p.replay(a, 0)
-		c.Accepted = c.SamePortAnswer == answerSH
+		c.Accepted = passed(c.SamePortAnswer)
 		return err
 	}
 	c.Replay, err = p.replaySearch(a, c)
@@ -674,7 +700,8 @@ func (p *prober) replay(s *probeSock, delay time.Duration) (string, error) {
 		return "", err
 	}
 	if h == nil {
-		return p.noCookie("cookie replay", answer), nil
+		p.noCookie("cookie replay", answer)
+		return answerNone, nil
 	}
 	defer h.Close()
 	select {
@@ -697,7 +724,7 @@ func (p *prober) replaySearch(s *probeSock, c *cookieReport) (*replayReport, err
 		return nil, err
 	}
 	c.SamePortAnswer = answer
-	if answer == answerSH {
+	if passed(answer) {
 		c.Accepted = true
 		rr.LastAcceptedMS = bound.Milliseconds()
 		return rr, nil
@@ -706,7 +733,7 @@ func (p *prober) replaySearch(s *probeSock, c *cookieReport) (*replayReport, err
 		return nil, err
 	}
 	rr.Trials++
-	c.Accepted = c.SamePortAnswer == answerSH
+	c.Accepted = passed(c.SamePortAnswer)
 	if !c.Accepted {
 		return nil, nil // refused even at once: nothing to bisect
 	}
@@ -720,7 +747,7 @@ func (p *prober) replaySearch(s *probeSock, c *cookieReport) (*replayReport, err
 		if err != nil {
 			return nil, err
 		}
-		if answer == answerSH {
+		if passed(answer) {
 			lo = mid
 		} else {
 			hi = mid
@@ -753,10 +780,10 @@ func dtlsVerdict(r *probeReport) string {
 			if !c.Accepted {
 				weak = append(weak, "its own cookie was not accepted")
 			}
-			if !c.PortBound {
+			if c.PortBound != nil && !*c.PortBound {
 				weak = append(weak, "the cookie is not bound to the source port")
 			}
-			if !c.BitFlipRejected {
+			if c.BitFlipRejected != nil && !*c.BitFlipRejected {
 				weak = append(weak, "a cookie with a bit flipped is accepted")
 			}
 			if c.Replay != nil && !c.Replay.Expires {
@@ -820,12 +847,12 @@ func printProbeReport(w io.Writer, r *probeReport) {
 	row("an answer exceeds the ClientHello", "%s", yesNo(amp.ExceedsClientHello))
 	if c := r.Cookie; c != nil {
 		row("cookie length", "%d bytes", c.Length)
-		row("cookie returned from the same port", "%s: %s", c.SamePortAnswer, acceptedOrNot(c.Accepted))
-		if c.OtherPortAnswer != "" {
-			row("cookie from another local port", "%s: %s", c.OtherPortAnswer, boundOrNot(c.PortBound))
+		row("cookie returned from the same port", "%s: %s", c.SamePortAnswer, acceptedOrNot(c.Accepted, c.SamePortAnswer))
+		if c.PortBound != nil {
+			row("cookie from another local port", "%s: %s", c.OtherPortAnswer, boundOrNot(*c.PortBound))
 		}
-		if c.BitFlipAnswer != "" {
-			row("cookie with one bit flipped", "%s: %s", c.BitFlipAnswer, acceptedOrNot(!c.BitFlipRejected))
+		if c.BitFlipRejected != nil {
+			row("cookie with one bit flipped", "%s: %s", c.BitFlipAnswer, acceptedOrNot(!*c.BitFlipRejected, c.BitFlipAnswer))
 		}
 		if rr := c.Replay; rr != nil {
 			if rr.Expires {
@@ -847,8 +874,11 @@ func printProbeReport(w io.Writer, r *probeReport) {
 
 func ms(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
 
-func acceptedOrNot(ok bool) string {
-	if ok {
+func acceptedOrNot(ok bool, answer string) string {
+	switch {
+	case ok && answer == answerAlert:
+		return "accepted (the handshake then failed)"
+	case ok:
 		return "accepted"
 	}
 	return "refused"

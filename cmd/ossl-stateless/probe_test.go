@@ -52,9 +52,11 @@ func assertStatelessDTLS(t *testing.T, r probeReport, cookieLen int) {
 	assert.Equal(t, cookieLen, c.Length)
 	assert.True(t, c.Accepted, "its own cookie, from its own port")
 	assert.Equal(t, answerSH, c.SamePortAnswer)
-	assert.True(t, c.PortBound)
+	require.NotNil(t, c.PortBound)
+	assert.True(t, *c.PortBound)
 	assert.Equal(t, answerHVR, c.OtherPortAnswer, "a cookie from another port is answered with a new one")
-	assert.True(t, c.BitFlipRejected)
+	require.NotNil(t, c.BitFlipRejected)
+	assert.True(t, *c.BitFlipRejected)
 	assert.Equal(t, answerHVR, c.BitFlipAnswer)
 	assert.Contains(t, r.Verdict, "STATELESS: it answers an unverified client with a HelloVerifyRequest")
 	assert.Contains(t, r.Verdict, "no amplification")
@@ -106,6 +108,8 @@ func TestProbeOpenSSLWithoutListen(t *testing.T) {
 	require.NotNil(t, r.Cookie)
 	assert.Equal(t, 20, r.Cookie.Length)
 	assert.True(t, r.Cookie.Accepted, "the first client, returning its cookie, is served")
+	assert.Nil(t, r.Cookie.PortBound, "not tested: null, not false")
+	assert.Nil(t, r.Cookie.BitFlipRejected, "not tested: null, not false")
 	assert.Contains(t, r.Verdict, "KEEPS STATE: it asks for a cookie")
 	assert.Contains(t, r.Verdict, "another client got no answer until the first returned its cookie")
 	require.Len(t, r.Notes, 1)
@@ -333,4 +337,102 @@ func lossyRelay(t *testing.T, upstream string) (string, func() int) {
 		defer mu.Unlock()
 		return dropped
 	}
+}
+
+// A server whose handshake fails after the cookie (a PSK-only server, and
+// the probe offers certificate suites): the alert that answers the
+// returned cookie shows the cookie passed, and the other checks still run.
+// Before, the probe reported the server's own cookie refused and skipped
+// the replay test.
+func TestProbeCookieAcceptedThenAlert(t *testing.T) {
+	t.Parallel()
+	srv, addr := startServer(t, "-nocert", "-psk", "1f6c229a04e17b38")
+	r := runProbeJSON(t, "-connect", addr, "-dtls1_2", "-replay-max", "0")
+	require.NotNil(t, r.Cookie)
+	c := r.Cookie
+	assert.Equal(t, answerAlert, c.SamePortAnswer)
+	assert.True(t, c.Accepted, "an alert after the cookie: it passed")
+	require.NotNil(t, c.PortBound)
+	assert.True(t, *c.PortBound)
+	require.NotNil(t, c.BitFlipRejected)
+	assert.True(t, *c.BitFlipRejected)
+	assert.NotContains(t, r.Verdict, "not accepted")
+	stats := parseStats(t, stopServer(t, srv))
+	assert.Equal(t, 1, stats["cookies_verified"])
+
+}
+
+// sizeLimitProxy forwards datagrams between clients and upstream, and
+// drops those from clients longer than limit, as a path with a small MTU
+// or a server with a small receive buffer does. It returns its address.
+func sizeLimitProxy(t *testing.T, upstream string, limit int) string {
+	t.Helper()
+	front, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	up, err := net.ResolveUDPAddr("udp", upstream)
+	require.NoError(t, err)
+	var mu sync.Mutex
+	backs := map[string]*net.UDPConn{}
+	t.Cleanup(func() {
+		front.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, b := range backs {
+			b.Close()
+		}
+	})
+	go func() {
+		buf := make([]byte, 1<<16)
+		for {
+			n, from, err := front.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			if n > limit {
+				continue
+			}
+			mu.Lock()
+			back := backs[from.String()]
+			if back == nil {
+				if back, err = net.DialUDP("udp", nil, up); err != nil {
+					mu.Unlock()
+					return
+				}
+				backs[from.String()] = back
+				go func(back *net.UDPConn, to *net.UDPAddr) {
+					b := make([]byte, 1<<16)
+					for {
+						n, err := back.Read(b)
+						if err != nil {
+							return
+						}
+						_, _ = front.WriteToUDP(b[:n], to)
+					}
+				}(back, from)
+			}
+			mu.Unlock()
+			_, _ = back.Write(buf[:n])
+		}
+	}()
+	return front.LocalAddr().String()
+}
+
+// A stateless server behind a path that drops datagrams over 1024 bytes:
+// the large ClientHello gets no answer, and a minimal one from another
+// port does, so the probe does not call it stateful. Before, it reported
+// KEEPS STATE and skipped the cookie checks.
+func TestProbeLargeDatagramsDropped(t *testing.T) {
+	t.Parallel()
+	_, addr := startServer(t)
+	r := runProbeJSON(t, "-connect", sizeLimitProxy(t, addr, 1024), "-dtls1_2", "-replay-max", "0")
+	assert.Equal(t, answerNone, r.Amplification.Large.FirstAnswer)
+	assert.False(t, r.IgnoresOthersWhileUnverified)
+	assert.False(t, r.KeepsState)
+	assert.Contains(t, r.Verdict, "STATELESS")
+	require.NotNil(t, r.Cookie)
+	assert.True(t, r.Cookie.Accepted)
+	require.NotNil(t, r.Cookie.PortBound)
+	assert.True(t, *r.Cookie.PortBound)
+	require.NotEmpty(t, r.Notes)
+	assert.Contains(t, strings.Join(r.Notes, "\n"), "drops datagrams that large")
 }
