@@ -182,13 +182,23 @@ static int cert_verify(X509_STORE_CTX *store, void *arg)
     int ok = 0;
 
     (void)arg;
+    /*
+     * A client with SSL_VERIFY_NONE still verifies, and ignores the
+     * result: the Go callback's refusal would be dropped without a word.
+     * It runs when the mode asks for verification, as its doc says;
+     * otherwise OpenSSL's own verification runs, as without a callback.
+     */
+    if (ssl != NULL && SSL_get_verify_mode(ssl) == SSL_VERIFY_NONE)
+        return X509_verify_cert(store);
     if (h != 0) {
         cb_push(&f, h);
         ok = goCertVerify(h, store);
         cb_pop(&f);
     }
     if (ok != 1) {
-        X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+        /* A negative answer names the X509_V_ERR_* code of the refusal,
+         * from which OpenSSL picks the alert the peer gets. */
+        X509_STORE_CTX_set_error(store, ok < 0 ? -ok : X509_V_ERR_APPLICATION_VERIFICATION);
         return 0;
     }
     X509_STORE_CTX_set_error(store, X509_V_OK);

@@ -73,8 +73,9 @@ func goCookieVerify(h C.uintptr_t, kind C.int, cookie *C.uchar, n C.size_t) (ok 
 
 // goCertVerify is reached from the certificate verify trampoline during a
 // handshake. It parses the chain the peer sent and asks the Go callback;
-// 1 accepts, 0 refuses (OpenSSL then sends the peer a fatal alert). A Go
-// error or panic reaches the caller of the handshake operation.
+// 1 accepts, 0 or a negated X509_V_ERR_* code refuses (OpenSSL then sends
+// the peer the fatal alert that code maps to). A Go error or panic reaches
+// the caller of the handshake operation.
 //
 //export goCertVerify
 func goCertVerify(h C.uintptr_t, store *C.X509_STORE_CTX) (ok C.int) {
@@ -95,10 +96,11 @@ func goCertVerify(h C.uintptr_t, store *C.X509_STORE_CTX) (ok C.int) {
 	}
 	if err := (*f)(s, chain); err != nil {
 		s.callbackFailed(err)
-		return 0
+		return -verifyCode(err)
 	}
 	return 1
 }
+
 
 // guard is deferred first by every function C calls: it stops a panic
 // there, reports failure (0) to OpenSSL and keeps the panic value on the

@@ -301,7 +301,13 @@ func (c *Ctx) UsePrivateKeyFile(path string) error {
 
 // UseCertificatePEM loads a leaf certificate and any chain certificates that
 // follow it from PEM bytes (PEM_read_bio_X509_AUX(3),
-// SSL_CTX_use_certificate(3), SSL_CTX_add0_chain_cert(3)).
+// SSL_CTX_use_certificate(3), SSL_CTX_add0_chain_cert(3)). On a Ctx that
+// has a key already, a certificate that does not match it is installed
+// all the same, and OpenSSL drops the key (the error then wraps
+// ErrKeyMismatch): the Ctx serves no handshake until UsePrivateKeyPEM
+// gives the matching key. To change certificates while serving, give
+// connections a Certificate (NewCertificate, SSL.UseCertificate, from
+// SetServerNameCallback), or make a new Ctx.
 func (c *Ctx) UseCertificatePEM(pem []byte) error {
 	return c.with(func() error {
 		p, n := cBytes(pem)
@@ -405,8 +411,13 @@ func (c *Ctx) SetVerify(mode VerifyMode, depth int) error {
 // fatal alert, the handshake fails, and the error is the cause of the
 // handshake's *Error. It runs when the peer sends certificates and the
 // verify mode (SetVerify) asks for them: VerifyPeer on a client, VerifyPeer
-// with or without VerifyFailIfNoPeerCert on a server. nil restores
-// OpenSSL's own verification. The chain's certificates are shared with
+// with or without VerifyFailIfNoPeerCert on a server (with VerifyNone,
+// OpenSSL's own verification runs, whose result a client ignores). nil
+// restores OpenSSL's own verification. f replaces all of it, the name
+// check SSL.SetHost asks for included: check the name in f
+// (x509.VerifyOptions.DNSName). The alert the peer gets is crypto/tls's
+// for the error: unknown_ca for an x509.UnknownAuthorityError,
+// certificate_expired for an expired certificate, else bad_certificate. The chain's certificates are shared with
 // every connection that received the same ones (see PeerCertificates):
 // f must not modify them.
 func (c *Ctx) SetCertVerifyCallback(f func(s *SSL, chain []*x509.Certificate) error) error {
@@ -420,6 +431,23 @@ func (c *Ctx) SetCertVerifyCallback(f func(s *SSL, chain []*x509.Certificate) er
 		C.gossl_SSL_CTX_set_cert_verify_callback(c.ptr, cBool(f != nil))
 		return nil
 	})
+}
+
+// verifyCode is the X509_V_ERR_* code whose alert crypto/tls would send for
+// a refused certificate: unknown_ca for a chain to no trusted root,
+// certificate_expired for a certificate out of its validity, and
+// bad_certificate for the rest (a name mismatch, a callback's own
+// refusal), where a bare failure would give handshake_failure.
+func verifyCode(err error) C.int {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &unknown):
+		return C.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return C.X509_V_ERR_CERT_HAS_EXPIRED
+	}
+	return C.X509_V_ERR_CERT_REJECTED
 }
 
 // SetMinProtoVersion wraps SSL_CTX_set_min_proto_version(3).

@@ -35,7 +35,11 @@ func (c *Ctx) Pointer() unsafe.Pointer {
 // order with the Ctx's Close, which frees only the Ctx's reference. The
 // SSL_CTX must have been made with one of the methods of Method (its
 // Method is read from it). The Ctx's callbacks (cookies, PSK, ALPN...)
-// replace any the C code set.
+// replace any the C code set, for every SSL of the SSL_CTX: an SSL that C
+// code makes from it has no Go SSL behind it, and Go's callbacks refuse
+// it (a certificate rejected, an ALPN alert, a failed cookie). Keep the
+// SSLs of one SSL_CTX on one side, or install callbacks only where every
+// SSL is made by NewSSL.
 func NewCtxFromPointer(p unsafe.Pointer) (*Ctx, error) {
 	if p == nil {
 		return nil, errors.New("openssl: NewCtxFromPointer: nil SSL_CTX")

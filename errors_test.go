@@ -1,6 +1,8 @@
 package openssl_test
 
 import (
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -253,4 +255,73 @@ func TestForeignQueueEntryIsNotTheOperationsError(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "ping", string(buf[:n]))
 	require.True(t, testmain.QueueEmpty())
+}
+
+// A certificate verify callback's refusal reaches the peer as the alert
+// crypto/tls would send for it, where a bare refusal gave handshake_failure
+// whatever the reason.
+func TestCertVerifyCallbackAlerts(t *testing.T) {
+	p := newPKI(t)
+	for _, tc := range []struct {
+		name string
+		err  error
+		want openssl.AlertError
+	}{
+		{"unknown authority", x509.UnknownAuthorityError{}, openssl.AlertUnknownCA},
+		{"expired", x509.CertificateInvalidError{Reason: x509.Expired}, openssl.AlertCertificateExpired},
+		{"name mismatch", x509.HostnameError{Host: "elsewhere.example"}, openssl.AlertBadCertificate},
+		{"the callback's own reason", errors.New("pinned key mismatch"), openssl.AlertBadCertificate},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sctx := newTLSServerCtx(t, p, nil)
+			require.NoError(t, sctx.SetMaxProtoVersion(openssl.VersionTLS12)) // the server reads the alert in its handshake
+			cc, sc := tcpPair(t)
+			done := make(chan error, 1)
+			go func() {
+				srv, err := openssl.NewServerConn(sc, sctx)
+				if err != nil {
+					done <- err
+					return
+				}
+				defer srv.Close()
+				done <- srv.Handshake()
+			}()
+			cctx := newTLSClientCtx(t)
+			require.NoError(t, cctx.SetVerify(openssl.VerifyPeer, -1))
+			require.NoError(t, cctx.SetCertVerifyCallback(func(*openssl.SSL, []*x509.Certificate) error { return tc.err }))
+			client, err := openssl.NewClientConn(cc, cctx)
+			require.NoError(t, err)
+			defer client.Close()
+			herr := client.Handshake()
+			require.Error(t, herr)
+			assert.ErrorIs(t, herr, tc.err, "the callback's error is the handshake's cause")
+			serr := <-done
+			var alert openssl.AlertError
+			require.ErrorAs(t, serr, &alert, "%v", serr)
+			assert.Equal(t, tc.want, alert)
+		})
+	}
+}
+
+// With VerifyNone a client's OpenSSL verifies all the same and ignores the
+// result: the callback, whose refusal would be ignored too, does not run,
+// as its doc says. Before, it ran, refused, and the handshake completed as
+// if it had agreed.
+func TestCertVerifyCallbackNotRunWithVerifyNone(t *testing.T) {
+	p := newPKI(t)
+	cc, sc := tcpPair(t)
+	serveTLS(sc, newTLSServerCtx(t, p, nil))
+	cctx := newTLSClientCtx(t)
+	calls := 0
+	require.NoError(t, cctx.SetCertVerifyCallback(func(*openssl.SSL, []*x509.Certificate) error {
+		calls++
+		return errors.New("refused")
+	}))
+	client, err := openssl.NewClientConn(cc, cctx)
+	require.NoError(t, err)
+	defer client.Close()
+	require.NoError(t, client.Handshake())
+	assert.Zero(t, calls)
+	var verr *openssl.VerifyError
+	require.ErrorAs(t, client.SSL().VerifyResult(), &verr, "OpenSSL's own verification ran (an unknown CA)")
 }

@@ -684,7 +684,8 @@ func (s *SSL) SetServerName(name string) error {
 // SetHost wraps SSL_set1_host(3): the name the peer's certificate must
 // carry when OpenSSL verifies it (SetVerify with VerifyPeer). An IP
 // address is checked against the certificate's IP addresses instead
-// (X509_VERIFY_PARAM_set1_ip_asc(3)).
+// (X509_VERIFY_PARAM_set1_ip_asc(3)). A Ctx.SetCertVerifyCallback
+// replaces OpenSSL's verification, this check with it.
 func (s *SSL) SetHost(name string) error {
 	nested, err := s.access()
 	if err != nil {

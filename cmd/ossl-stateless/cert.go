@@ -56,6 +56,13 @@ func loadCredentials(c *common) (*credentials, error) {
 			return nil, err
 		}
 	}
+	if encryptedKey(keyPEM) {
+		what := "-key " + c.key
+		if c.key == c.cert {
+			what = "-cert " + c.cert
+		}
+		return nil, fmt.Errorf("%s: the private key is encrypted; give it decrypted (openssl pkey -in %s -out plain.key)", what, c.key)
+	}
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		what := "-cert " + c.cert
@@ -69,6 +76,21 @@ func loadCredentials(c *common) (*credentials, error) {
 		return nil, fmt.Errorf("-cert %s: %w", c.cert, err)
 	}
 	return &credentials{certPEM: certPEM, keyPEM: keyPEM, leaf: leaf}, nil
+}
+
+// encryptedKey reports whether PEM bytes hold a private key encrypted with
+// a passphrase, PKCS#8 or OpenSSL's traditional format.
+func encryptedKey(b []byte) bool {
+	for len(b) > 0 {
+		var blk *pem.Block
+		if blk, b = pem.Decode(b); blk == nil {
+			return false
+		}
+		if blk.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(blk.Headers["Proc-Type"], "ENCRYPTED") {
+			return true
+		}
+	}
+	return false
 }
 
 // loadCAs reads -CAfile into a pool; the PEM is returned too, for OpenSSL.

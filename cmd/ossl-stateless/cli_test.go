@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/pem"
 	"flag"
 	"net"
 	"os"
@@ -131,6 +132,12 @@ func TestRuntimeErrors(t *testing.T) {
 	require.NoError(t, os.WriteFile(shortSecret, make([]byte, 31), 0o600))
 	hugeSecret := filepath.Join(dir, "huge.key")
 	require.NoError(t, os.WriteFile(hugeSecret, make([]byte, 4097), 0o600))
+	// What `openssl pkey -aes128` writes: the body is never read.
+	encrypted := filepath.Join(dir, "encrypted.key")
+	require.NoError(t, os.WriteFile(encrypted, pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: make([]byte, 64)}), 0o600))
+	// Another of our servers, whose socket has SO_REUSEPORT: a second one
+	// on its port would have started beside it.
+	_, ours := startServer(t)
 
 	udpBusy, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	require.NoError(t, err)
@@ -165,6 +172,8 @@ func TestRuntimeErrors(t *testing.T) {
 		{"server cookie secret unreadable", []string{"server", "-cookie-secret", dir}, "-cookie-secret " + dir + ": is a directory", 0},
 		{"server TLS CAfile missing", []string{"server", "-tls1_3", "-CAfile", missing}, "-CAfile " + missing + ": no such file or directory", 0},
 		{"UDP port in use", []string{"server", "-accept", udpBusy.LocalAddr().String()}, "cannot listen on " + udpBusy.LocalAddr().String() + " (udp): address already in use", 0},
+		{"UDP port of another server", []string{"server", "-accept", ours}, "cannot listen on " + ours + " (udp): address already in use (servers share a port only with the same -cookie-secret)", 0},
+		{"server key encrypted", []string{"server", "-cert", p.Server.CertFile, "-key", encrypted}, "-key " + encrypted + ": the private key is encrypted; give it decrypted", 0},
 		{"TCP port in use", []string{"server", "-tls1_3", "-stateless", "-accept", tcpBusy.Addr().String()}, "cannot listen on " + tcpBusy.Addr().String() + " (tcp): address already in use", 0},
 		{"client CAfile missing", []string{"client", "-CAfile", missing}, "-CAfile " + missing + ": no such file or directory", 0},
 		{"client cert missing", []string{"client", "-cert", missing}, "-cert " + missing + ": no such file or directory", 0},

@@ -91,8 +91,13 @@ Flags:
   -verify depth       ask for a client certificate, as s_server: verified
                       against -CAfile if given; without -CAfile any
                       certificate is accepted and its SHA-256 fingerprint
-                      logged (DTLS only). The depth is read and not used
+                      logged (DTLS only). The depth is read and not used.
+                      A certificate that fails verification ends the
+                      handshake, as with s_server's -verify_return_error
+                      (s_server alone logs it and goes on)
   -Verify depth       require a client certificate, likewise
+  -verify_return_error accepted for s_server's command lines: verification
+                      errors always end the handshake
   -cipher list        OpenSSL cipher string for DTLS (e.g. ECDHE+AESGCM)
   -use_srtp profiles  negotiate DTLS-SRTP with these profiles, OpenSSL's
                       names joined by ':' (SRTP_AES128_CM_SHA1_80,
@@ -192,10 +197,14 @@ Flags:
   -verify depth       verify the server's certificate: the default, spelled
                       out as s_client does; conflicts with -insecure. The
                       depth is read and not used
+  -verify_return_error accepted for s_client's command lines: a failed
+                      verification always ends the handshake
   -cipher list        OpenSSL cipher string for DTLS (e.g. ECDHE+AESGCM)
   -use_srtp profiles  offer DTLS-SRTP with these profiles (see server -help)
   -keymatexport label export keying material with this label after the
-                      handshake and print it on stderr as s_client does
+                      handshake and print it in s_client's format, on
+                      stderr (s_client prints it on stdout, among the
+                      session's details; here stdout carries the data)
   -keymatexportlen n  how many bytes -keymatexport exports (default 20)
   -insecure           accept any server certificate (no verification)
   -cert file          client certificate and chain (PEM), for servers that ask
@@ -247,6 +256,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.key, "key", "", "")
 	fs.StringVar(&c.caFile, "CAfile", "", "")
 	fs.IntVar(&c.verifyDepth, "verify", -1, "")
+	fs.BoolVar(new(bool), "verify_return_error", false, "") // what -verify does anyway
 	fs.StringVar(&c.cipher, "cipher", "", "")
 	fs.StringVar(&c.useSRTP, "use_srtp", "", "")
 	fs.StringVar(&c.keymatLabel, "keymatexport", "", "")

@@ -138,6 +138,25 @@ func listenError(addr, network string, err error) error {
 	return fmt.Errorf("cannot listen on %s (%s): %w", addr, network, err)
 }
 
+// udpPortFree fails when a socket is bound to addr's port already.
+// dtls.Listen binds with SO_REUSEPORT on Linux (a connection's own socket
+// shares the port), so a second server of the same user on the same port
+// would start, and the kernel would split clients between the two, as
+// `openssl s_server` refuses to. That is only of use with a shared cookie
+// secret, whose cookies verify on either server. A plain bind, closed at
+// once, asks the kernel; port 0 asks for a free one anyway.
+func udpPortFree(addr string) error {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil || ua.Port == 0 {
+		return nil // dtls.Listen reports a bad address
+	}
+	c, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
 func (s *server) runDTLS(creds *credentials, secret []byte, sig <-chan os.Signal) error {
 	o := s.o
 	cfg := &dtls.Config{
@@ -164,6 +183,11 @@ func (s *server) runDTLS(creds *credentials, secret []byte, sig <-chan os.Signal
 	cfg.CipherList = o.cipher
 	cfg.SRTPProtectionProfiles = o.srtp
 	cfg.Readers = o.readers
+	if secret == nil {
+		if err := udpPortFree(o.accept); err != nil {
+			return fmt.Errorf("%w (servers share a port only with the same -cookie-secret)", listenError(o.accept, "udp", err))
+		}
+	}
 	l, err := dtls.Listen("udp", o.accept, cfg)
 	if err != nil {
 		var oe *net.OpError
