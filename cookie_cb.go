@@ -101,7 +101,6 @@ func goCertVerify(h C.uintptr_t, store *C.X509_STORE_CTX) (ok C.int) {
 	return 1
 }
 
-
 // guard is deferred first by every function C calls: it stops a panic
 // there, reports failure (0) to OpenSSL and keeps the panic value on the
 // SSL, to be raised again once C has returned. recover works here because
