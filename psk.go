@@ -34,8 +34,10 @@ type pskClientFunc func(s *SSL, hint string) (identity string, key []byte, err e
 // key for that identity, or a nil key for an identity it does not know:
 // OpenSSL then sends the unknown_psk_identity alert (DTLS and TLS 1.2; in
 // TLS 1.3 the handshake goes on without the PSK). An error, a key longer
-// than MaxPSKLen, or a panic fail the handshake the same way, and reach the
-// caller of the handshake operation (the panic raised again there). A
+// than MaxPSKLen, or a panic refuse the identity the same way; when the
+// handshake fails, the error is its *Error's cause (a panic is raised
+// again in the caller either way). A TLS 1.3 handshake that goes on
+// without the PSK and succeeds reports no error. A
 // server whose cipher list holds only PSK suites needs no certificate. nil
 // removes the callback.
 func (c *Ctx) SetPSKServerCallback(f func(s *SSL, identity string) ([]byte, error)) error {

@@ -945,3 +945,29 @@ func TestDeadlinesBoundImplicitHandshake(t *testing.T) {
 		})
 	}
 }
+
+// A verifier that closes its own connection (crypto/tls allows it): the
+// handshake fails with net.ErrClosed, and nothing deadlocks. Before, Close
+// waited for the lock the handshake holds while the verifier runs.
+func TestCloseFromVerifier(t *testing.T) {
+	p := newPKI(t)
+	l := listen(t, p.serverConfig())
+	serveEcho(t, l)
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	cfg := p.clientConfig()
+	var c *dtls.Conn
+	cfg.VerifyConnection = func(dtls.ConnectionState) error { return c.Close() }
+	c, err = dtls.Client(pc, l.Addr(), cfg)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- c.Handshake() }()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, net.ErrClosed)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close from VerifyConnection deadlocked the handshake")
+	}
+	_, err = c.Write([]byte("after"))
+	assert.Error(t, err)
+}

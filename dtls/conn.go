@@ -83,6 +83,7 @@ type Conn struct {
 	peerCerts      []*x509.Certificate
 	verifiedChains [][]*x509.Certificate
 	verifiersRun   bool
+	inVerify       atomic.Bool // runVerifiers is calling the Config's verifiers (see Close)
 	verified       *verifyCache // the Ctx's chains verified before (verifycache.go)
 	// The wrong-key check of a PSK server (psk.go), guarded by mu.
 	pskFlight      pskFlight
@@ -677,7 +678,17 @@ func (c *Conn) MaxPayload() int {
 // a server that closes its connections and its Listener, in either order,
 // has sent every close_notify before it exits. A client's Close (Dial,
 // Client) does it all before it returns, since the program may exit next.
+//
+// A verifier (VerifyPeerCertificate, VerifyConnection) may close its own
+// connection, as with crypto/tls: the close then runs once the verifier
+// has returned, and the handshake fails with net.ErrClosed.
 func (c *Conn) Close() error {
+	if c.inVerify.Load() {
+		// Most likely called from the verifier, on the goroutine that
+		// holds c.mu until it returns, which close takes first.
+		go c.close(true)
+		return nil
+	}
 	c.close(true)
 	return nil
 }

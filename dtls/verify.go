@@ -50,7 +50,9 @@ func (c *Conn) verifyPeer(s *openssl.SSL, chain []*x509.Certificate) error {
 func (c *Conn) runVerifiers(s *openssl.SSL, peerCert bool) (err error) {
 	cfg := c.cfg
 	c.verifiersRun = true
+	c.inVerify.Store(true)
 	defer func() {
+		c.inVerify.Store(false)
 		if v := recover(); v != nil {
 			err = fmt.Errorf("dtls: peer verification panicked: %v", v)
 		}
