@@ -83,7 +83,7 @@ type Conn struct {
 	peerCerts      []*x509.Certificate
 	verifiedChains [][]*x509.Certificate
 	verifiersRun   bool
-	inVerify       atomic.Bool // runVerifiers is calling the Config's verifiers (see Close)
+	inVerify       atomic.Bool  // runVerifiers is calling the Config's verifiers (see Close)
 	verified       *verifyCache // the Ctx's chains verified before (verifycache.go)
 	// The wrong-key check of a PSK server (psk.go), guarded by mu.
 	pskFlight      pskFlight
