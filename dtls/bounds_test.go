@@ -196,10 +196,9 @@ func TestQueueFloodFromPeerAddress(t *testing.T) {
 	defer client.Close()
 	require.NoError(t, client.Handshake())
 	server := acceptOne(t, l)
-	// The application writes, which ends the lingering that would
-	// otherwise process (and drop) the flood, and then never reads.
-	_, err = server.Write([]byte("hello"))
-	require.NoError(t, err)
+	// The client's first record ends the server's lingering, which would
+	// otherwise process (and drop) the flood; the application never reads.
+	endLinger(t, client, server)
 
 	// 30 KiB of application-data records that decrypt to nothing: each
 	// gets a buffer of its own size, outside the pool.

@@ -41,9 +41,14 @@ type Conn struct {
 	ownRC      syscall.RawConn // own's, for sendmmsg (flight_linux.go)
 	ownRetired atomic.Bool
 	kicks      atomic.Uint64 // see kick
-	ownClose   sync.Once     // see closeOwn
-	ownDL      time.Time     // own's read deadline as last set; reader only
-	ownDLStale bool          // own's deadline may differ from ownDL; reader only
+	// takeover ends linger; lingerDone is closed when it has ended. Both
+	// nil on a connection that does not linger (prepareLinger).
+	takeover     chan struct{}
+	takeoverOnce sync.Once
+	lingerDone   chan struct{}
+	ownClose     sync.Once // see closeOwn
+	ownDL        time.Time // own's read deadline as last set; reader only
+	ownDLStale   bool      // own's deadline may differ from ownDL; reader only
 	// The record buffers kept through a wait (holdBuffers): held while
 	// the connection is in the sweep's list, recent when it waited
 	// since the last sweep.
@@ -83,6 +88,7 @@ type Conn struct {
 	peerCerts      []*x509.Certificate
 	verifiedChains [][]*x509.Certificate
 	verifiersRun   bool
+	resumed        bool         // the handshake resumed a session; set by finishHandshake
 	inVerify       atomic.Bool  // runVerifiers is calling the Config's verifiers (see Close)
 	verified       *verifyCache // the Ctx's chains verified before (verifycache.go)
 	// The wrong-key check of a PSK server (psk.go), guarded by mu.
@@ -417,8 +423,18 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 		c.forgetOffered()
 		return err
 	}
+	// A client that resumed a session sent the last flight: it answers
+	// the server's retransmissions as a server does after a full
+	// handshake (linger), for one that only writes.
+	lingers := c.srv == nil && c.resumed
+	if lingers {
+		c.prepareLinger()
+	}
 	c.hsDone.Store(true)
 	c.startIdleTimer()
+	if lingers {
+		go c.linger(c.cfg.handshakeTimeout(), nil)
+	}
 	return nil
 }
 
@@ -516,6 +532,7 @@ func (c *Conn) finishHandshake() error {
 		}
 	}
 	c.saveSession()
+	c.resumed = c.ssl.SessionReused()
 	c.offered = nil // it holds a master secret: no longer than needed
 	c.minRecord = shortRecordGuard(c.ssl.CipherName())
 	c.maxPayload = c.ssl.DTLSDataMTU()
@@ -619,7 +636,8 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if err := c.Handshake(); err != nil {
 		return 0, err
 	}
-	c.takeOver()
+	// A lingering connection goes on lingering (see linger): a Write
+	// takes no datagram.
 	if closedChan(c.closed) {
 		return 0, c.closedErr()
 	}
@@ -778,6 +796,9 @@ func (c *Conn) teardown() {
 	_ = c.pc.Close()
 	if c.readDone != nil {
 		<-c.readDone
+	}
+	if c.lingerDone != nil {
+		<-c.lingerDone // it sees c.closed, or its socket closed
 	}
 }
 

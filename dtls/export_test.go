@@ -89,3 +89,7 @@ func Lingering(c *Conn) bool {
 
 // BufferLinger is own.go's bufferLinger.
 const BufferLinger = bufferLinger
+
+// LingerDone is closed once c has stopped lingering (server.go's linger);
+// nil for a connection that never lingers.
+func LingerDone(c *Conn) <-chan struct{} { return c.lingerDone }

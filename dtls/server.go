@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/openssl-stateless/openssl/internal/record"
@@ -38,37 +37,41 @@ type serverConn struct {
 	// same). Set before the connection is shared, never changed.
 	random    [record.RandomLen]byte
 	hasRandom bool
-
-	// takeover ends linger; lingerDone is closed when it has ended.
-	takeover     chan struct{}
-	takeoverOnce sync.Once
-	lingerDone   chan struct{}
 }
 
 func newServerConn(ln *Listener, hostAddr netip.Addr, host *hostCount) *serverConn {
-	return &serverConn{ln: ln, hostAddr: hostAddr, host: host, takeover: make(chan struct{}), lingerDone: make(chan struct{})}
+	return &serverConn{ln: ln, hostAddr: hostAddr, host: host}
+}
+
+// prepareLinger makes the channels of linger, before the connection is
+// handed to the application (whose first Read ends it).
+func (c *Conn) prepareLinger() {
+	c.takeover, c.lingerDone = make(chan struct{}), make(chan struct{})
 }
 
 // linger answers the peer's handshake retransmissions between the end of
-// the server's handshake and the application's first Read or Write. The
-// server's last flight (ChangeCipherSpec, Finished) has no timer: if it is
-// lost, the client retransmits its own and only an SSL_read on the server
-// answers. Without this, a connection waiting in the accept queue (or one
-// the application only writes to) would leave the client's Dial to time
-// out. Each datagram is processed with SSL_peek: handshake retransmissions
-// are answered, records that fail to authenticate (anyone can send some
-// from the peer's address) are dropped by OpenSSL, and the first real data
-// ends lingering and stays in the SSL for the first Read.
+// the handshake and the first sign that the peer has it: the peer's first
+// record of data, or the application's first Read (which answers them
+// itself), for at most limit. The side that sends the last flight (the
+// server after a full handshake, the client after a resumed one) has no
+// timer for it: if it is lost, the peer retransmits its own flight and
+// only an SSL_read answers (RFC 6347, 4.2.4). Without this, a connection
+// waiting in the accept queue, or one the application only writes to,
+// would leave the peer's handshake to time out. Each datagram is processed
+// with SSL_peek: handshake retransmissions are answered, records that fail
+// to authenticate (anyone can send some from the peer's address) are
+// dropped by OpenSSL, and the first real data ends lingering and stays in
+// the SSL for the first Read. Writes go on meanwhile (c.mu serializes the
+// OpenSSL calls).
 func (c *Conn) linger(limit time.Duration, stop <-chan struct{}) {
-	s := c.srv
-	defer close(s.lingerDone)
+	defer close(c.lingerDone)
 	end := time.Now().Add(limit)
 	t := time.NewTimer(limit)
 	defer t.Stop()
 	var scratch [1]byte
 	for {
 		if c.direct() {
-			if err := c.awaitOwn(time.Time{}, s.takeover, stop, end); err != nil {
+			if err := c.awaitOwn(time.Time{}, c.takeover, stop, end); err != nil {
 				return
 			}
 			if !c.lingerStep(scratch[:]) {
@@ -77,7 +80,7 @@ func (c *Conn) linger(limit time.Duration, stop <-chan struct{}) {
 			continue
 		}
 		select {
-		case <-s.takeover:
+		case <-c.takeover:
 			return
 		case <-stop:
 			return
@@ -107,16 +110,17 @@ func (c *Conn) lingerStep(scratch []byte) bool {
 	return n <= 0
 }
 
-// takeOver ends linger before the application's first Read or Write.
+// takeOver ends linger before the application's first Read, which takes
+// the datagrams from then on. Set up before the handshake's end is
+// published (hsDone), so a Read that saw it sees the channels.
 func (c *Conn) takeOver() {
-	s := c.srv
-	if s == nil {
+	if c.lingerDone == nil {
 		return
 	}
-	s.takeoverOnce.Do(func() {
-		close(s.takeover)
+	c.takeoverOnce.Do(func() {
+		close(c.takeover)
 		c.kick()
-		<-s.lingerDone
+		<-c.lingerDone
 	})
 }
 
@@ -270,6 +274,7 @@ func (l *Listener) admit(r *reader, peer netip.AddrPort, hello []byte) {
 	// Listener's address, and the writes spread as the reads do.
 	c := newConn(r.pc, own, peer, l.cfg, r.lssl, r.lbio)
 	c.srv = newServerConn(l, hostAddr, h)
+	c.prepareLinger()
 	c.srv.random, c.srv.hasRandom = clientHelloRandom(hello)
 	c.verified = l.verified
 	r.lssl, r.lbio = ssl, bio

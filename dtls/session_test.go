@@ -278,3 +278,127 @@ func TestConnectionStateAfterClose(t *testing.T) {
 	_, err = after.ExportKeyingMaterial("EXPERIMENTAL-after-close", nil, 16)
 	assert.ErrorIs(t, err, net.ErrClosed, "no keying material once the secrets are gone")
 }
+
+// lost reports whether d has dropped its datagram.
+func (d *dropFirstCCS) lost() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dropped
+}
+
+// writeUntilRead writes msg on w every 100 ms until r reads it (after
+// whatever else came first), or fails after 8 s.
+func writeUntilRead(t *testing.T, w, r net.Conn, msg string) {
+	t.Helper()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if _, err := w.Write([]byte(msg)); err != nil {
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	require.NoError(t, r.SetReadDeadline(time.Now().Add(8*time.Second)))
+	buf := make([]byte, 64)
+	for {
+		n, err := r.Read(buf)
+		require.NoError(t, err, "the reader never got the writer's data")
+		if string(buf[:n]) == msg {
+			return
+		}
+	}
+}
+
+// A client that resumed a session sent the last flight of the handshake;
+// when it is lost, the server retransmits its own, and only the client can
+// answer. A client that only writes (a sensor) answers it all the same
+// (it lingers, as a server does), so its data reaches the server. Before,
+// only a Read answered: the server's handshake timed out and every Write
+// was lost.
+func TestResumedWriteOnlyClientLostFinalFlight(t *testing.T) {
+	p := newPKI(t)
+	scfg := p.serverConfig()
+	scfg.SharedSocket = true
+	l := listen(t, scfg)
+	accepted := make(chan net.Conn, 2)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	ccfg := p.clientConfig()
+	ccfg.ClientSessionCache = dtls.NewLRUClientSessionCache(4)
+	first, err := dtls.Dial("udp", l.Addr().String(), ccfg)
+	require.NoError(t, err)
+	first.Close()
+	(<-accepted).Close()
+
+	ccfg.RetransmitTimeout = 100 * time.Millisecond
+	var drop *dropFirstCCS
+	c := dialThrough(t, func(pc net.PacketConn) net.PacketConn {
+		drop = &dropFirstCCS{PacketConn: pc}
+		return drop
+	}, l.Addr(), ccfg)
+	require.NoError(t, c.Handshake())
+	require.True(t, c.ConnectionState().DidResume)
+	require.True(t, drop.lost(), "the client's ChangeCipherSpec and Finished were lost")
+	var sc net.Conn
+	select {
+	case sc = <-accepted:
+	case <-time.After(8 * time.Second):
+		t.Fatal("the server's handshake did not complete: the client never answered its retransmission")
+	}
+	defer sc.Close()
+	writeUntilRead(t, c, sc, "from a write-only client")
+}
+
+// The same for a server whose application only writes: after a full
+// handshake the server sent the last flight, and keeps answering the
+// client's retransmissions through its Writes. Before, the first Write
+// ended that, and the client's Dial timed out when the flight was lost.
+func TestWriteOnlyServerLostFinalFlight(t *testing.T) {
+	p := newPKI(t)
+	inner, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	drop := &dropFirstCCS{PacketConn: inner}
+	l, err := dtls.NewListener(drop, p.serverConfig())
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	ccfg := p.clientConfig()
+	ccfg.RetransmitTimeout = 100 * time.Millisecond
+	ccfg.HandshakeTimeout = 8 * time.Second
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	c, err := dtls.Client(pc, l.Addr(), ccfg)
+	require.NoError(t, err)
+	defer c.Close()
+	hs := make(chan error, 1)
+	go func() { hs <- c.Handshake() }()
+	sc := <-accepted
+	defer sc.Close()
+	// The application writes at once, and only writes.
+	_, err = sc.Write([]byte("early"))
+	require.NoError(t, err)
+	require.NoError(t, <-hs, "the client's handshake completes: the server answered its retransmission")
+	require.True(t, drop.lost(), "the server's ChangeCipherSpec and Finished were lost")
+	writeUntilRead(t, sc, c, "from a write-only server")
+}
