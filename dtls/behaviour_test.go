@@ -970,4 +970,27 @@ func TestCloseFromVerifier(t *testing.T) {
 	}
 	_, err = c.Write([]byte("after"))
 	assert.Error(t, err)
+
+	// The same on resumed handshakes, where the verifiers run after
+	// OpenSSL's handshake has completed: the handshake must still fail,
+	// and the client's linger must not start on a closed connection.
+	rcfg := p.clientConfig()
+	rcfg.ClientSessionCache = dtls.NewLRUClientSessionCache(4)
+	first, err := dtls.Dial("udp", l.Addr().String(), rcfg)
+	require.NoError(t, err)
+	first.Close()
+	for i := 0; i < 10; i++ {
+		pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		require.NoError(t, err)
+		cfg := rcfg.Clone()
+		var c *dtls.Conn
+		cfg.VerifyConnection = func(cs dtls.ConnectionState) error {
+			require.True(t, cs.DidResume)
+			return c.Close()
+		}
+		c, err = dtls.Client(pc, l.Addr(), cfg)
+		require.NoError(t, err)
+		assert.ErrorIs(t, c.Handshake(), net.ErrClosed, "round %d", i)
+		c.Close()
+	}
 }

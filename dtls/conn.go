@@ -90,6 +90,7 @@ type Conn struct {
 	verifiersRun   bool
 	resumed        bool         // the handshake resumed a session; set by finishHandshake
 	inVerify       atomic.Bool  // runVerifiers is calling the Config's verifiers (see Close)
+	closeAsked     atomic.Bool  // Close was called: a handshake that completes meanwhile fails
 	verified       *verifyCache // the Ctx's chains verified before (verifycache.go)
 	// The wrong-key check of a PSK server (psk.go), guarded by mu.
 	pskFlight      pskFlight
@@ -418,6 +419,10 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if err == nil {
 		err = c.finishHandshake()
 	}
+	if err == nil && c.closeAsked.Load() {
+		// Closed by a verifier (see Close), whose close waits for c.mu.
+		err = net.ErrClosed
+	}
 	if err != nil {
 		c.hsErr = err
 		c.forgetOffered()
@@ -425,10 +430,17 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	}
 	// A client that resumed a session sent the last flight: it answers
 	// the server's retransmissions as a server does after a full
-	// handshake (linger), for one that only writes.
-	lingers := c.srv == nil && c.resumed
-	if lingers {
-		c.prepareLinger()
+	// handshake (linger), for one that only writes. The channels are
+	// made under c.mu, unless the connection is closing: teardown reads
+	// them under c.mu after c.closed is closed, so either it sees them
+	// and waits for linger, or no linger starts.
+	lingers := false
+	if c.srv == nil {
+		c.mu.Lock()
+		if lingers = c.resumed && !closedChan(c.closed); lingers {
+			c.prepareLinger()
+		}
+		c.mu.Unlock()
 	}
 	c.hsDone.Store(true)
 	c.startIdleTimer()
@@ -701,6 +713,7 @@ func (c *Conn) MaxPayload() int {
 // connection, as with crypto/tls: the close then runs once the verifier
 // has returned, and the handshake fails with net.ErrClosed.
 func (c *Conn) Close() error {
+	c.closeAsked.Store(true)
 	if c.inVerify.Load() {
 		// Most likely called from the verifier, on the goroutine that
 		// holds c.mu until it returns, which close takes first.
@@ -746,6 +759,7 @@ func (c *Conn) close(async bool) {
 // the SSL, and on a server connection the Listener's table.
 func (c *Conn) teardown() {
 	c.mu.Lock()
+	lingerDone := c.lingerDone // made under c.mu on a client (HandshakeContext)
 	// IsInitFinished also covers a handshake OpenSSL completed but whose
 	// peer the Go verification refused: the peer then learns at once
 	// (close_notify) instead of at its idle timeout.
@@ -797,8 +811,8 @@ func (c *Conn) teardown() {
 	if c.readDone != nil {
 		<-c.readDone
 	}
-	if c.lingerDone != nil {
-		<-c.lingerDone // it sees c.closed, or its socket closed
+	if lingerDone != nil {
+		<-lingerDone // it sees c.closed, or its socket closed
 	}
 }
 

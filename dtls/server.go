@@ -107,6 +107,13 @@ func (c *Conn) lingerStep(scratch []byte) bool {
 	}
 	n, _ := c.ssl.Peek(scratch)
 	_ = c.flushLocked()
+	if n <= 0 {
+		// Nothing for the application: the record buffers the peek
+		// took go until the next operation, as before any wait (pump),
+		// since linger may last through a write-only application's
+		// Writes for up to HandshakeTimeout.
+		c.ssl.FreeBuffers()
+	}
 	return n <= 0
 }
 
