@@ -861,8 +861,9 @@ func (c deafConn) ReadFrom(p []byte) (int, net.Addr, error) {
 // heard the server's flight), and that tries again from the same port with
 // a new ClientHello while the server's side of the first handshake still
 // waits: the new ClientHello goes through the cookie exchange and its
-// handshake completes, beside and then in place of the stale one. Before,
-// the stale handshake took it and ignored it, until the server's
+// handshake completes in place of the stale one, which is closed at once
+// (its retransmissions would reach the client mid-handshake). Before, the
+// stale handshake took the ClientHello and ignored it, until the server's
 // HandshakeTimeout (10 s) ended it.
 func TestRetryFromSamePortDuringStaleHandshake(t *testing.T) {
 	forEachSocketMode(t, func(t *testing.T, shared bool) {
@@ -892,6 +893,8 @@ func TestRetryFromSamePortDuringStaleHandshake(t *testing.T) {
 		require.NoError(t, c2.Handshake(), "the retry from the same port gets through")
 		roundTrip(t, c2, []byte("second attempt"))
 		assert.Equal(t, uint64(2), l.Stats().CookiesVerified)
+		assert.Eventually(t, func() bool { return l.PeerCount() == 1 }, 5*time.Second, 10*time.Millisecond,
+			"the stale handshake is gone")
 	})
 }
 

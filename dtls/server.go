@@ -306,6 +306,15 @@ func (l *Listener) admit(r *reader, peer netip.AddrPort, hello []byte) {
 		// goroutine: it holds r.lmu, which route may take.
 		go old.retireOwn(l.route)
 	}
+	if old != nil && !old.hsDone.Load() {
+		// The client started again (a new random, a valid cookie) while
+		// its last handshake had not completed: that one goes now, and
+		// the new one takes its place (remove). Left running, its
+		// retransmissions would reach the client in the middle of the
+		// new handshake, which would take them for the new server's and
+		// fail (bad signature). Not on this goroutine, as above.
+		go old.closeNow()
+	}
 	go l.handshake(c)
 }
 
