@@ -611,9 +611,35 @@ func (p *prober) noCookie(check, answer string) {
 	p.report.Notes = append(p.report.Notes, fmt.Sprintf("%s: a first ClientHello got %s instead of a HelloVerifyRequest: not tested", check, answer))
 }
 
-// passed reports whether an answer to a second ClientHello shows its
-// cookie passed: the handshake went on, or failed after it with an alert.
+// passed reports whether an answer to the client's own cookie, returned
+// at once, shows it passed: the handshake went on, or failed after it with
+// an alert (a PSK-only server, say).
 func passed(answer string) bool { return answer == answerSH || answer == answerAlert }
+
+// passedAgainst judges another second ClientHello's answer (another port,
+// a bit flipped, a delay) against ref, the own cookie's answer. An alert
+// is ambiguous: OpenSSL's SSL_accept with a cookie exchange (no
+// DTLSv1_listen) refuses a wrong cookie with handshake_failure, and a
+// server whose handshake fails after the cookie answers a right one with
+// an alert too. Where the right cookie got a ServerHello, an alert is a
+// refusal; where it got an alert as well, the answer tells nothing (nil).
+func passedAgainst(answer, ref string) *bool {
+	switch {
+	case answer == answerSH:
+		return ptr(true)
+	case answer == answerAlert && ref == answerAlert:
+		return nil
+	}
+	return ptr(false)
+}
+
+// not negates a verdict that may be missing.
+func not(b *bool) *bool {
+	if b == nil {
+		return nil
+	}
+	return ptr(!*b)
+}
 
 func ptr(b bool) *bool { return &b }
 
@@ -642,7 +668,6 @@ func (p *prober) cookieChecks(c *cookieReport) error {
 		if err != nil {
 			return err
 		}
-		c.PortBound = ptr(!passed(c.OtherPortAnswer))
 	}
 
 	// The same with one bit of the cookie flipped, from A.
@@ -674,21 +699,35 @@ func (p *prober) cookieChecks(c *cookieReport) error {
 			// handshake cannot finish.
 			a.abort(flipped)
 		}
-		c.BitFlipRejected = ptr(!passed(c.BitFlipAnswer))
 	}
 
 	if err := p.dtls10(); err != nil {
 		return err
 	}
 
-	// Last, the cookie returned as it should be: from A, after the
-	// bound first, at once if that fails, then bisecting.
-	if p.o.replayMax == 0 {
-		c.SamePortAnswer, err = p.replay(a, 0)
-		c.Accepted = passed(c.SamePortAnswer)
+	// Last, the cookie returned as it should be: from A, at once, then
+	// after the bound, then bisecting. The answer at once is what the
+	// other checks' answers are judged against.
+	if c.SamePortAnswer, err = p.replay(a, 0); err != nil {
 		return err
 	}
-	c.Replay, err = p.replaySearch(a, c)
+	c.Accepted = passed(c.SamePortAnswer)
+	judge := func(check, answer string) *bool {
+		if answer == "" {
+			return nil // not run: noCookie said so
+		}
+		v := passedAgainst(answer, c.SamePortAnswer)
+		if v == nil {
+			p.report.Notes = append(p.report.Notes, fmt.Sprintf("%s: an alert, as for the client's own cookie: whether the cookie passed cannot be told", check))
+		}
+		return v
+	}
+	c.PortBound = not(judge("cookie from another port", c.OtherPortAnswer))
+	c.BitFlipRejected = not(judge("cookie with a bit flipped", c.BitFlipAnswer))
+	if p.o.replayMax == 0 || !c.Accepted {
+		return nil
+	}
+	c.Replay, err = p.replaySearch(a, c.SamePortAnswer)
 	return err
 }
 
@@ -713,29 +752,20 @@ func (p *prober) replay(s *probeSock, delay time.Duration) (string, error) {
 }
 
 // replaySearch bisects the delay after which a cookie is refused, up to
-// -replay-max, to an eighth of it. It fills in c.Accepted and
-// c.SamePortAnswer from the shortest delay tried.
-func (p *prober) replaySearch(s *probeSock, c *cookieReport) (*replayReport, error) {
+// -replay-max, to an eighth of it, for a cookie accepted at once (whose
+// answer was ref; the trial at once counts).
+func (p *prober) replaySearch(s *probeSock, ref string) (*replayReport, error) {
 	bound := p.o.replayMax
-	rr := &replayReport{BoundMS: bound.Milliseconds()}
+	rr := &replayReport{BoundMS: bound.Milliseconds(), Trials: 1}
+	passed := func(answer string) bool { v := passedAgainst(answer, ref); return v == nil || *v }
 	answer, err := p.replay(s, bound)
 	rr.Trials++
 	if err != nil {
 		return nil, err
 	}
-	c.SamePortAnswer = answer
 	if passed(answer) {
-		c.Accepted = true
 		rr.LastAcceptedMS = bound.Milliseconds()
 		return rr, nil
-	}
-	if c.SamePortAnswer, err = p.replay(s, 0); err != nil {
-		return nil, err
-	}
-	rr.Trials++
-	c.Accepted = passed(c.SamePortAnswer)
-	if !c.Accepted {
-		return nil, nil // refused even at once: nothing to bisect
 	}
 	rr.Expires = true
 	lo, hi := time.Duration(0), bound

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openssl-stateless/openssl/internal/record"
 	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
 
@@ -435,4 +436,74 @@ func TestProbeLargeDatagramsDropped(t *testing.T) {
 	assert.True(t, *r.Cookie.PortBound)
 	require.NotEmpty(t, r.Notes)
 	assert.Contains(t, strings.Join(r.Notes, "\n"), "drops datagrams that large")
+}
+
+// cookieAlertServer is a DTLS server in the shape of OpenSSL's SSL_accept
+// with a cookie exchange (no DTLSv1_listen): a ClientHello without a
+// cookie gets a HelloVerifyRequest whose cookie names the client's port, a
+// right cookie a ServerHello (nothing after it: the probe's client gives
+// up there), and a wrong one a fatal handshake_failure alert, as
+// tls_early_post_process_client_hello sends it. It returns its address.
+func cookieAlertServer(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	t.Cleanup(func() { pc.Close() })
+	reply := func(to *net.UDPAddr, ct record.ContentType, seq uint64, payload []byte) {
+		h := record.Header{Type: ct, Version: record.VersionDTLS12, Sequence: seq}
+		_, _ = pc.WriteToUDP(record.AppendDTLSRecord(nil, h, payload), to)
+	}
+	go func() {
+		buf := make([]byte, 1<<16)
+		var seq uint64
+		for {
+			n, from, err := pc.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			_, m, err := record.FirstDTLSHandshake(buf[:n])
+			if err != nil || m.Type != record.TypeClientHello || m.IsFragment() {
+				continue
+			}
+			ch, err := record.ParseDTLSClientHello(m.Body)
+			if err != nil {
+				continue
+			}
+			want := []byte(fmt.Sprintf("cookie for port %d", from.Port))
+			seq++
+			switch {
+			case len(ch.Cookie) == 0:
+				hvr := record.HelloVerifyRequest{Version: record.VersionDTLS10, Cookie: want}.Append(nil)
+				reply(from, record.Handshake, seq, record.AppendDTLSHandshake(nil, record.TypeHelloVerifyRequest, m.MessageSeq, hvr))
+			case string(ch.Cookie) == string(want):
+				sh := record.ServerHello{Version: record.VersionDTLS12, Random: make([]byte, 32), CipherSuite: 0xc02b}.Append(nil)
+				reply(from, record.Handshake, seq, record.AppendDTLSHandshake(nil, record.TypeServerHello, m.MessageSeq, sh))
+			default:
+				reply(from, record.Alert, seq, []byte{2, 40})
+			}
+		}
+	}()
+	return pc.LocalAddr().String()
+}
+
+// Against a server that refuses a wrong cookie with an alert (OpenSSL's
+// SSL_accept with a cookie exchange), an alert is a refusal, since the
+// server's own cookie got a ServerHello: the cookie is bound to the port
+// and a flipped bit is refused. An alert counted as "passed" would have
+// reported the opposite of both.
+func TestProbeAlertForWrongCookie(t *testing.T) {
+	t.Parallel()
+	r := runProbeJSON(t, "-connect", cookieAlertServer(t), "-dtls1_2", "-replay-max", "0")
+	require.NotNil(t, r.Cookie)
+	c := r.Cookie
+	assert.Equal(t, answerSH, c.SamePortAnswer)
+	assert.True(t, c.Accepted)
+	assert.Equal(t, answerAlert, c.OtherPortAnswer)
+	require.NotNil(t, c.PortBound)
+	assert.True(t, *c.PortBound)
+	assert.Equal(t, answerAlert, c.BitFlipAnswer)
+	require.NotNil(t, c.BitFlipRejected)
+	assert.True(t, *c.BitFlipRejected)
+	assert.NotContains(t, r.Verdict, "not bound")
+	assert.NotContains(t, r.Verdict, "bit flipped is accepted")
 }
