@@ -705,10 +705,19 @@ func (p *prober) cookieChecks(c *cookieReport) error {
 		return err
 	}
 
-	// Last, the cookie returned as it should be: from A, at once, then
-	// after the bound, then bisecting. The answer at once is what the
-	// other checks' answers are judged against.
-	if c.SamePortAnswer, err = p.replay(a, 0); err != nil {
+	// Last, the cookie returned as it should be, from A: after the bound
+	// first, then at once unless that was a ServerHello, then bisecting.
+	// The answer at once is what the other checks' answers are judged
+	// against; a ServerHello after the bound tells it too.
+	var bound string
+	if p.o.replayMax > 0 {
+		if bound, err = p.replay(a, p.o.replayMax); err != nil {
+			return err
+		}
+	}
+	if bound == answerSH {
+		c.SamePortAnswer = answerSH
+	} else if c.SamePortAnswer, err = p.replay(a, 0); err != nil {
 		return err
 	}
 	c.Accepted = passed(c.SamePortAnswer)
@@ -727,7 +736,7 @@ func (p *prober) cookieChecks(c *cookieReport) error {
 	if p.o.replayMax == 0 || !c.Accepted {
 		return nil
 	}
-	c.Replay, err = p.replaySearch(a, c.SamePortAnswer)
+	c.Replay, err = p.replaySearch(a, c.SamePortAnswer, bound)
 	return err
 }
 
@@ -753,20 +762,17 @@ func (p *prober) replay(s *probeSock, delay time.Duration) (string, error) {
 
 // replaySearch bisects the delay after which a cookie is refused, up to
 // -replay-max, to an eighth of it, for a cookie accepted at once (whose
-// answer was ref; the trial at once counts).
-func (p *prober) replaySearch(s *probeSock, ref string) (*replayReport, error) {
+// answer was ref) that got boundAnswer after the bound; those trials
+// count.
+func (p *prober) replaySearch(s *probeSock, ref, boundAnswer string) (*replayReport, error) {
 	bound := p.o.replayMax
 	rr := &replayReport{BoundMS: bound.Milliseconds(), Trials: 1}
 	passed := func(answer string) bool { v := passedAgainst(answer, ref); return v == nil || *v }
-	answer, err := p.replay(s, bound)
-	rr.Trials++
-	if err != nil {
-		return nil, err
-	}
-	if passed(answer) {
+	if passed(boundAnswer) {
 		rr.LastAcceptedMS = bound.Milliseconds()
 		return rr, nil
 	}
+	rr.Trials++ // the trial at once
 	rr.Expires = true
 	lo, hi := time.Duration(0), bound
 	step := max(bound/8, 50*time.Millisecond)
