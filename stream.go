@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -75,6 +76,10 @@ type StreamConn struct {
 	fatal error
 
 	hrrSent bool
+
+	// writers counts the Writes under way: a Close that meets one closes
+	// the net.Conn at once (see Close).
+	writers atomic.Int32
 }
 
 const streamBuf = 16 << 10
@@ -656,9 +661,11 @@ func (c *StreamConn) Read(p []byte) (int, error) {
 // net.Conn has failed (a write deadline, a broken connection), part of a
 // record may be lost, and every later Write returns that error.
 func (c *StreamConn) Write(p []byte) (int, error) {
-	if err := c.Handshake(); err != nil {
+	if err := c.Handshake(); err != nil { // nil and zero StreamConns too
 		return 0, err
 	}
+	c.writers.Add(1)
+	defer c.writers.Add(-1)
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	written := 0
@@ -732,21 +739,28 @@ func (c *StreamConn) locked(f func()) error {
 // its way out (its records being sent, perhaps waiting for room in a full
 // socket) closes the net.Conn at once, without close_notify, as crypto/tls
 // does: the Write returns an error for which errors.Is(err, net.ErrClosed)
-// holds, and its count leaves out the record it was sending.
+// holds, and its count leaves out the record it was sending. A send of a
+// Read's (an alert, a KeyUpdate's answer) does not count as a Write: Close
+// waits up to a second for it, and sends close_notify after it.
 func (c *StreamConn) Close() error {
 	if err := c.check(); err != nil {
 		return err
 	}
 	var err error
 	connClosed := false
-	if !c.outMu.TryLock() {
-		// A send holds outMu, and may wait for room in the socket for
-		// as long as the peer does not read: closing the net.Conn ends
-		// it now. A close_notify could only go after it anyway.
+	if c.writers.Load() > 0 {
+		// A Write's send may wait for room in the socket for as long as
+		// the peer does not read: closing the net.Conn ends it now. A
+		// close_notify could only go after it anyway.
 		err = c.conn.Close()
 		connClosed = true
-		c.outMu.Lock()
+	} else {
+		// A send of a Read's reply, a handshake's or another Close's
+		// close_notify may hold outMu, as briefly as the socket allows:
+		// bound the wait, and the close_notify below with it.
+		_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	}
+	c.outMu.Lock()
 	defer c.outMu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -758,9 +772,6 @@ func (c *StreamConn) Close() error {
 	// send: its record is not sent here either, so the Write's count
 	// stays what reached the net.Conn.
 	if c.hsDone && !connClosed && !c.sending {
-		// A peer that reads nothing could hold the close_notify in a
-		// full socket: bound it, as crypto/tls bounds its own.
-		_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = c.ssl.Shutdown()
 		_ = c.flushLocked()
 	}
