@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -198,16 +199,7 @@ func TestAlertError(t *testing.T) {
 	// (unknown CA) and the server receives that alert.
 	sctx := newTLSServerCtx(t, p, nil)
 	cc, sc := tcpPair(t)
-	done := make(chan error, 1)
-	go func() {
-		srv, err := openssl.NewServerConn(sc, sctx)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer srv.Close()
-		done <- srv.Handshake()
-	}()
+	done := serverHandshake(sc, sctx)
 	cctx := newTLSClientCtx(t)
 	require.NoError(t, cctx.SetVerify(openssl.VerifyPeer, -1))
 	client, err := openssl.NewClientConn(cc, cctx)
@@ -276,16 +268,7 @@ func TestCertVerifyCallbackAlerts(t *testing.T) {
 			sctx := newTLSServerCtx(t, p, nil)
 			require.NoError(t, sctx.SetMaxProtoVersion(openssl.VersionTLS12)) // the server reads the alert in its handshake
 			cc, sc := tcpPair(t)
-			done := make(chan error, 1)
-			go func() {
-				srv, err := openssl.NewServerConn(sc, sctx)
-				if err != nil {
-					done <- err
-					return
-				}
-				defer srv.Close()
-				done <- srv.Handshake()
-			}()
+			done := serverHandshake(sc, sctx)
 			cctx := newTLSClientCtx(t)
 			require.NoError(t, cctx.SetVerify(openssl.VerifyPeer, -1))
 			require.NoError(t, cctx.SetCertVerifyCallback(func(*openssl.SSL, []*x509.Certificate) error { return tc.err }))
@@ -324,4 +307,20 @@ func TestCertVerifyCallbackNotRunWithVerifyNone(t *testing.T) {
 	assert.Zero(t, calls)
 	var verr *openssl.VerifyError
 	require.ErrorAs(t, client.SSL().VerifyResult(), &verr, "OpenSSL's own verification ran (an unknown CA)")
+}
+
+// serverHandshake runs a server StreamConn's handshake over sc, closes it,
+// and sends the handshake's error.
+func serverHandshake(sc net.Conn, ctx *openssl.Ctx) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		srv, err := openssl.NewServerConn(sc, ctx)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer srv.Close()
+		done <- srv.Handshake()
+	}()
+	return done
 }

@@ -715,17 +715,24 @@ func TestClientOverConnectedSocket(t *testing.T) {
 	require.NoError(t, err)
 	cfg := p.clientConfig()
 	cfg.HandshakeTimeout = 5 * time.Second
-	c, err := dtls.Client(pc, l.Addr(), cfg)
-	require.NoError(t, err)
-	defer c.Close()
-	require.NoError(t, c.Handshake())
-	roundTrip(t, c, []byte("over a connected socket"))
+	clientRoundTrip(t, pc, l, cfg, "over a connected socket")
 
 	other, err := net.DialUDP("udp", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9})
 	require.NoError(t, err)
 	defer other.Close()
 	_, err = dtls.Client(other, l.Addr(), cfg)
 	assert.ErrorContains(t, err, "connected to 127.0.0.1:9")
+}
+
+// clientRoundTrip makes a Client over pc to l, completes its handshake and
+// one echo, and closes it at the end of the test.
+func clientRoundTrip(t *testing.T, pc net.PacketConn, l *dtls.Listener, cfg *dtls.Config, msg string) {
+	t.Helper()
+	c, err := dtls.Client(pc, l.Addr(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	require.NoError(t, c.Handshake())
+	roundTrip(t, c, []byte(msg))
 }
 
 // countingConn counts ReadFrom calls.
@@ -754,11 +761,7 @@ func TestClientClearsStaleReadDeadline(t *testing.T) {
 	pc := &countingConn{PacketConn: raw}
 	cfg := p.clientConfig()
 	cfg.HandshakeTimeout = 5 * time.Second
-	c, err := dtls.Client(pc, l.Addr(), cfg)
-	require.NoError(t, err)
-	defer c.Close()
-	require.NoError(t, c.Handshake())
-	roundTrip(t, c, []byte("past the stale deadline"))
+	clientRoundTrip(t, pc, l, cfg, "past the stale deadline")
 	assert.Less(t, pc.reads.Load(), int64(1000), "reads of the client's socket")
 }
 
