@@ -324,3 +324,36 @@ func serverHandshake(sc net.Conn, ctx *openssl.Ctx) <-chan error {
 	}()
 	return done
 }
+
+// An accessor called inside one of the SSL's callbacks (SetHost, here in a
+// certificate verify callback) keeps what the thread's error queue holds
+// for the operation under way, whose error is to report it. Before, the
+// accessor cleared the queue first. The entry stands for one OpenSSL queued
+// during the handshake; testmain's is recognisable.
+func TestAccessorInCallbackKeepsQueue(t *testing.T) {
+	p := newPKI(t)
+	cc, sc := tcpPair(t)
+	serverHandshake(sc, newTLSServerCtx(t, p, nil))
+	cctx := newTLSClientCtx(t)
+	require.NoError(t, cctx.SetVerify(openssl.VerifyPeer, -1))
+	refused := errors.New("refused after SetHost")
+	require.NoError(t, cctx.SetCertVerifyCallback(func(s *openssl.SSL, _ []*x509.Certificate) error {
+		testmain.PushForeignError()
+		if err := s.SetHost("localhost"); err != nil {
+			return err
+		}
+		return refused
+	}))
+	client, err := openssl.NewClientConn(cc, cctx)
+	require.NoError(t, err)
+	defer client.Close()
+	err = client.Handshake()
+	require.ErrorIs(t, err, refused)
+	var oe *openssl.Error
+	require.True(t, errorsAs(err, &oe), "%v", err)
+	found := false
+	for _, e := range oe.Queue {
+		found = found || strings.Contains(e.Text, "lib(128)") // ERR_LIB_USER, as 1.1.1 and 3.x print it
+	}
+	assert.True(t, found, "the entry queued before SetHost is in the handshake's error: %v", oe.Queue)
+}

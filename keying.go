@@ -160,7 +160,7 @@ func (s *SSL) ExportKeyingMaterial(label string, context []byte, length int) ([]
 		outp = (*C.uchar)(unsafe.Pointer(&out[0]))
 	}
 	if C.gossl_SSL_export_keying_material(s.ptr, outp, C.size_t(length), lbl, C.size_t(len(label)),
-		ctxp, C.size_t(len(context)), useContext, s.res) != 1 {
+		ctxp, C.size_t(len(context)), useContext, cBool(nested), s.res) != 1 {
 		return nil, newError("SSL_export_keying_material", s.res, codeNotAvailable, nil)
 	}
 	return out, nil

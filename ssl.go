@@ -675,7 +675,7 @@ func (s *SSL) SetServerName(name string) error {
 	}
 	cs := C.CString(name)
 	defer C.free(unsafe.Pointer(cs))
-	if C.gossl_SSL_set_tlsext_host_name(s.ptr, cs, s.res) != 1 {
+	if C.gossl_SSL_set_tlsext_host_name(s.ptr, cs, cBool(nested), s.res) != 1 {
 		return newError("SSL_set_tlsext_host_name", s.res, codeNotAvailable, nil)
 	}
 	return nil
@@ -698,7 +698,7 @@ func (s *SSL) SetHost(name string) error {
 	}
 	cs := C.CString(name)
 	defer C.free(unsafe.Pointer(cs))
-	if C.gossl_SSL_set1_host(s.ptr, cs, s.res) != 1 {
+	if C.gossl_SSL_set1_host(s.ptr, cs, cBool(nested), s.res) != 1 {
 		return newError("SSL_set1_host", s.res, codeNotAvailable, nil)
 	}
 	return nil

@@ -540,29 +540,64 @@ long gossl_DTLS_get_link_min_mtu(SSL *ssl)
     return (long)DTLS_get_link_min_mtu(ssl);
 }
 
-int gossl_SSL_set_tlsext_host_name(SSL *ssl, const char *name, gossl_result *r)
+/*
+ * The accessors below may run inside one of the SSL's callbacks, during an
+ * operation whose entries the thread's queue holds and whose error is to
+ * report them: nested, they keep those (a mark, not a clear) and report
+ * none of their own; the failure is still theirs to return.
+ */
+static void accessor_begin(int nested)
+{
+    if (nested)
+        ERR_set_mark();
+    else
+        ERR_clear_error();
+}
+
+static void accessor_end(gossl_result *r, int nested, long ret)
+{
+    if (!nested) {
+        gossl_capture(r, NULL, ret);
+        return;
+    }
+    ERR_pop_to_mark();
+    r->ret = ret;
+    r->sys_errno = 0;
+    r->ssl_err = 0;
+    r->rbio_retry = 0;
+    r->nerr = 0;
+    r->dropped = 0;
+}
+
+int gossl_SSL_set_tlsext_host_name(SSL *ssl, const char *name, int nested, gossl_result *r)
 {
     int ret;
 
-    ERR_clear_error();
+    accessor_begin(nested);
     ret = (int)SSL_set_tlsext_host_name(ssl, name);
-    gossl_capture(r, NULL, ret);
+    accessor_end(r, nested, ret);
     return ret;
 }
 
 /* An IP literal is checked against the certificate's IP addresses. */
-int gossl_SSL_set1_host(SSL *ssl, const char *name, gossl_result *r)
+int gossl_SSL_set1_host(SSL *ssl, const char *name, int nested, gossl_result *r)
 {
     int ret;
     ASN1_OCTET_STRING *ip;
 
-    ERR_clear_error();
+    accessor_begin(nested);
     ip = a2i_IPADDRESS(name);
     if (ip != NULL) {
         ASN1_OCTET_STRING_free(ip);
         ret = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name);
     } else {
-        ERR_clear_error();
+        /* What a2i_IPADDRESS queued for a name is no error. */
+        if (nested) {
+            ERR_pop_to_mark();
+            ERR_set_mark();
+        } else {
+            ERR_clear_error();
+        }
 #if OPENSSL_VERSION_NUMBER >= 0x40000000L
         /* 4.0 deprecates SSL_set1_host for its DNS and IP halves. */
         ret = SSL_set1_dnsname(ssl, name);
@@ -570,7 +605,7 @@ int gossl_SSL_set1_host(SSL *ssl, const char *name, gossl_result *r)
         ret = SSL_set1_host(ssl, name);
 #endif
     }
-    gossl_capture(r, NULL, ret);
+    accessor_end(r, nested, ret);
     return ret;
 }
 
@@ -685,13 +720,13 @@ unsigned long gossl_SSL_get_selected_srtp_profile(SSL *ssl)
 
 int gossl_SSL_export_keying_material(SSL *ssl, unsigned char *out, size_t olen, const char *label,
                                      size_t llen, const unsigned char *context, size_t contextlen,
-                                     int use_context, gossl_result *r)
+                                     int use_context, int nested, gossl_result *r)
 {
     int ret;
 
-    ERR_clear_error();
+    accessor_begin(nested);
     ret = SSL_export_keying_material(ssl, out, olen, label, llen, context, contextlen, use_context);
-    gossl_capture(r, NULL, ret);
+    accessor_end(r, nested, ret);
     return ret;
 }
 

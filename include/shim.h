@@ -230,8 +230,8 @@ int gossl_DTLSv1_get_timeout_idle(SSL *ssl, gossl_result *r, long long *usec); /
 int gossl_SSL_set_mtu(SSL *ssl, long mtu);
 int gossl_DTLS_set_link_mtu(SSL *ssl, long mtu);
 long gossl_DTLS_get_link_min_mtu(SSL *ssl);
-int gossl_SSL_set_tlsext_host_name(SSL *ssl, const char *name, gossl_result *r);
-int gossl_SSL_set1_host(SSL *ssl, const char *name, gossl_result *r);
+int gossl_SSL_set_tlsext_host_name(SSL *ssl, const char *name, int nested, gossl_result *r);
+int gossl_SSL_set1_host(SSL *ssl, const char *name, int nested, gossl_result *r);
 const char *gossl_SSL_get_cipher_name(SSL *ssl);
 uint64_t gossl_SSL_set_options(SSL *ssl, uint64_t set, uint64_t clear);
 void gossl_SSL_get_peer(SSL *ssl, gossl_addr *out);
@@ -245,7 +245,7 @@ int gossl_SSL_CTX_set_tlsext_use_srtp(SSL_CTX *ctx, const char *profiles, gossl_
 unsigned long gossl_SSL_get_selected_srtp_profile(SSL *ssl);
 int gossl_SSL_export_keying_material(SSL *ssl, unsigned char *out, size_t olen, const char *label,
                                      size_t llen, const unsigned char *context, size_t contextlen,
-                                     int use_context, gossl_result *r);
+                                     int use_context, int nested, gossl_result *r);
 int gossl_SSL_get_cipher_id(SSL *ssl);
 int gossl_SSL_get_extms_support(SSL *ssl);
 int gossl_cipher_suites(uint16_t *ids, int max, char *names, size_t names_cap);
