@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/openssl-stateless/openssl"
@@ -22,6 +23,7 @@ type floodCounts struct {
 	answers, bytesIn   atomic.Int64 // every datagram received
 	hvr, serverHellos  atomic.Int64 // first records: HelloVerifyRequest, ServerHello
 	sendErrors, others atomic.Int64
+	unreachable        atomic.Int64 // ICMP port unreachable, reported by a read or a send
 }
 
 func runFlood(o *floodOpts, stdout, stderr io.Writer, sig <-chan os.Signal) error {
@@ -128,6 +130,9 @@ func runFlood(o *floodOpts, stdout, stderr io.Writer, sig <-chan os.Signal) erro
 	if c.serverHellos.Load() > 0 {
 		fmt.Fprintf(stdout, "flood: the server answered %d unverified ClientHellos with a ServerHello: it keeps state for them\n", c.serverHellos.Load())
 	}
+	if answers == 0 && c.unreachable.Load() > 0 {
+		fmt.Fprintf(stdout, "flood: no answer, and ICMP port unreachable came back %d times: nothing listens at %s\n", c.unreachable.Load(), o.connect)
+	}
 	return nil
 }
 
@@ -172,6 +177,9 @@ func floodSend(o *floodOpts, socks []*net.UDPConn, hello []byte, c *floodCounts,
 			}
 		}
 		if _, err := socks[i%len(socks)].Write(hello); err != nil {
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				c.unreachable.Add(1)
+			}
 			c.sendErrors.Add(1)
 			continue
 		}
@@ -194,6 +202,9 @@ func floodReceive(s *net.UDPConn, c *floodCounts) {
 			}
 			if errors.Is(err, net.ErrClosed) {
 				return
+			}
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				c.unreachable.Add(1)
 			}
 			continue // ICMP port unreachable, reported by a later read: go on
 		}

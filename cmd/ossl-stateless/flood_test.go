@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/openssl-stateless/openssl/internal/testpeer"
 )
 
 var floodRE = regexp.MustCompile(`(\w+)=(\d+)`)
@@ -124,4 +126,18 @@ func TestFloodRefusals(t *testing.T) {
 	f := floodCountsOf(t, res.stdout)
 	assert.Equal(t, 3, f["sent"]+f["send_errors"])
 	assert.Zero(t, f["answered"])
+}
+
+// A flood of a port where nothing listens says so: the kernel's ICMP port
+// unreachable comes back on the flood's connected sockets. Before, it
+// printed answered=0 and nothing else.
+func TestFloodNothingListens(t *testing.T) {
+	t.Parallel()
+	addr := testpeer.FreeLoopbackAddr(t, "udp")
+	res := runTool(t, "", "flood", "-connect", addr, "-count", "50", "-rate", "500", "-ports", "4")
+	require.Equal(t, 0, res.code, res.stderr)
+	f := floodCountsOf(t, res.stdout)
+	assert.Zero(t, f["answered"])
+	assert.Contains(t, res.stdout, "flood: no answer, and ICMP port unreachable came back ")
+	assert.Contains(t, res.stdout, "nothing listens at "+addr)
 }
