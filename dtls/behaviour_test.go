@@ -1000,3 +1000,20 @@ func TestCloseFromVerifier(t *testing.T) {
 		c.Close()
 	}
 }
+
+// Client takes a socket connected to a link-local peer whose zone is
+// spelled differently in raddr (the interface's number for its name): one
+// peer. Before, the text of the zones was compared, and Client refused it.
+func TestClientConnectedSocketZoneSpelling(t *testing.T) {
+	ll := linkLocalAddr(t)
+	ifi, err := net.InterfaceByName(ll.Zone())
+	require.NoError(t, err)
+	byName := netip.AddrPortFrom(ll, 9)
+	byIndex := netip.AddrPortFrom(ll.WithZone(strconv.Itoa(ifi.Index)), 9)
+	pc, err := net.DialUDP("udp6", nil, net.UDPAddrFromAddrPort(byName))
+	require.NoError(t, err)
+	p := newPKI(t)
+	c, err := dtls.Client(pc, net.UDPAddrFromAddrPort(byIndex), p.clientConfig())
+	require.NoError(t, err, "%v and %v are one peer", byName, byIndex)
+	c.Close()
+}

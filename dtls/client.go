@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -76,7 +77,7 @@ func Client(pc net.PacketConn, raddr net.Addr, cfg *Config) (*Conn, error) {
 	connected := false
 	if udp, ok := pc.(*net.UDPConn); ok {
 		if ra, ok := udp.RemoteAddr().(*net.UDPAddr); ok && ra != nil {
-			if unmapped(ra.AddrPort()) != unmapped(ua.AddrPort()) {
+			if !samePeer(ra.AddrPort(), ua.AddrPort()) {
 				return nil, fmt.Errorf("dtls: Client: the socket is connected to %v, not to %v", ra, ua)
 			}
 			connected = true
@@ -90,10 +91,26 @@ func Client(pc net.PacketConn, raddr net.Addr, cfg *Config) (*Conn, error) {
 	return newClient(pc, ua, cfg, ua.IP.String(), connected)
 }
 
-// unmapped is a with an IPv4-mapped IPv6 address made IPv4, so that both
-// spellings of one peer compare equal.
-func unmapped(a netip.AddrPort) netip.AddrPort {
-	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+// samePeer reports whether a and b name one peer: an IPv4-mapped address
+// and its IPv4 form are one, and so are an IPv6 zone's interface name and
+// its number.
+func samePeer(a, b netip.AddrPort) bool {
+	if a.Port() != b.Port() || a.Addr().Unmap().WithZone("") != b.Addr().Unmap().WithZone("") {
+		return false
+	}
+	za, zb := a.Addr().Zone(), b.Addr().Zone()
+	return za == zb || zoneIndex(za) == zoneIndex(zb) && zoneIndex(za) > 0
+}
+
+// zoneIndex is the interface index an IPv6 zone names, 0 if none is known.
+func zoneIndex(zone string) int {
+	if n, err := strconv.Atoi(zone); err == nil {
+		return n
+	}
+	if ifi, err := net.InterfaceByName(zone); err == nil {
+		return ifi.Index
+	}
+	return 0
 }
 
 // newClient makes a client Conn on the SSL_CTX shared by every client of
