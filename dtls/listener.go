@@ -660,10 +660,11 @@ func (r *reader) routeKnown(d []byte, from netip.AddrPort) bool {
 	// An unknown source, or a known one starting a new handshake
 	// (isReconnect): a client that lost its state and reconnects from the
 	// same address and port (RFC 6347, 4.2.8). Both go through the cookie
-	// exchange. A reconnect's handshake then runs
-	// beside the old connection, which goes only once the new handshake
-	// completes: a replayed ClientHello, cookie and all, proves nothing
-	// and ends nothing.
+	// exchange. A reconnect's handshake then runs beside a completed
+	// connection, which goes only once the new handshake completes: a
+	// replayed ClientHello, cookie and all, ends nothing. An unfinished
+	// handshake is replaced at once instead (admit): two would mix their
+	// flights at the client.
 	if closing {
 		l.datagramsDropped.Add(1)
 		return true

@@ -767,8 +767,8 @@ func (p *prober) replay(s *probeSock, delay time.Duration) (string, error) {
 func (p *prober) replaySearch(s *probeSock, ref, boundAnswer string) (*replayReport, error) {
 	bound := p.o.replayMax
 	rr := &replayReport{BoundMS: bound.Milliseconds(), Trials: 1}
-	passed := func(answer string) bool { v := passedAgainst(answer, ref); return v == nil || *v }
-	if passed(boundAnswer) {
+	accepted := func(answer string) bool { v := passedAgainst(answer, ref); return v == nil || *v }
+	if accepted(boundAnswer) {
 		rr.LastAcceptedMS = bound.Milliseconds()
 		return rr, nil
 	}
@@ -783,7 +783,7 @@ func (p *prober) replaySearch(s *probeSock, ref, boundAnswer string) (*replayRep
 		if err != nil {
 			return nil, err
 		}
-		if passed(answer) {
+		if accepted(answer) {
 			lo = mid
 		} else {
 			hi = mid
